@@ -1,0 +1,189 @@
+//! Polls as the services see them, and the rules a ballot must follow.
+//!
+//! The worker owns polls (Postgres is the record) and writes each definition to Redis
+//! as JSON; the vote service validates ballots against that copy.
+
+use serde::{Deserialize, Serialize};
+
+/// The poll that exists from the first start: the classic app's "Cats vs Dogs".
+pub const DEFAULT_POLL_ID: &str = "default";
+
+/// Longest poll id accepted: room for a readable slug or a random share id.
+pub const MAX_POLL_ID_LEN: usize = 64;
+
+/// Longest option id accepted: option ids are short keys such as `a` or `yes`.
+pub const MAX_OPTION_ID_LEN: usize = 32;
+
+/// Whether a ballot names one option or several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Choice {
+    /// Exactly one option.
+    Single,
+    /// One or more distinct options.
+    Multiple,
+}
+
+/// One answer a voter can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollOption {
+    /// Stable key used in ballots (`a`, `b`, ...).
+    pub id: String,
+    /// What people read.
+    pub label: String,
+}
+
+/// A poll's definition, as cached in Redis for the vote service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollDefinition {
+    /// The poll's id.
+    pub id: String,
+    /// The question asked.
+    pub question: String,
+    /// Single or multiple choice.
+    pub choice: Choice,
+    /// Whether votes are accepted.
+    pub open: bool,
+    /// The options, in display order.
+    pub options: Vec<PollOption>,
+}
+
+/// Why a ballot does not fit its poll.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BallotError {
+    /// The poll does not accept votes any more.
+    #[error("poll {0:?} is closed")]
+    Closed(String),
+    /// An option that the poll does not have.
+    #[error("poll has no option {0:?}")]
+    UnknownOption(String),
+    /// No option at all.
+    #[error("a ballot must choose at least one option")]
+    Empty,
+    /// Several options on a single-choice poll.
+    #[error("this poll takes exactly one option")]
+    TooMany,
+    /// The same option twice.
+    #[error("option {0:?} is chosen twice")]
+    Duplicate(String),
+}
+
+impl PollDefinition {
+    /// Checks a ballot against this poll; the options must be known, distinct, and as
+    /// many as the poll's choice allows. Whether the poll is open is checked too.
+    pub fn check_ballot(&self, options: &[String]) -> Result<(), BallotError> {
+        if !self.open {
+            return Err(BallotError::Closed(self.id.clone()));
+        }
+        self.check_options(options)
+    }
+
+    /// Like [`Self::check_ballot`] without the open/closed rule: the worker applies
+    /// ballots that were accepted while the poll was open.
+    pub fn check_options(&self, options: &[String]) -> Result<(), BallotError> {
+        match options.len() {
+            0 => return Err(BallotError::Empty),
+            1 => {}
+            _ if self.choice == Choice::Single => return Err(BallotError::TooMany),
+            _ => {}
+        }
+        for (index, option) in options.iter().enumerate() {
+            if !self.options.iter().any(|known| &known.id == option) {
+                return Err(BallotError::UnknownOption(option.clone()));
+            }
+            if options[..index].contains(option) {
+                return Err(BallotError::Duplicate(option.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `id` can name a poll: 1 to 64 of `A-Z a-z 0-9 _ -`.
+pub fn is_valid_poll_id(id: &str) -> bool {
+    is_token(id, MAX_POLL_ID_LEN)
+}
+
+/// Whether `id` can name an option: 1 to 32 of `A-Z a-z 0-9 _ -`.
+pub fn is_valid_option_id(id: &str) -> bool {
+    is_token(id, MAX_OPTION_ID_LEN)
+}
+
+fn is_token(text: &str, max_len: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max_len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll(choice: Choice, open: bool) -> PollDefinition {
+        PollDefinition {
+            id: "p".into(),
+            question: "?".into(),
+            choice,
+            open,
+            options: ["a", "b", "c"]
+                .iter()
+                .map(|id| PollOption {
+                    id: (*id).into(),
+                    label: id.to_uppercase(),
+                })
+                .collect(),
+        }
+    }
+
+    fn ballot(options: &[&str]) -> Vec<String> {
+        options.iter().map(|o| (*o).to_owned()).collect()
+    }
+
+    #[test]
+    fn single_choice_takes_exactly_one_known_option() {
+        let p = poll(Choice::Single, true);
+        assert_eq!(p.check_ballot(&ballot(&["a"])), Ok(()));
+        assert_eq!(p.check_ballot(&ballot(&[])), Err(BallotError::Empty));
+        assert_eq!(p.check_ballot(&ballot(&["a", "b"])), Err(BallotError::TooMany));
+        assert_eq!(
+            p.check_ballot(&ballot(&["z"])),
+            Err(BallotError::UnknownOption("z".into()))
+        );
+    }
+
+    #[test]
+    fn multiple_choice_takes_distinct_known_options() {
+        let p = poll(Choice::Multiple, true);
+        assert_eq!(p.check_ballot(&ballot(&["a", "c"])), Ok(()));
+        assert_eq!(
+            p.check_ballot(&ballot(&["a", "a"])),
+            Err(BallotError::Duplicate("a".into()))
+        );
+        assert_eq!(
+            p.check_ballot(&ballot(&["a", "x"])),
+            Err(BallotError::UnknownOption("x".into()))
+        );
+    }
+
+    #[test]
+    fn closed_poll_refuses_ballots_but_worker_check_ignores_it() {
+        let p = poll(Choice::Single, false);
+        assert_eq!(
+            p.check_ballot(&ballot(&["a"])),
+            Err(BallotError::Closed("p".into()))
+        );
+        assert_eq!(p.check_options(&ballot(&["a"])), Ok(()));
+    }
+
+    #[test]
+    fn ids_are_short_tokens() {
+        assert!(is_valid_poll_id("default"));
+        assert!(is_valid_option_id("a"));
+        for bad in ["", "a b", "a/b", "é", "a:b", &"x".repeat(65)] {
+            assert!(!is_valid_poll_id(bad), "{bad:?}");
+        }
+        assert!(!is_valid_option_id(&"x".repeat(33)));
+    }
+}
