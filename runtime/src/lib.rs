@@ -1,1 +1,22 @@
-//! placeholder
+//! The server runtime shared by every Tally service.
+//!
+//! A service writes a [`Handler`]; this crate does the rest the same way everywhere:
+//! the accept loop with its limits and timeouts ([`serve`]), graceful shutdown,
+//! `/healthz` and `/readyz`, request ids and spans, JSON error bodies, configuration
+//! parsing that exits 64 on a bad value, and log set-up.
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod logging;
+pub mod serve;
+pub mod shutdown;
+
+pub use body::{empty, full, json, json_bytes, Body, BoxError};
+pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_CONFIG};
+pub use error::{error_body, HttpError};
+pub use logging::init_logging;
+pub use handler::{Handler, Request, RequestContext};
+pub use serve::{serve, ServeConfig};
+pub use shutdown::shutdown_signal;

@@ -1,1 +1,87 @@
-//! placeholder
+//! tally-vote: accepts ballots over HTTP, checks them against the poll definitions the
+//! worker caches in Redis, and appends them to the `votes` stream. It never touches
+//! Postgres: a vote answered `202` is in the stream, and the worker takes it from there.
+
+pub mod accept;
+pub mod ballot;
+pub mod config;
+pub mod cookie;
+pub mod error;
+pub mod polls;
+pub mod queue;
+pub mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use tally_model::Keys;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+use cookie::VoterSigner;
+use polls::PollDefinitions;
+use queue::{Backlog, Queue};
+use service::VoteService;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Redis could not be reached.
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Serves the vote API on `listener` until `shutdown` completes, then drains.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let signer = VoterSigner::new(&config.cookie_key()?);
+    if config.uses_development_key() {
+        tracing::warn!(
+            "VOTE_COOKIE_KEY is not set: signing voter cookies with the public development key, \
+             so anyone can forge a voter id. Set VOTE_COOKIE_KEY_FILE in production."
+        );
+    }
+    let redis = redis_connection(&config.redis_url).await?;
+    let keys = Keys::new(config.redis_key_prefix.clone());
+    let queue = Queue::new(redis.clone(), keys.clone());
+    let backlog = Arc::new(Backlog::default());
+    let watcher = backlog.watch(queue.clone(), config.backlog_interval);
+    let replica = HeaderValue::from_str(&config.replica_name())
+        .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
+
+    let service = Arc::new(VoteService {
+        signer,
+        polls: PollDefinitions::new(redis.clone(), keys, config.poll_cache_ttl),
+        queue,
+        backlog,
+        queue_high_water: config.queue_high_water,
+        max_body_bytes: config.max_body_bytes as usize,
+        redis,
+        replica,
+    });
+    tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    watcher.abort();
+    Ok(())
+}
+
+/// Time allowed for one Redis command before the vote is answered 503.
+const REDIS_RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Time allowed to (re)connect to Redis.
+const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A multiplexed Redis connection that reconnects by itself after Redis restarts.
+async fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}

@@ -1,0 +1,138 @@
+//! The accept path: one request in, one ballot appended to the stream (or a reason why
+//! not), and the response a browser or an API client expects.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use serde::Serialize;
+use tally_model::{VoteEntry, DEFAULT_POLL_ID};
+use tally_runtime::{empty, json, Body, Request};
+
+use crate::ballot::{decode_ballot, BallotRequest, BodyFormat};
+use crate::cookie::{choice_cookie, VoterSigner};
+use crate::error::VoteError;
+use crate::service::VoteService;
+
+#[derive(Serialize)]
+struct Queued<'a> {
+    status: &'static str,
+    vote_id: &'a str,
+}
+
+/// Handles `POST /vote` (and the classic `POST /`).
+pub async fn accept(service: Arc<VoteService>, request: Request) -> Result<Response<Body>, VoteError> {
+    if service.backlog.get() > service.queue_high_water {
+        return Err(VoteError::Busy);
+    }
+    let (parts, body) = request.into_parts();
+    let format = BodyFormat::from_content_type(
+        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+    )?;
+    let body = read_body(&parts.headers, body, service.max_body_bytes).await?;
+    let ballot = decode_ballot(format, &body)?;
+
+    let definition = service
+        .polls
+        .get(&ballot.poll)
+        .await?
+        .ok_or_else(|| VoteError::UnknownPoll(ballot.poll.clone()))?;
+    definition.check_ballot(&ballot.options)?;
+
+    let known_voter = service.signer.voter_from_headers(&parts.headers).map(str::to_owned);
+    let voter = known_voter.clone().unwrap_or_else(VoterSigner::new_voter_id);
+    let entry = VoteEntry {
+        vote_id: uuid::Uuid::now_v7().simple().to_string(),
+        poll: ballot.poll.clone(),
+        options: ballot.options.clone(),
+        voter,
+        at_ms: now_ms(),
+    };
+    service.queue.append(&entry).await?;
+
+    let secure = came_over_tls(&parts.headers);
+    let mut response = if format == BodyFormat::Form && wants_html(&parts.headers) {
+        redirect_back(&ballot)
+    } else {
+        json(
+            StatusCode::ACCEPTED,
+            &Queued {
+                status: "queued",
+                vote_id: &entry.vote_id,
+            },
+        )
+    };
+    let headers = response.headers_mut();
+    if known_voter.is_none() {
+        append_cookie(headers, &service.signer.set_cookie(&entry.voter, secure));
+    }
+    append_cookie(headers, &choice_cookie(&entry.poll, &entry.options, secure));
+    Ok(response)
+}
+
+/// Reads the whole body, refusing one longer than `limit` before reading it when
+/// `Content-Length` says so, and as soon as it passes the limit otherwise (chunked).
+async fn read_body(
+    headers: &HeaderMap,
+    body: hyper::body::Incoming,
+    limit: usize,
+) -> Result<Bytes, VoteError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(VoteError::TooLarge(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(VoteError::TooLarge(limit)),
+        Err(error) => Err(VoteError::Malformed(format!("could not read the body: {error}"))),
+    }
+}
+
+/// A browser's form post prefers HTML; fetch and API clients ask for JSON or anything.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The edge says whether the client's connection was TLS.
+fn came_over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// `303 See Other` back to the poll's page, to an anchor that says the vote arrived.
+fn redirect_back(ballot: &BallotRequest) -> Response<Body> {
+    let first = ballot.options.first().map(String::as_str).unwrap_or_default();
+    let location = if ballot.poll == DEFAULT_POLL_ID {
+        format!("/#voted-{first}")
+    } else {
+        format!("/p/{}#voted", ballot.poll)
+    };
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn append_cookie(headers: &mut HeaderMap, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
+}

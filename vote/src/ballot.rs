@@ -1,0 +1,184 @@
+//! Reading a ballot out of a request body: JSON (`{"poll","option"}` or `"options"`),
+//! a form (`poll=…&option=…`), or the classic app's form (`vote=a`, default poll).
+
+use serde::Deserialize;
+use tally_model::poll::{is_valid_option_id, is_valid_poll_id};
+use tally_model::DEFAULT_POLL_ID;
+
+use crate::error::VoteError;
+
+/// Most options one ballot may name; more than any poll has.
+pub const MAX_BALLOT_OPTIONS: usize = 32;
+
+/// A ballot as the client sent it, before it is checked against its poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BallotRequest {
+    /// The poll voted on.
+    pub poll: String,
+    /// The chosen options.
+    pub options: Vec<String>,
+}
+
+/// The body's format, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+impl BodyFormat {
+    /// The format named by a `Content-Type` value (parameters such as `charset` ignored).
+    pub fn from_content_type(content_type: Option<&str>) -> Result<Self, VoteError> {
+        let essence = content_type
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase());
+        match essence.as_deref() {
+            Some("application/json") => Ok(BodyFormat::Json),
+            Some("application/x-www-form-urlencoded") => Ok(BodyFormat::Form),
+            _ => Err(VoteError::UnsupportedMediaType),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBallot {
+    poll: Option<String>,
+    option: Option<String>,
+    options: Option<Vec<String>>,
+}
+
+/// Reads a ballot from `body` in `format`, checking the shape of every id.
+pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, VoteError> {
+    let (poll, options) = match format {
+        BodyFormat::Json => decode_json(body)?,
+        BodyFormat::Form => decode_form(body)?,
+    };
+    let poll = poll.unwrap_or_else(|| DEFAULT_POLL_ID.to_owned());
+    if !is_valid_poll_id(&poll) {
+        return Err(VoteError::Malformed(
+            "poll must be 1-64 letters, digits, '-' or '_'".into(),
+        ));
+    }
+    if options.is_empty() {
+        return Err(VoteError::Malformed("choose an option".into()));
+    }
+    if options.len() > MAX_BALLOT_OPTIONS {
+        return Err(VoteError::Malformed(format!(
+            "a ballot names at most {MAX_BALLOT_OPTIONS} options"
+        )));
+    }
+    if let Some(bad) = options.iter().find(|option| !is_valid_option_id(option)) {
+        return Err(VoteError::Malformed(format!(
+            "option {:?} is not an option id",
+            bad.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(BallotRequest { poll, options })
+}
+
+fn decode_json(body: &[u8]) -> Result<(Option<String>, Vec<String>), VoteError> {
+    let ballot: JsonBallot = serde_json::from_slice(body)
+        .map_err(|error| VoteError::Malformed(format!("invalid JSON ballot: {error}")))?;
+    let options = match (ballot.option, ballot.options) {
+        (Some(option), None) => vec![option],
+        (None, Some(options)) => options,
+        (Some(_), Some(_)) => {
+            return Err(VoteError::Malformed(
+                "send either \"option\" or \"options\", not both".into(),
+            ))
+        }
+        (None, None) => Vec::new(),
+    };
+    Ok((ballot.poll, options))
+}
+
+fn decode_form(body: &[u8]) -> Result<(Option<String>, Vec<String>), VoteError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+    let mut poll = None;
+    let mut options = Vec::new();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "poll" if poll.is_none() => poll = Some(value),
+            "poll" => return Err(VoteError::Malformed("poll is given twice".into())),
+            // `vote` is the classic voting app's field name.
+            "option" | "options" | "vote" => options.push(value),
+            other => {
+                return Err(VoteError::Malformed(format!(
+                    "unknown form field {:?}",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    Ok((poll, options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ballot(poll: &str, options: &[&str]) -> BallotRequest {
+        BallotRequest {
+            poll: poll.into(),
+            options: options.iter().map(|o| (*o).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn reads_every_accepted_shape() {
+        let cases: [(BodyFormat, &str, BallotRequest); 5] = [
+            (BodyFormat::Json, r#"{"poll":"p1","option":"a"}"#, ballot("p1", &["a"])),
+            (BodyFormat::Json, r#"{"poll":"p1","options":["a","b"]}"#, ballot("p1", &["a", "b"])),
+            (BodyFormat::Json, r#"{"option":"b"}"#, ballot("default", &["b"])),
+            (BodyFormat::Form, "poll=p1&option=a&option=c", ballot("p1", &["a", "c"])),
+            (BodyFormat::Form, "vote=a", ballot("default", &["a"])),
+        ];
+        for (format, body, expected) in cases {
+            assert_eq!(decode_ballot(format, body.as_bytes()).unwrap(), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_bodies() {
+        let cases: [(BodyFormat, &str); 12] = [
+            (BodyFormat::Json, "{"),
+            (BodyFormat::Json, "[]"),
+            (BodyFormat::Json, r#"{"poll":1,"option":"a"}"#),
+            (BodyFormat::Json, r#"{"poll":"p","option":["a"]}"#),
+            (BodyFormat::Json, r#"{"poll":"p"}"#),
+            (BodyFormat::Json, r#"{"poll":"p","option":"a","options":["b"]}"#),
+            (BodyFormat::Json, r#"{"poll":"p","option":"a","admin":true}"#),
+            (BodyFormat::Json, r#"{"poll":"../etc","option":"a"}"#),
+            (BodyFormat::Json, r#"{"poll":"p","option":"a,b"}"#),
+            (BodyFormat::Form, "vote="),
+            (BodyFormat::Form, "poll=a&poll=b&vote=a"),
+            (BodyFormat::Form, "vote=a&drop=table"),
+        ];
+        for (format, body) in cases {
+            let error = decode_ballot(format, body.as_bytes()).unwrap_err();
+            assert!(matches!(error, VoteError::Malformed(_)), "{body}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            BodyFormat::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
+            BodyFormat::Json
+        );
+        assert_eq!(
+            BodyFormat::from_content_type(Some("Application/X-WWW-Form-Urlencoded")).unwrap(),
+            BodyFormat::Form
+        );
+        for bad in [None, Some("text/plain"), Some("multipart/form-data; boundary=x")] {
+            assert!(matches!(
+                BodyFormat::from_content_type(bad),
+                Err(VoteError::UnsupportedMediaType)
+            ));
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The vote service's configuration, from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use tally_runtime::{parse_duration, ServerArgs};
+
+/// The development cookie key, used only when no key is configured (with a warning):
+/// anyone who reads this file could forge voter ids with it.
+const DEV_COOKIE_KEY: &str = "tally-development-cookie-key-do-not-use-in-production";
+
+/// Shortest cookie key accepted: 256 bits of key for HMAC-SHA256 (RFC 2104 §3).
+const MIN_COOKIE_KEY_BYTES: usize = 32;
+
+/// tally-vote: accepts ballots and queues them in the Redis stream.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tally-vote", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "VOTE_LISTEN", default_value = "0.0.0.0:8081")]
+    pub listen: SocketAddr,
+
+    /// Redis holding the vote stream and the poll definitions.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = parse_redis_url)]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key (lets several deployments or tests share one Redis).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    pub redis_key_prefix: String,
+
+    /// Key that signs voter cookies (at least 32 bytes). Prefer VOTE_COOKIE_KEY_FILE.
+    #[arg(long, env = "VOTE_COOKIE_KEY", hide_env_values = true, conflicts_with = "cookie_key_file")]
+    pub cookie_key: Option<String>,
+
+    /// File holding the cookie key (a container secret, for example).
+    #[arg(long, env = "VOTE_COOKIE_KEY_FILE")]
+    pub cookie_key_file: Option<PathBuf>,
+
+    /// Votes waiting to be counted above which new votes get 503 + Retry-After.
+    #[arg(long, env = "VOTE_QUEUE_HIGH_WATER", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_high_water: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "VOTE_MAX_BODY_BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    pub max_body_bytes: u32,
+
+    /// How long a poll definition read from Redis is reused.
+    #[arg(long, env = "VOTE_POLL_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_cache_ttl: Duration,
+
+    /// How often the queue's backlog is measured for back-pressure.
+    #[arg(long, env = "VOTE_BACKLOG_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
+    pub backlog_interval: Duration,
+
+    /// Name sent in `x-tally-replica` on every response (default: the host name).
+    #[arg(long, env = "VOTE_REPLICA_NAME")]
+    pub replica_name: Option<String>,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// A configuration value that parses but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Whether no key is configured, so the public development key signs cookies.
+    pub fn uses_development_key(&self) -> bool {
+        self.cookie_key.is_none() && self.cookie_key_file.is_none()
+    }
+
+    /// The cookie key from VOTE_COOKIE_KEY, VOTE_COOKIE_KEY_FILE, or the development
+    /// default.
+    pub fn cookie_key(&self) -> Result<Vec<u8>, ConfigError> {
+        let key = match (&self.cookie_key, &self.cookie_key_file) {
+            (Some(key), _) => (key.clone().into_bytes(), "VOTE_COOKIE_KEY"),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                    variable: "VOTE_COOKIE_KEY_FILE",
+                    message: format!("cannot read {}: {error}", path.display()),
+                })?;
+                (text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(), "VOTE_COOKIE_KEY_FILE")
+            }
+            (None, None) => return Ok(DEV_COOKIE_KEY.as_bytes().to_vec()),
+        };
+        let (bytes, variable) = key;
+        if bytes.len() < MIN_COOKIE_KEY_BYTES {
+            return Err(ConfigError {
+                variable,
+                message: format!("the key must be at least {MIN_COOKIE_KEY_BYTES} bytes"),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The name this replica reports in `x-tally-replica`.
+    pub fn replica_name(&self) -> String {
+        self.replica_name.clone().unwrap_or_else(host_name)
+    }
+}
+
+/// The machine's (or container's) host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Accepts a URL the Redis client can use.
+pub fn parse_redis_url(text: &str) -> Result<String, String> {
+    redis::Client::open(text)
+        .map(|_| text.to_owned())
+        .map_err(|error| format!("not a Redis URL: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("tally-vote").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn short_cookie_keys_are_refused() {
+        let config = parse(&["--cookie-key", "short"]).unwrap();
+        assert_eq!(config.cookie_key().unwrap_err().variable, "VOTE_COOKIE_KEY");
+    }
+
+    #[test]
+    fn key_file_is_read_without_its_newline() {
+        let dir = std::env::temp_dir().join(format!("tally-vote-key-{}", std::process::id()));
+        std::fs::write(&dir, format!("{}\n", "k".repeat(40))).unwrap();
+        let config = parse(&["--cookie-key-file", dir.to_str().unwrap()]).unwrap();
+        assert_eq!(config.cookie_key().unwrap(), "k".repeat(40).into_bytes());
+        std::fs::remove_file(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_fail_to_parse() {
+        assert!(parse(&["--redis-url", "http://nope"]).is_err());
+        assert!(parse(&["--queue-high-water", "0"]).is_err());
+        assert!(parse(&["--listen", "nowhere"]).is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! The tally-vote binary: configuration, logs, bind, serve until SIGTERM.
+
+use std::process::ExitCode;
+
+use tally_runtime::{init_logging, parse_or_exit, shutdown_signal, EXIT_CONFIG};
+use tally_vote::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config: Config = parse_or_exit();
+    init_logging();
+    if let Err(error) = config.cookie_key() {
+        eprintln!("tally-vote: invalid configuration: {error}");
+        return ExitCode::from(EXIT_CONFIG as u8);
+    }
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(address = %config.listen, %error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tally_vote::run(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "tally-vote stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
