@@ -12,5 +12,5 @@ pub mod vote_entry;
 pub use entry_id::EntryId;
 pub use keys::Keys;
 pub use poll::{BallotError, Choice, PollDefinition, PollOption, DEFAULT_POLL_ID};
-pub use results::{OptionResult, PollResults};
+pub use results::{OptionResult, PollResults, ResultsRow, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
 pub use vote_entry::{EntryError, VoteEntry};
