@@ -1,1 +1,178 @@
-//! placeholder
+//! tally-worker: the only writer of Postgres. It reads the `votes` stream through a
+//! consumer group, applies each batch in one transaction, acknowledges after the
+//! commit, then refreshes the results cache and publishes the new counts.
+
+pub mod apply;
+pub mod config;
+pub mod consume;
+pub mod migrate;
+pub mod polls;
+pub mod service;
+pub mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use rand::Rng;
+use tally_model::Keys;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+use consume::{ConsumeSettings, Consumer, Stopped};
+use polls::{ensure_default_poll, DefaultPoll, RedisCopies};
+use service::WorkerHealth;
+use stream::VoteStream;
+
+/// Time allowed to open a Postgres connection or to wait for a pooled one.
+const DB_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Time allowed for one Redis command; above the longest `XREADGROUP … BLOCK`.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time allowed to (re)connect to Redis.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Pause between attempts to prepare the database while it is unreachable.
+const PREPARE_RETRY: Duration = Duration::from_secs(1);
+
+/// Why the worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Redis could not be reached.
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The Postgres pool could not be built.
+    #[error("cannot set up the Postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::BuildError),
+}
+
+/// Serves health on `listener` and consumes the vote stream until `shutdown`
+/// completes; then finishes the batch in hand and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let redis = redis_connection(&config.redis_url).await?;
+    let blocking = redis_connection(&config.redis_url).await?;
+    let pool = postgres_pool(&config)?;
+    let keys = Keys::new(config.redis_key_prefix.clone());
+    let (stop, stopped) = watch::channel(false);
+
+    let health = Arc::new(WorkerHealth {
+        redis: redis.clone(),
+        pool: pool.clone(),
+    });
+    let mut server_stopped = stopped.clone();
+    let server = tokio::spawn(tally_runtime::serve(
+        listener,
+        config.server.serve_config(),
+        health,
+        async move {
+            let _ = server_stopped.wait_for(|stopped| *stopped).await;
+        },
+    ));
+
+    let consumer_name = config.consumer_name.clone().unwrap_or_else(default_consumer_name);
+    let consumer = Consumer {
+        stream: VoteStream::new(redis.clone(), blocking, keys.clone(), consumer_name),
+        pool,
+        copies: RedisCopies::new(redis, keys),
+        settings: ConsumeSettings {
+            batch_size: config.batch_size as usize,
+            block: config.block,
+            claim_idle: config.claim_idle,
+            housekeeping_interval: config.housekeeping_interval,
+        },
+    };
+    let default_poll = DefaultPoll {
+        question: config.default_question.clone(),
+        option_a: config.option_a.clone(),
+        option_b: config.option_b.clone(),
+    };
+    let work = async {
+        if prepare(&consumer, &default_poll, stopped.clone()).await.is_ok() {
+            consumer.run(stopped.clone()).await;
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        () = &mut work => {}
+        () = shutdown => {
+            tracing::info!("finishing the batch in hand");
+            let _ = stop.send(true);
+            work.await;
+        }
+    }
+    let _ = stop.send(true);
+    let _ = server.await;
+    Ok(())
+}
+
+/// Migrates, ensures the default poll, the consumer group and the Redis copies of the
+/// definitions; retries while Postgres or Redis is unreachable.
+async fn prepare(consumer: &Consumer, default_poll: &DefaultPoll, mut stopped: watch::Receiver<bool>) -> Result<(), Stopped> {
+    loop {
+        match prepare_once(consumer, default_poll).await {
+            Ok(()) => return Ok(()),
+            Err(error) => tracing::warn!(%error, "preparing the database failed; retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PREPARE_RETRY) => {}
+            _ = stopped.wait_for(|stopped| *stopped) => return Err(Stopped),
+        }
+    }
+}
+
+async fn prepare_once(consumer: &Consumer, default_poll: &DefaultPoll) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut client = consumer.pool.get().await?;
+    let applied = migrate::migrate(&mut client).await?;
+    if applied > 0 {
+        tracing::info!(applied, "migrations applied");
+    }
+    ensure_default_poll(&mut client, default_poll).await?;
+    drop(client);
+    consumer.stream.ensure_group().await?;
+    consumer.write_definitions().await?;
+    Ok(())
+}
+
+/// `<host>-<random>`: a restarted worker is a new consumer, and the old one's pending
+/// entries are claimed like any dead consumer's.
+fn default_consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let suffix: u32 = rand::rng().random();
+    format!("{}-{suffix:08x}", host.trim())
+}
+
+/// A pool of Postgres connections, opened lazily so the worker starts while Postgres is down.
+pub fn postgres_pool(config: &Config) -> Result<Pool, deadpool_postgres::BuildError> {
+    let mut pg = config.database_url.clone();
+    pg.connect_timeout(DB_TIMEOUT);
+    let manager = Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(config.db_pool_size as usize)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(DB_TIMEOUT))
+        .create_timeout(Some(DB_TIMEOUT))
+        .recycle_timeout(Some(DB_TIMEOUT))
+        .build()
+}
+
+/// A multiplexed Redis connection that reconnects by itself after Redis restarts.
+async fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}

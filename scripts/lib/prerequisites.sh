@@ -1,0 +1,39 @@
+# Installs, on Debian, what Tally's dev and test scripts run: redis-server and the
+# PostgreSQL server binaries. Sourced by scripts/test and scripts/dev.
+
+# as_root CMD...: runs CMD as root (directly, or through sudo).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $*" >&2; return 1; fi
+}
+
+apt_updated=""
+# apt_install PKG...: installs Debian packages, updating the package lists once.
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "missing $*; this is not a Debian machine: install them by hand" >&2
+    return 1
+  fi
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# postgres_bin_dir: prints the newest /usr/lib/postgresql/*/bin holding initdb.
+postgres_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | while read -r dir; do
+    [ -x "$dir/initdb" ] && echo "$dir"
+  done | tail -n 1
+}
+
+# ensure_servers: redis-server and Postgres server binaries, installed if missing.
+ensure_servers() {
+  if ! command -v redis-server >/dev/null; then
+    echo "installing redis-server"
+    apt_install redis-server
+  fi
+  if [ -z "$(postgres_bin_dir)" ]; then
+    echo "installing postgresql"
+    apt_install postgresql
+  fi
+  if ! command -v runuser >/dev/null; then apt_install util-linux; fi
+}

@@ -1,0 +1,118 @@
+//! The real `tally-vote` binary: configuration errors exit 64 with one line, `--help`
+//! lists every variable, and SIGTERM under load loses no accepted vote.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tally_model::{Choice, Keys, PollDefinition, PollOption};
+use tally_testkit::{eventually, shared_redis, unique_prefix};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tally-vote");
+const KEY: &str = "binary-test-cookie-key-0123456789abcdef";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[test]
+fn a_bad_value_exits_64_with_one_line_naming_the_variable() {
+    for (variable, value) in [("VOTE_LISTEN", "nowhere"), ("VOTE_QUEUE_HIGH_WATER", "-5"), ("VOTE_COOKIE_KEY", "short"), ("REDIS_URL", "http://x")] {
+        let output = Command::new(BINARY).env(variable, value).output().expect("run");
+        assert_eq!(output.status.code(), Some(64), "{variable}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{variable}: {stderr}");
+        assert!(lines[0].contains(variable), "{variable} named in {:?}", lines[0]);
+    }
+}
+
+#[test]
+fn help_lists_every_variable_with_its_default() {
+    let output = Command::new(BINARY).arg("--help").output().expect("run");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in ["VOTE_LISTEN", "REDIS_URL", "VOTE_COOKIE_KEY_FILE", "VOTE_QUEUE_HIGH_WATER", "VOTE_MAX_BODY_BYTES", "HTTP_HEADER_READ_TIMEOUT", "SHUTDOWN_GRACE"] {
+        assert!(help.contains(&format!("env: {variable}")), "{variable} missing from --help");
+    }
+    assert!(help.contains("[default: 100000]"), "defaults shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_loses_no_accepted_vote() {
+    let redis_url = shared_redis().url();
+    let keys = Keys::new(unique_prefix());
+    let client = redis::Client::open(redis_url.as_str()).expect("url");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("redis");
+    let poll = PollDefinition {
+        id: "default".into(),
+        question: "Cats vs Dogs".into(),
+        choice: Choice::Single,
+        open: true,
+        options: vec![PollOption { id: "a".into(), label: "Cats".into() }, PollOption { id: "b".into(), label: "Dogs".into() }],
+    };
+    let _: () = redis::cmd("SET")
+        .arg(keys.poll_definition("default"))
+        .arg(serde_json::to_string(&poll).expect("json"))
+        .query_async(&mut redis)
+        .await
+        .expect("SET definition");
+
+    let port = free_port();
+    let mut child = Command::new(BINARY)
+        .env("VOTE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("REDIS_URL", &redis_url)
+        .env("REDIS_KEY_PREFIX", keys.prefix())
+        .env("VOTE_COOKIE_KEY", KEY)
+        .env("SHUTDOWN_GRACE", "5s")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tally-vote");
+    let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let base = format!("http://127.0.0.1:{port}");
+    eventually(Duration::from_secs(20), "tally-vote answers /healthz", || {
+        let http = http.clone();
+        let url = format!("{base}/healthz");
+        async move { http.get(url.parse().ok()?).await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await;
+
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let mut voters = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, accepted, url) = (http.clone(), accepted.clone(), format!("{base}/vote"));
+        voters.spawn(async move {
+            loop {
+                let request = http::Request::post(&url)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(br#"{"poll":"default","option":"a"}"#)))
+                    .expect("request");
+                match http.request(request).await {
+                    Ok(response) if response.status() == 202 => {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(response) if response.status() == 503 => {}
+                    Ok(response) => panic!("unexpected {}", response.status()),
+                    Err(_) => return, // the server is gone
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    assert_eq!(exit.code(), Some(0), "graceful exit");
+    while voters.join_next().await.is_some() {}
+
+    let accepted = accepted.load(Ordering::SeqCst);
+    assert!(accepted > 0, "votes flowed before the signal");
+    let length: usize = redis::cmd("XLEN").arg(keys.vote_stream()).query_async(&mut redis).await.expect("XLEN");
+    assert_eq!(length, accepted, "every 202 is in the stream, no more and no less");
+}

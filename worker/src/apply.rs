@@ -1,0 +1,369 @@
+//! Applying a batch of stream entries to Postgres in one transaction.
+//!
+//! The rules that keep counts exact whatever the delivery order or how often an entry
+//! arrives:
+//! - one ballot per (poll, voter); it remembers the stream entry id it came from;
+//! - an entry replaces a ballot only if its id is larger, so a redelivered entry (same
+//!   id) or an older one changes nothing;
+//! - tallies move by the difference between the old and the new ballot, in the same
+//!   transaction, so they always equal a recount.
+//!
+//! Rows are locked in (poll, voter) order, then tallies in (poll, option) order, then
+//! polls by id, so concurrent workers cannot deadlock on each other.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tally_model::{Choice, EntryId, PollDefinition, PollOption, VoteEntry};
+use tokio_postgres::Client;
+
+/// A vote read from the stream, with the id of its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamVote {
+    /// The stream entry id.
+    pub id: EntryId,
+    /// The vote.
+    pub entry: VoteEntry,
+}
+
+/// What a committed batch did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Polls whose counts changed, to refresh in the cache.
+    pub changed_polls: Vec<String>,
+    /// Ballots created.
+    pub created: usize,
+    /// Ballots replaced by a newer entry.
+    pub replaced: usize,
+    /// Entries that changed nothing (redelivered, older, or superseded in the batch).
+    pub unchanged: usize,
+    /// Entries that can never be applied, with the reason, for the dead-letter stream.
+    pub rejected: Vec<(EntryId, String)>,
+}
+
+/// Applies `votes` in one transaction and commits.
+pub async fn apply_batch(
+    client: &mut Client,
+    votes: &[StreamVote],
+) -> Result<BatchOutcome, tokio_postgres::Error> {
+    let mut outcome = BatchOutcome::default();
+    let transaction = client.transaction().await?;
+
+    let definitions = load_definitions(&transaction, votes).await?;
+    let mut valid = Vec::with_capacity(votes.len());
+    for vote in votes {
+        match definitions.get(&vote.entry.poll) {
+            None => outcome
+                .rejected
+                .push((vote.id, format!("no poll {:?}", vote.entry.poll))),
+            Some(poll) => match poll.check_options(&vote.entry.options) {
+                Ok(()) => valid.push(vote),
+                Err(error) => outcome.rejected.push((vote.id, error.to_string())),
+            },
+        }
+    }
+    let newest = newest_per_voter(&valid);
+    outcome.unchanged = valid.len() - newest.len();
+
+    let mut deltas = TallyDeltas::default();
+    let created = insert_new_ballots(&transaction, &newest).await?;
+    for vote in newest.iter().filter(|v| created.contains(&key_of(v))) {
+        deltas.add_ballot(&vote.entry, 1);
+    }
+    outcome.created = created.len();
+
+    let existing: Vec<&StreamVote> = newest
+        .iter()
+        .copied()
+        .filter(|v| !created.contains(&key_of(v)))
+        .collect();
+    let replacements = lock_and_compare(&transaction, &existing, &mut deltas).await?;
+    outcome.replaced = replacements.len();
+    outcome.unchanged += existing.len() - replacements.len();
+    replace_ballots(&transaction, &replacements).await?;
+
+    deltas.apply(&transaction).await?;
+    outcome.changed_polls = deltas.changed_polls();
+    transaction.commit().await?;
+    Ok(outcome)
+}
+
+/// The newest entry per (poll, voter), in (poll, voter) order: the locking order.
+pub fn newest_per_voter<'v>(votes: &[&'v StreamVote]) -> Vec<&'v StreamVote> {
+    let mut newest: BTreeMap<(&str, &str), &StreamVote> = BTreeMap::new();
+    for vote in votes {
+        let key = (vote.entry.poll.as_str(), vote.entry.voter.as_str());
+        match newest.get(&key) {
+            Some(kept) if kept.id >= vote.id => {}
+            _ => {
+                newest.insert(key, vote);
+            }
+        }
+    }
+    newest.into_values().collect()
+}
+
+fn key_of(vote: &StreamVote) -> (String, String) {
+    (vote.entry.poll.clone(), vote.entry.voter.clone())
+}
+
+async fn load_definitions(
+    transaction: &tokio_postgres::Transaction<'_>,
+    votes: &[StreamVote],
+) -> Result<HashMap<String, PollDefinition>, tokio_postgres::Error> {
+    let mut polls: Vec<&str> = votes.iter().map(|v| v.entry.poll.as_str()).collect();
+    polls.sort_unstable();
+    polls.dedup();
+    let rows = transaction
+        .query(
+            "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
+               FROM polls p JOIN poll_options o ON o.poll_id = p.id
+              WHERE p.id = ANY($1)
+              ORDER BY p.id, o.position",
+            &[&polls],
+        )
+        .await?;
+    let mut definitions: HashMap<String, PollDefinition> = HashMap::new();
+    for row in rows {
+        let id: String = row.get(0);
+        let definition = definitions.entry(id.clone()).or_insert_with(|| PollDefinition {
+            id,
+            question: row.get(1),
+            choice: if row.get::<_, &str>(2) == "multiple" {
+                Choice::Multiple
+            } else {
+                Choice::Single
+            },
+            open: row.get(3),
+            options: Vec::new(),
+        });
+        definition.options.push(PollOption {
+            id: row.get(4),
+            label: row.get(5),
+        });
+    }
+    Ok(definitions)
+}
+
+/// Column arrays for `unnest`, one element per vote.
+struct Columns {
+    polls: Vec<String>,
+    voters: Vec<String>,
+    options: Vec<String>,
+    entry_ms: Vec<i64>,
+    entry_seq: Vec<i64>,
+    vote_ids: Vec<String>,
+    at_ms: Vec<i64>,
+}
+
+impl Columns {
+    fn of(votes: &[&StreamVote]) -> Self {
+        Columns {
+            polls: votes.iter().map(|v| v.entry.poll.clone()).collect(),
+            voters: votes.iter().map(|v| v.entry.voter.clone()).collect(),
+            options: votes.iter().map(|v| v.entry.options.join(",")).collect(),
+            entry_ms: votes.iter().map(|v| v.id.ms as i64).collect(),
+            entry_seq: votes.iter().map(|v| v.id.seq as i64).collect(),
+            vote_ids: votes.iter().map(|v| v.entry.vote_id.clone()).collect(),
+            at_ms: votes.iter().map(|v| v.entry.at_ms as i64).collect(),
+        }
+    }
+}
+
+/// Inserts ballots for voters who have none; returns the (poll, voter) pairs inserted.
+async fn insert_new_ballots(
+    transaction: &tokio_postgres::Transaction<'_>,
+    votes: &[&StreamVote],
+) -> Result<std::collections::HashSet<(String, String)>, tokio_postgres::Error> {
+    if votes.is_empty() {
+        return Ok(Default::default());
+    }
+    let c = Columns::of(votes);
+    let rows = transaction
+        .query(
+            "INSERT INTO ballots (poll_id, voter, options, entry_ms, entry_seq, vote_id, cast_at)
+             SELECT p, v, string_to_array(o, ','), ms, seq, id, to_timestamp(at / 1000.0)
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
+                    AS t(p, v, o, ms, seq, id, at)
+              ORDER BY p, v
+             ON CONFLICT (poll_id, voter) DO NOTHING
+             RETURNING poll_id, voter",
+            &[&c.polls, &c.voters, &c.options, &c.entry_ms, &c.entry_seq, &c.vote_ids, &c.at_ms],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Locks the existing ballots of `votes` and keeps the votes newer than their ballot,
+/// recording the tally difference of each replacement.
+async fn lock_and_compare<'v>(
+    transaction: &tokio_postgres::Transaction<'_>,
+    votes: &[&'v StreamVote],
+    deltas: &mut TallyDeltas,
+) -> Result<Vec<&'v StreamVote>, tokio_postgres::Error> {
+    if votes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let c = Columns::of(votes);
+    let rows = transaction
+        .query(
+            "SELECT b.poll_id, b.voter, b.options, b.entry_ms, b.entry_seq
+               FROM ballots b
+               JOIN unnest($1::text[], $2::text[]) AS t(p, v) ON b.poll_id = t.p AND b.voter = t.v
+              ORDER BY b.poll_id, b.voter
+                FOR UPDATE OF b",
+            &[&c.polls, &c.voters],
+        )
+        .await?;
+    let mut current: HashMap<(String, String), (Vec<String>, EntryId)> = HashMap::new();
+    for row in rows {
+        let id = EntryId {
+            ms: row.get::<_, i64>(3) as u64,
+            seq: row.get::<_, i64>(4) as u64,
+        };
+        current.insert((row.get(0), row.get(1)), (row.get(2), id));
+    }
+    let mut newer = Vec::new();
+    for vote in votes {
+        let Some((old_options, old_id)) = current.get(&key_of(vote)) else {
+            continue;
+        };
+        if vote.id > *old_id {
+            deltas.add_options(&vote.entry.poll, old_options, -1);
+            deltas.add_options(&vote.entry.poll, &vote.entry.options, 1);
+            newer.push(*vote);
+        }
+    }
+    Ok(newer)
+}
+
+async fn replace_ballots(
+    transaction: &tokio_postgres::Transaction<'_>,
+    votes: &[&StreamVote],
+) -> Result<(), tokio_postgres::Error> {
+    if votes.is_empty() {
+        return Ok(());
+    }
+    let c = Columns::of(votes);
+    transaction
+        .execute(
+            "UPDATE ballots b
+                SET options = string_to_array(t.o, ','), entry_ms = t.ms, entry_seq = t.seq,
+                    vote_id = t.id, cast_at = to_timestamp(t.at / 1000.0)
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
+                    AS t(p, v, o, ms, seq, id, at)
+              WHERE b.poll_id = t.p AND b.voter = t.v",
+            &[&c.polls, &c.voters, &c.options, &c.entry_ms, &c.entry_seq, &c.vote_ids, &c.at_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Count changes gathered over a batch, applied in lock order at the end.
+#[derive(Debug, Default)]
+struct TallyDeltas {
+    options: BTreeMap<(String, String), i64>,
+    ballots: BTreeMap<String, i64>,
+}
+
+impl TallyDeltas {
+    fn add_ballot(&mut self, entry: &VoteEntry, sign: i64) {
+        self.add_options(&entry.poll, &entry.options, sign);
+        *self.ballots.entry(entry.poll.clone()).or_default() += sign;
+    }
+
+    fn add_options(&mut self, poll: &str, options: &[String], sign: i64) {
+        // Record the poll even when the ballot count does not move: it changed.
+        self.ballots.entry(poll.to_owned()).or_default();
+        for option in options {
+            *self
+                .options
+                .entry((poll.to_owned(), option.clone()))
+                .or_default() += sign;
+        }
+    }
+
+    fn changed_polls(&self) -> Vec<String> {
+        self.ballots.keys().cloned().collect()
+    }
+
+    async fn apply(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let moved: Vec<(&(String, String), &i64)> =
+            self.options.iter().filter(|(_, delta)| **delta != 0).collect();
+        if !moved.is_empty() {
+            let polls: Vec<&str> = moved.iter().map(|((p, _), _)| p.as_str()).collect();
+            let options: Vec<&str> = moved.iter().map(|((_, o), _)| o.as_str()).collect();
+            let deltas: Vec<i64> = moved.iter().map(|(_, d)| **d).collect();
+            transaction
+                .execute(
+                    "UPDATE tallies t SET votes = t.votes + d.delta
+                       FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) AS u(p, o, delta)
+                              ORDER BY p, o) AS d
+                      WHERE t.poll_id = d.p AND t.option_id = d.o",
+                    &[&polls, &options, &deltas],
+                )
+                .await?;
+        }
+        if !self.ballots.is_empty() {
+            let polls: Vec<&str> = self.ballots.keys().map(String::as_str).collect();
+            let counts: Vec<i64> = self.ballots.values().copied().collect();
+            transaction
+                .execute(
+                    "UPDATE polls p SET ballots = p.ballots + d.n, version = p.version + 1, updated_at = now()
+                       FROM unnest($1::text[], $2::int8[]) AS d(id, n)
+                      WHERE p.id = d.id",
+                    &[&polls, &counts],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vote(ms: u64, poll: &str, voter: &str, option: &str) -> StreamVote {
+        StreamVote {
+            id: EntryId { ms, seq: 0 },
+            entry: VoteEntry {
+                vote_id: format!("v{ms}"),
+                poll: poll.into(),
+                options: vec![option.into()],
+                voter: voter.into(),
+                at_ms: ms,
+            },
+        }
+    }
+
+    #[test]
+    fn newest_entry_per_voter_wins_in_lock_order() {
+        let votes = [
+            vote(3, "p", "bob", "a"),
+            vote(1, "p", "alice", "a"),
+            vote(2, "p", "alice", "b"),
+            vote(1, "p", "bob", "b"),
+            vote(4, "o", "bob", "a"),
+        ];
+        let refs: Vec<&StreamVote> = votes.iter().collect();
+        let kept: Vec<(&str, &str, u64)> = newest_per_voter(&refs)
+            .iter()
+            .map(|v| (v.entry.poll.as_str(), v.entry.voter.as_str(), v.id.ms))
+            .collect();
+        assert_eq!(kept, [("o", "bob", 4), ("p", "alice", 2), ("p", "bob", 3)]);
+    }
+
+    #[test]
+    fn deltas_of_a_changed_ballot_cancel_out_on_the_ballot_count() {
+        let mut deltas = TallyDeltas::default();
+        deltas.add_options("p", &["a".into()], -1);
+        deltas.add_options("p", &["b".into()], 1);
+        assert_eq!(deltas.options[&("p".into(), "a".into())], -1);
+        assert_eq!(deltas.options[&("p".into(), "b".into())], 1);
+        assert_eq!(deltas.ballots["p"], 0);
+        assert_eq!(deltas.changed_polls(), ["p"]);
+    }
+}

@@ -1,0 +1,268 @@
+//! The worker's loop: read a batch (new entries, or stale ones a dead consumer left),
+//! apply it in one transaction, then acknowledge, then refresh the cache and publish.
+//! Acknowledging only after the commit is what makes a crash lose nothing; applying
+//! idempotently is what makes the redelivery that follows count nothing twice.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use tally_model::{EntryId, VoteEntry};
+use tokio::sync::watch;
+
+use crate::apply::{apply_batch, BatchOutcome, StreamVote};
+use crate::polls::{load_definitions, read_results, RedisCopies};
+use crate::stream::{RawEntry, VoteStream};
+
+/// First pause after a failure; doubled after each further failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Longest pause between retries while Postgres or Redis is away.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How the loop paces itself.
+#[derive(Debug, Clone)]
+pub struct ConsumeSettings {
+    /// Entries per batch (one transaction).
+    pub batch_size: usize,
+    /// How long one read waits for new entries.
+    pub block: Duration,
+    /// Entries pending longer than this are taken over from their consumer.
+    pub claim_idle: Duration,
+    /// How often the stream is trimmed of acknowledged entries and the Redis copies
+    /// of the poll definitions are checked.
+    pub housekeeping_interval: Duration,
+}
+
+/// The consume loop and what it works with.
+#[derive(Debug)]
+pub struct Consumer {
+    /// The vote stream, as this consumer.
+    pub stream: VoteStream,
+    /// Postgres, as the read/write role.
+    pub pool: Pool,
+    /// The Redis copies of definitions and results.
+    pub copies: RedisCopies,
+    /// Pacing.
+    pub settings: ConsumeSettings,
+}
+
+/// The loop was told to stop while it waited.
+#[derive(Debug)]
+pub struct Stopped;
+
+/// Why applying a batch failed (it will be retried).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had.
+    #[error("postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed.
+    #[error("postgres: {0}")]
+    Db(#[from] tokio_postgres::Error),
+}
+
+impl Consumer {
+    /// Runs until `stop` becomes true. A batch in progress is finished (committed and
+    /// acknowledged) first, unless Postgres is down, in which case its entries stay
+    /// pending for another worker to claim.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let mut next_housekeeping = Instant::now();
+        let mut next_claim = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        tracing::info!(consumer = self.stream.consumer(), "consuming the vote stream");
+        while !*stop.borrow() {
+            if Instant::now() >= next_housekeeping {
+                self.housekeeping().await;
+                next_housekeeping = Instant::now() + self.settings.housekeeping_interval;
+            }
+            let result = if Instant::now() >= next_claim {
+                next_claim = Instant::now() + self.settings.claim_idle / 2;
+                self.claim_all_stale(&mut stop).await
+            } else {
+                match self.stream.read_new(self.settings.batch_size, self.settings.block).await {
+                    Ok(entries) if entries.is_empty() => Ok(Ok(())),
+                    Ok(entries) => Ok(self.process(entries, &mut stop).await),
+                    Err(error) => Err(error),
+                }
+            };
+            match result {
+                Ok(Ok(())) => backoff = FIRST_BACKOFF,
+                Ok(Err(Stopped)) => break,
+                Err(error) => {
+                    if error.code() == Some("NOGROUP") {
+                        tracing::warn!("the consumer group is gone (Redis lost its data?); creating it again");
+                        if let Err(error) = self.stream.ensure_group().await {
+                            tracing::warn!(%error, "creating the consumer group failed");
+                        }
+                        continue;
+                    }
+                    tracing::warn!(%error, "reading the vote stream failed; retrying");
+                    if pause(&mut stop, backoff).await.is_err() {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        tracing::info!("consumer stopped");
+    }
+
+    /// Claims and applies, chunk by chunk, every entry idle past `claim_idle`.
+    async fn claim_all_stale(&self, stop: &mut watch::Receiver<bool>) -> redis::RedisResult<Result<(), Stopped>> {
+        let mut cursor = "0-0".to_owned();
+        loop {
+            let (entries, next) = self
+                .stream
+                .claim_stale(self.settings.claim_idle, &cursor, self.settings.batch_size)
+                .await?;
+            if !entries.is_empty() {
+                tracing::info!(entries = entries.len(), "claimed entries left pending by another consumer");
+                if let Err(stopped) = self.process(entries, stop).await {
+                    return Ok(Err(stopped));
+                }
+            }
+            if next == "0-0" {
+                return Ok(Ok(()));
+            }
+            cursor = next;
+        }
+    }
+
+    /// Applies one batch, retrying until it commits, then dead-letters, acks and publishes.
+    pub async fn process(&self, entries: Vec<RawEntry>, stop: &mut watch::Receiver<bool>) -> Result<(), Stopped> {
+        let (votes, mut dead) = decode(&entries);
+        let mut backoff = FIRST_BACKOFF;
+        let outcome = loop {
+            match self.apply(&votes).await {
+                Ok(outcome) => break outcome,
+                Err(error) => {
+                    tracing::warn!(%error, entries = votes.len(), "applying a batch failed; retrying");
+                    pause(stop, backoff).await?;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        };
+        tracing::debug!(
+            created = outcome.created,
+            replaced = outcome.replaced,
+            unchanged = outcome.unchanged,
+            rejected = outcome.rejected.len(),
+            "batch committed"
+        );
+        dead.extend(outcome.rejected.iter().map(|(id, reason)| (id.to_string(), reason.clone())));
+        let undeliverable = self.dead_letter(&entries, &dead).await;
+        let done: Vec<String> = entries
+            .iter()
+            .map(|entry| entry.id.clone())
+            .filter(|id| !undeliverable.contains(id))
+            .collect();
+        if let Err(error) = self.stream.ack(&done).await {
+            // Harmless: the entries will be claimed again and change nothing.
+            tracing::warn!(%error, "acknowledging a committed batch failed; it will be redelivered");
+        }
+        self.publish(&outcome).await;
+        Ok(())
+    }
+
+    async fn apply(&self, votes: &[StreamVote]) -> Result<BatchOutcome, StoreError> {
+        let mut client = self.pool.get().await?;
+        Ok(apply_batch(&mut client, votes).await?)
+    }
+
+    /// Moves entries that can never be applied to the dead-letter stream; returns the
+    /// ids that could not be moved (left pending, to be tried again).
+    async fn dead_letter(&self, entries: &[RawEntry], dead: &[(String, String)]) -> HashSet<String> {
+        let mut failed = HashSet::new();
+        for (id, reason) in dead {
+            let Some(entry) = entries.iter().find(|entry| &entry.id == id) else { continue };
+            tracing::warn!(entry = %id, reason, "dead-lettering an entry that cannot be applied");
+            if let Err(error) = self.stream.dead_letter(entry, reason).await {
+                tracing::warn!(%error, "writing to the dead-letter stream failed");
+                failed.insert(id.clone());
+            }
+        }
+        failed
+    }
+
+    /// Refreshes the results cache of every changed poll and publishes the new counts.
+    async fn publish(&self, outcome: &BatchOutcome) {
+        if outcome.changed_polls.is_empty() {
+            return;
+        }
+        let client = match self.pool.get().await {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read fresh results to publish");
+                return;
+            }
+        };
+        for poll in &outcome.changed_polls {
+            match read_results(&client, poll).await {
+                Ok(Some(results)) => {
+                    if let Err(error) = self.copies.publish_results(&results).await {
+                        tracing::warn!(%error, poll, "publishing results failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, poll, "reading results failed"),
+            }
+        }
+    }
+
+    /// Trims acknowledged entries and rewrites the poll definitions if Redis lost them.
+    async fn housekeeping(&self) {
+        match self.copies.definitions_present().await {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Err(error) = self.write_definitions().await {
+                    tracing::warn!(%error, "writing poll definitions to Redis failed");
+                }
+            }
+            Err(error) => tracing::debug!(%error, "checking poll definitions in Redis failed"),
+        }
+        if let Err(error) = self.stream.trim_acknowledged().await {
+            tracing::debug!(%error, "trimming the vote stream failed");
+        }
+    }
+
+    /// Copies every poll definition from Postgres to Redis.
+    pub async fn write_definitions(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let client = self.pool.get().await?;
+        let definitions = load_definitions(&client).await?;
+        self.copies.write_definitions(&definitions).await?;
+        tracing::info!(polls = definitions.len(), "poll definitions written to Redis");
+        Ok(())
+    }
+}
+
+/// Splits raw entries into votes and the ones that are malformed (with the reason).
+pub fn decode(entries: &[RawEntry]) -> (Vec<StreamVote>, Vec<(String, String)>) {
+    let mut votes = Vec::with_capacity(entries.len());
+    let mut malformed = Vec::new();
+    for entry in entries {
+        let id = match entry.id.parse::<EntryId>() {
+            Ok(id) => id,
+            Err(error) => {
+                malformed.push((entry.id.clone(), error.to_string()));
+                continue;
+            }
+        };
+        match VoteEntry::from_fields(entry.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(vote) => votes.push(StreamVote { id, entry: vote }),
+            Err(error) => malformed.push((entry.id.clone(), error.to_string())),
+        }
+    }
+    (votes, malformed)
+}
+
+/// Waits `duration`, or less if told to stop (then `Err`).
+async fn pause(stop: &mut watch::Receiver<bool>, duration: Duration) -> Result<(), Stopped> {
+    if *stop.borrow() {
+        return Err(Stopped);
+    }
+    tokio::select! {
+        () = tokio::time::sleep(duration) => Ok(()),
+        _ = stop.wait_for(|stopped| *stopped) => Err(Stopped),
+    }
+}

@@ -1,0 +1,143 @@
+//! Polls in Postgres and their copies in Redis: the default poll that exists from the
+//! first start, the definitions the vote service validates against, and the results
+//! cache the result service reads first.
+
+use redis::aio::ConnectionManager;
+use tally_model::{Choice, Keys, PollDefinition, PollOption, PollResults, DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
+use tokio_postgres::Client;
+
+/// The default poll's question and option labels (the classic app's OPTION_A/OPTION_B).
+#[derive(Debug, Clone)]
+pub struct DefaultPoll {
+    /// The question.
+    pub question: String,
+    /// Label of option `a`.
+    pub option_a: String,
+    /// Label of option `b`.
+    pub option_b: String,
+}
+
+/// Creates the default poll, or updates its question and labels to the configured ones.
+pub async fn ensure_default_poll(client: &mut Client, poll: &DefaultPoll) -> Result<(), tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute(
+            "INSERT INTO polls (id, question, choice) VALUES ($1, $2, 'single')
+             ON CONFLICT (id) DO UPDATE SET question = EXCLUDED.question, version = polls.version + 1
+              WHERE polls.question IS DISTINCT FROM EXCLUDED.question",
+            &[&DEFAULT_POLL_ID, &poll.question],
+        )
+        .await?;
+    for (position, (id, label)) in [("a", &poll.option_a), ("b", &poll.option_b)].into_iter().enumerate() {
+        let changed = transaction
+            .execute(
+                "INSERT INTO poll_options (poll_id, id, label, position) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (poll_id, id) DO UPDATE SET label = EXCLUDED.label
+                  WHERE poll_options.label IS DISTINCT FROM EXCLUDED.label",
+                &[&DEFAULT_POLL_ID, &id, label, &(position as i32)],
+            )
+            .await?;
+        if changed > 0 {
+            transaction
+                .execute("UPDATE polls SET version = version + 1 WHERE id = $1", &[&DEFAULT_POLL_ID])
+                .await?;
+        }
+        transaction
+            .execute(
+                "INSERT INTO tallies (poll_id, option_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&DEFAULT_POLL_ID, &id],
+            )
+            .await?;
+    }
+    transaction.commit().await
+}
+
+/// Every poll's definition.
+pub async fn load_definitions(client: &Client) -> Result<Vec<PollDefinition>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
+               FROM polls p JOIN poll_options o ON o.poll_id = p.id
+              ORDER BY p.id, o.position",
+            &[],
+        )
+        .await?;
+    let mut definitions: Vec<PollDefinition> = Vec::new();
+    for row in rows {
+        let id: String = row.get(0);
+        if definitions.last().is_none_or(|last| last.id != id) {
+            definitions.push(PollDefinition {
+                id,
+                question: row.get(1),
+                choice: if row.get::<_, &str>(2) == "multiple" { Choice::Multiple } else { Choice::Single },
+                open: row.get(3),
+                options: Vec::new(),
+            });
+        }
+        if let Some(definition) = definitions.last_mut() {
+            definition.options.push(PollOption { id: row.get(4), label: row.get(5) });
+        }
+    }
+    Ok(definitions)
+}
+
+/// A poll's current results from Postgres; `None` when there is no such poll.
+pub async fn read_results(client: &deadpool_postgres::Client, poll: &str) -> Result<Option<PollResults>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(SELECT_POLL_RESULTS).await?;
+    let rows = client.query(&statement, &[&poll]).await?;
+    Ok(PollResults::from_rows(
+        poll,
+        rows.iter().map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6))),
+    ))
+}
+
+/// Writes poll definitions and results to Redis.
+#[derive(Debug, Clone)]
+pub struct RedisCopies {
+    redis: ConnectionManager,
+    keys: Keys,
+    store_results: redis::Script,
+}
+
+impl RedisCopies {
+    /// Copies written under `keys`.
+    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
+        RedisCopies { redis, keys, store_results: redis::Script::new(STORE_RESULTS_LUA) }
+    }
+
+    /// Whether Redis still holds the definitions written last time (it loses them when
+    /// it restarts without persistence).
+    pub async fn definitions_present(&self) -> redis::RedisResult<bool> {
+        redis::cmd("EXISTS")
+            .arg(self.keys.definitions_marker())
+            .query_async(&mut self.redis.clone())
+            .await
+    }
+
+    /// Writes every definition, then the marker that says they are all there.
+    pub async fn write_definitions(&self, definitions: &[PollDefinition]) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for definition in definitions {
+            let json = serde_json::to_string(definition).unwrap_or_default();
+            pipe.set(self.keys.poll_definition(&definition.id), json).ignore();
+        }
+        pipe.set(self.keys.definitions_marker(), 1).ignore();
+        pipe.query_async(&mut self.redis.clone()).await
+    }
+
+    /// Caches `results` unless the cache holds a newer version, and publishes them on
+    /// the poll's channel when they were stored.
+    pub async fn publish_results(&self, results: &PollResults) -> redis::RedisResult<bool> {
+        let body = serde_json::to_string(results).unwrap_or_default();
+        let stored: i64 = self
+            .store_results
+            .key(self.keys.results_cache(&results.poll))
+            .arg(results.version)
+            .arg(body)
+            .arg("1")
+            .arg(self.keys.tally_channel(&results.poll))
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(stored == 1)
+    }
+}
