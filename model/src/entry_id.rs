@@ -47,7 +47,13 @@ mod tests {
     #[test]
     fn parses_and_prints_round_trip() {
         let id: EntryId = "1700000000000-7".parse().unwrap();
-        assert_eq!(id, EntryId { ms: 1_700_000_000_000, seq: 7 });
+        assert_eq!(
+            id,
+            EntryId {
+                ms: 1_700_000_000_000,
+                seq: 7
+            }
+        );
         assert_eq!(id.to_string(), "1700000000000-7");
     }
 

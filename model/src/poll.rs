@@ -146,7 +146,10 @@ mod tests {
         let p = poll(Choice::Single, true);
         assert_eq!(p.check_ballot(&ballot(&["a"])), Ok(()));
         assert_eq!(p.check_ballot(&ballot(&[])), Err(BallotError::Empty));
-        assert_eq!(p.check_ballot(&ballot(&["a", "b"])), Err(BallotError::TooMany));
+        assert_eq!(
+            p.check_ballot(&ballot(&["a", "b"])),
+            Err(BallotError::TooMany)
+        );
         assert_eq!(
             p.check_ballot(&ballot(&["z"])),
             Err(BallotError::UnknownOption("z".into()))

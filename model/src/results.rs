@@ -89,7 +89,15 @@ mod tests {
     use super::*;
 
     fn row(id: &str, votes: i64) -> ResultsRow {
-        ("Q?".into(), 7, 3, "2026-01-01T00:00:00.000Z".into(), id.into(), id.to_uppercase(), votes)
+        (
+            "Q?".into(),
+            7,
+            3,
+            "2026-01-01T00:00:00.000Z".into(),
+            id.into(),
+            id.to_uppercase(),
+            votes,
+        )
     }
 
     #[test]
@@ -97,7 +105,11 @@ mod tests {
         let results = PollResults::from_rows("p", [row("a", 4), row("b", 3)]).unwrap();
         assert_eq!(results.total, 7);
         assert_eq!(results.version, 3);
-        let ids: Vec<_> = results.options.iter().map(|o| (o.id.as_str(), o.votes)).collect();
+        let ids: Vec<_> = results
+            .options
+            .iter()
+            .map(|o| (o.id.as_str(), o.votes))
+            .collect();
         assert_eq!(ids, [("a", 4), ("b", 3)]);
     }
 

@@ -159,7 +159,13 @@ mod tests {
             let fields: Vec<_> = sample()
                 .to_fields()
                 .into_iter()
-                .map(|(k, v)| if k == field { (k, value.to_owned()) } else { (k, v) })
+                .map(|(k, v)| {
+                    if k == field {
+                        (k, value.to_owned())
+                    } else {
+                        (k, v)
+                    }
+                })
                 .collect();
             assert!(decode(&fields).is_err(), "{field}={value:?} accepted");
         }

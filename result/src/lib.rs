@@ -1,1 +1,66 @@
-//! placeholder
+//! tally-result: poll results as JSON. Cache first (the hash the worker refreshes in
+//! Redis after every commit); on a miss, Postgres through a read-only role, then the
+//! cache is filled. Redis being down costs a Postgres read, never a request.
+
+pub mod cache;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod lookup;
+pub mod route;
+pub mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tally_model::Keys;
+use tokio::net::TcpListener;
+
+use cache::ResultsCache;
+pub use config::Config;
+use database::ResultsDatabase;
+use lookup::ResultsLookup;
+use service::ResultService;
+
+/// Time allowed for one Redis command.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time allowed to (re)connect to Redis.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The Redis client could not be set up.
+    #[error("cannot set up Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The Postgres pool could not be built.
+    #[error("cannot set up the Postgres pool: {0}")]
+    Postgres(#[from] deadpool_postgres::BuildError),
+}
+
+/// Serves results on `listener` until `shutdown` completes, then drains. Neither Redis
+/// nor Postgres needs to be up to start: both are connected on first use.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let redis = redis_connection(&config.redis_url)?;
+    let cache = ResultsCache::new(redis, Keys::new(config.redis_key_prefix.clone()));
+    let database = ResultsDatabase::new(config.database_url.clone(), config.db_pool_size as usize)?;
+    let service = Arc::new(ResultService::new(ResultsLookup::new(cache, database)));
+    tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    Ok(())
+}
+
+/// A multiplexed Redis connection that connects on first use and reconnects by itself
+/// after Redis restarts.
+fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
+    redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+}

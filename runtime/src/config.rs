@@ -50,13 +50,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_or_exit<T: Parser>() -> T {
     match T::try_parse() {
         Ok(config) => config,
-        Err(error) if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
             let _ = error.print();
             std::process::exit(0);
         }
         Err(error) => {
             let program = T::command().get_name().to_owned();
-            eprintln!("{program}: invalid configuration: {}", one_line(&error, &T::command()));
+            eprintln!(
+                "{program}: invalid configuration: {}",
+                one_line(&error, &T::command())
+            );
             std::process::exit(EXIT_CONFIG);
         }
     }
@@ -78,7 +86,10 @@ fn one_line(error: &clap::Error, command: &clap::Command) -> String {
     let variable = invalid_arg.as_deref().and_then(|shown| {
         command
             .get_arguments()
-            .find(|arg| arg.get_long().is_some_and(|long| shown.starts_with(&format!("--{long}"))))
+            .find(|arg| {
+                arg.get_long()
+                    .is_some_and(|long| shown.starts_with(&format!("--{long}")))
+            })
             .and_then(|arg| arg.get_env())
             .map(|env| format!("{} ({})", env.to_string_lossy(), shown))
     });
@@ -118,7 +129,10 @@ mod tests {
         let error = TestConfig::try_parse_from(["tally-test", "--shutdown-grace", "soon"])
             .expect_err("must fail");
         let line = one_line(&error, &TestConfig::command());
-        assert!(line.starts_with("SHUTDOWN_GRACE (--shutdown-grace"), "{line}");
+        assert!(
+            line.starts_with("SHUTDOWN_GRACE (--shutdown-grace"),
+            "{line}"
+        );
         assert!(!line.contains('\n'));
     }
 

@@ -16,7 +16,7 @@ pub mod shutdown;
 pub use body::{empty, full, json, json_bytes, Body, BoxError};
 pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_CONFIG};
 pub use error::{error_body, HttpError};
-pub use logging::init_logging;
 pub use handler::{Handler, Request, RequestContext};
+pub use logging::init_logging;
 pub use serve::{serve, ServeConfig};
 pub use shutdown::shutdown_signal;

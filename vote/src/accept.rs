@@ -23,13 +23,19 @@ struct Queued<'a> {
 }
 
 /// Handles `POST /vote` (and the classic `POST /`).
-pub async fn accept(service: Arc<VoteService>, request: Request) -> Result<Response<Body>, VoteError> {
+pub async fn accept(
+    service: Arc<VoteService>,
+    request: Request,
+) -> Result<Response<Body>, VoteError> {
     if service.backlog.get() > service.queue_high_water {
         return Err(VoteError::Busy);
     }
     let (parts, body) = request.into_parts();
     let format = BodyFormat::from_content_type(
-        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
     )?;
     let body = read_body(&parts.headers, body, service.max_body_bytes).await?;
     let ballot = decode_ballot(format, &body)?;
@@ -41,8 +47,13 @@ pub async fn accept(service: Arc<VoteService>, request: Request) -> Result<Respo
         .ok_or_else(|| VoteError::UnknownPoll(ballot.poll.clone()))?;
     definition.check_ballot(&ballot.options)?;
 
-    let known_voter = service.signer.voter_from_headers(&parts.headers).map(str::to_owned);
-    let voter = known_voter.clone().unwrap_or_else(VoterSigner::new_voter_id);
+    let known_voter = service
+        .signer
+        .voter_from_headers(&parts.headers)
+        .map(str::to_owned);
+    let voter = known_voter
+        .clone()
+        .unwrap_or_else(VoterSigner::new_voter_id);
     let entry = VoteEntry {
         vote_id: uuid::Uuid::now_v7().simple().to_string(),
         poll: ballot.poll.clone(),
@@ -88,8 +99,12 @@ async fn read_body(
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(VoteError::TooLarge(limit)),
-        Err(error) => Err(VoteError::Malformed(format!("could not read the body: {error}"))),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(VoteError::TooLarge(limit))
+        }
+        Err(error) => Err(VoteError::Malformed(format!(
+            "could not read the body: {error}"
+        ))),
     }
 }
 
@@ -110,7 +125,11 @@ fn came_over_tls(headers: &HeaderMap) -> bool {
 
 /// `303 See Other` back to the poll's page, to an anchor that says the vote arrived.
 fn redirect_back(ballot: &BallotRequest) -> Response<Body> {
-    let first = ballot.options.first().map(String::as_str).unwrap_or_default();
+    let first = ballot
+        .options
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     let location = if ballot.poll == DEFAULT_POLL_ID {
         format!("/#voted-{first}")
     } else {

@@ -131,14 +131,34 @@ mod tests {
     #[test]
     fn reads_every_accepted_shape() {
         let cases: [(BodyFormat, &str, BallotRequest); 5] = [
-            (BodyFormat::Json, r#"{"poll":"p1","option":"a"}"#, ballot("p1", &["a"])),
-            (BodyFormat::Json, r#"{"poll":"p1","options":["a","b"]}"#, ballot("p1", &["a", "b"])),
-            (BodyFormat::Json, r#"{"option":"b"}"#, ballot("default", &["b"])),
-            (BodyFormat::Form, "poll=p1&option=a&option=c", ballot("p1", &["a", "c"])),
+            (
+                BodyFormat::Json,
+                r#"{"poll":"p1","option":"a"}"#,
+                ballot("p1", &["a"]),
+            ),
+            (
+                BodyFormat::Json,
+                r#"{"poll":"p1","options":["a","b"]}"#,
+                ballot("p1", &["a", "b"]),
+            ),
+            (
+                BodyFormat::Json,
+                r#"{"option":"b"}"#,
+                ballot("default", &["b"]),
+            ),
+            (
+                BodyFormat::Form,
+                "poll=p1&option=a&option=c",
+                ballot("p1", &["a", "c"]),
+            ),
             (BodyFormat::Form, "vote=a", ballot("default", &["a"])),
         ];
         for (format, body, expected) in cases {
-            assert_eq!(decode_ballot(format, body.as_bytes()).unwrap(), expected, "{body}");
+            assert_eq!(
+                decode_ballot(format, body.as_bytes()).unwrap(),
+                expected,
+                "{body}"
+            );
         }
     }
 
@@ -150,8 +170,14 @@ mod tests {
             (BodyFormat::Json, r#"{"poll":1,"option":"a"}"#),
             (BodyFormat::Json, r#"{"poll":"p","option":["a"]}"#),
             (BodyFormat::Json, r#"{"poll":"p"}"#),
-            (BodyFormat::Json, r#"{"poll":"p","option":"a","options":["b"]}"#),
-            (BodyFormat::Json, r#"{"poll":"p","option":"a","admin":true}"#),
+            (
+                BodyFormat::Json,
+                r#"{"poll":"p","option":"a","options":["b"]}"#,
+            ),
+            (
+                BodyFormat::Json,
+                r#"{"poll":"p","option":"a","admin":true}"#,
+            ),
             (BodyFormat::Json, r#"{"poll":"../etc","option":"a"}"#),
             (BodyFormat::Json, r#"{"poll":"p","option":"a,b"}"#),
             (BodyFormat::Form, "vote="),
@@ -160,7 +186,10 @@ mod tests {
         ];
         for (format, body) in cases {
             let error = decode_ballot(format, body.as_bytes()).unwrap_err();
-            assert!(matches!(error, VoteError::Malformed(_)), "{body}: {error:?}");
+            assert!(
+                matches!(error, VoteError::Malformed(_)),
+                "{body}: {error:?}"
+            );
         }
     }
 
@@ -174,7 +203,11 @@ mod tests {
             BodyFormat::from_content_type(Some("Application/X-WWW-Form-Urlencoded")).unwrap(),
             BodyFormat::Form
         );
-        for bad in [None, Some("text/plain"), Some("multipart/form-data; boundary=x")] {
+        for bad in [
+            None,
+            Some("text/plain"),
+            Some("multipart/form-data; boundary=x"),
+        ] {
             assert!(matches!(
                 BodyFormat::from_content_type(bad),
                 Err(VoteError::UnsupportedMediaType)

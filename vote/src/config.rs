@@ -31,7 +31,12 @@ pub struct Config {
     pub redis_key_prefix: String,
 
     /// Key that signs voter cookies (at least 32 bytes). Prefer VOTE_COOKIE_KEY_FILE.
-    #[arg(long, env = "VOTE_COOKIE_KEY", hide_env_values = true, conflicts_with = "cookie_key_file")]
+    #[arg(
+        long,
+        env = "VOTE_COOKIE_KEY",
+        hide_env_values = true,
+        conflicts_with = "cookie_key_file"
+    )]
     pub cookie_key: Option<String>,
 
     /// File holding the cookie key (a container secret, for example).
@@ -88,7 +93,10 @@ impl Config {
                     variable: "VOTE_COOKIE_KEY_FILE",
                     message: format!("cannot read {}: {error}", path.display()),
                 })?;
-                (text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(), "VOTE_COOKIE_KEY_FILE")
+                (
+                    text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+                    "VOTE_COOKIE_KEY_FILE",
+                )
             }
             (None, None) => return Ok(DEV_COOKIE_KEY.as_bytes().to_vec()),
         };

@@ -143,7 +143,10 @@ mod tests {
     fn cookie_attributes_are_safe() {
         let signer = VoterSigner::new(b"k1");
         let plain = signer.set_cookie("bob", false);
-        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"), "{plain}");
+        assert!(
+            plain.contains("HttpOnly") && plain.contains("SameSite=Lax"),
+            "{plain}"
+        );
         assert!(!plain.contains("Secure"));
         assert!(signer.set_cookie("bob", true).contains("Secure"));
     }

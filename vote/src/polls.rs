@@ -64,13 +64,19 @@ impl PollDefinitions {
     }
 
     fn cached(&self, poll: &str) -> Option<Option<Arc<PollDefinition>>> {
-        let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (read_at, definition) = cache.get(poll)?;
         (read_at.elapsed() < self.ttl).then(|| definition.clone())
     }
 
     fn remember(&self, poll: &str, definition: Option<Arc<PollDefinition>>) {
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= MAX_CACHED_POLLS {
             cache.clear();
         }

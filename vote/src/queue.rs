@@ -67,7 +67,12 @@ impl Queue {
         });
         match from_group {
             Some(backlog) => Ok(backlog),
-            None => redis::cmd("XLEN").arg(&stream).query_async(&mut redis).await,
+            None => {
+                redis::cmd("XLEN")
+                    .arg(&stream)
+                    .query_async(&mut redis)
+                    .await
+            }
         }
     }
 }
@@ -92,7 +97,11 @@ impl Backlog {
     }
 
     /// Measures the backlog every `interval` until the returned task is aborted.
-    pub fn watch(self: &Arc<Self>, queue: Queue, interval: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn watch(
+        self: &Arc<Self>,
+        queue: Queue,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let backlog = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);

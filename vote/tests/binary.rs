@@ -18,18 +18,37 @@ const BINARY: &str = env!("CARGO_BIN_EXE_tally-vote");
 const KEY: &str = "binary-test-cookie-key-0123456789abcdef";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 #[test]
 fn a_bad_value_exits_64_with_one_line_naming_the_variable() {
-    for (variable, value) in [("VOTE_LISTEN", "nowhere"), ("VOTE_QUEUE_HIGH_WATER", "-5"), ("VOTE_COOKIE_KEY", "short"), ("REDIS_URL", "http://x")] {
-        let output = Command::new(BINARY).env(variable, value).output().expect("run");
+    for (variable, value) in [
+        ("VOTE_LISTEN", "nowhere"),
+        ("VOTE_QUEUE_HIGH_WATER", "-5"),
+        ("VOTE_COOKIE_KEY", "short"),
+        ("REDIS_URL", "http://x"),
+    ] {
+        let output = Command::new(BINARY)
+            .env(variable, value)
+            .output()
+            .expect("run");
         assert_eq!(output.status.code(), Some(64), "{variable}={value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
         assert_eq!(lines.len(), 1, "{variable}: {stderr}");
-        assert!(lines[0].contains(variable), "{variable} named in {:?}", lines[0]);
+        assert!(
+            lines[0].contains(variable),
+            "{variable} named in {:?}",
+            lines[0]
+        );
     }
 }
 
@@ -38,8 +57,19 @@ fn help_lists_every_variable_with_its_default() {
     let output = Command::new(BINARY).arg("--help").output().expect("run");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for variable in ["VOTE_LISTEN", "REDIS_URL", "VOTE_COOKIE_KEY_FILE", "VOTE_QUEUE_HIGH_WATER", "VOTE_MAX_BODY_BYTES", "HTTP_HEADER_READ_TIMEOUT", "SHUTDOWN_GRACE"] {
-        assert!(help.contains(&format!("env: {variable}")), "{variable} missing from --help");
+    for variable in [
+        "VOTE_LISTEN",
+        "REDIS_URL",
+        "VOTE_COOKIE_KEY_FILE",
+        "VOTE_QUEUE_HIGH_WATER",
+        "VOTE_MAX_BODY_BYTES",
+        "HTTP_HEADER_READ_TIMEOUT",
+        "SHUTDOWN_GRACE",
+    ] {
+        assert!(
+            help.contains(&format!("env: {variable}")),
+            "{variable} missing from --help"
+        );
     }
     assert!(help.contains("[default: 100000]"), "defaults shown");
 }
@@ -49,13 +79,25 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
     let redis_url = shared_redis().url();
     let keys = Keys::new(unique_prefix());
     let client = redis::Client::open(redis_url.as_str()).expect("url");
-    let mut redis = client.get_multiplexed_async_connection().await.expect("redis");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
     let poll = PollDefinition {
         id: "default".into(),
         question: "Cats vs Dogs".into(),
         choice: Choice::Single,
         open: true,
-        options: vec![PollOption { id: "a".into(), label: "Cats".into() }, PollOption { id: "b".into(), label: "Dogs".into() }],
+        options: vec![
+            PollOption {
+                id: "a".into(),
+                label: "Cats".into(),
+            },
+            PollOption {
+                id: "b".into(),
+                label: "Dogs".into(),
+            },
+        ],
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))
@@ -76,11 +118,21 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         .expect("start tally-vote");
     let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let base = format!("http://127.0.0.1:{port}");
-    eventually(Duration::from_secs(20), "tally-vote answers /healthz", || {
-        let http = http.clone();
-        let url = format!("{base}/healthz");
-        async move { http.get(url.parse().ok()?).await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-    })
+    eventually(
+        Duration::from_secs(20),
+        "tally-vote answers /healthz",
+        || {
+            let http = http.clone();
+            let url = format!("{base}/healthz");
+            async move {
+                http.get(url.parse().ok()?)
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            }
+        },
+    )
     .await;
 
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -91,7 +143,9 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
             loop {
                 let request = http::Request::post(&url)
                     .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(br#"{"poll":"default","option":"a"}"#)))
+                    .body(Full::new(Bytes::from_static(
+                        br#"{"poll":"default","option":"a"}"#,
+                    )))
                     .expect("request");
                 match http.request(request).await {
                     Ok(response) if response.status() == 202 => {
@@ -105,14 +159,27 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         });
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
     assert_eq!(exit.code(), Some(0), "graceful exit");
     while voters.join_next().await.is_some() {}
 
     let accepted = accepted.load(Ordering::SeqCst);
     assert!(accepted > 0, "votes flowed before the signal");
-    let length: usize = redis::cmd("XLEN").arg(keys.vote_stream()).query_async(&mut redis).await.expect("XLEN");
-    assert_eq!(length, accepted, "every 202 is in the stream, no more and no less");
+    let length: usize = redis::cmd("XLEN")
+        .arg(keys.vote_stream())
+        .query_async(&mut redis)
+        .await
+        .expect("XLEN");
+    assert_eq!(
+        length, accepted,
+        "every 202 is in the stream, no more and no less"
+    );
 }

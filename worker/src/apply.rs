@@ -125,17 +125,19 @@ async fn load_definitions(
     let mut definitions: HashMap<String, PollDefinition> = HashMap::new();
     for row in rows {
         let id: String = row.get(0);
-        let definition = definitions.entry(id.clone()).or_insert_with(|| PollDefinition {
-            id,
-            question: row.get(1),
-            choice: if row.get::<_, &str>(2) == "multiple" {
-                Choice::Multiple
-            } else {
-                Choice::Single
-            },
-            open: row.get(3),
-            options: Vec::new(),
-        });
+        let definition = definitions
+            .entry(id.clone())
+            .or_insert_with(|| PollDefinition {
+                id,
+                question: row.get(1),
+                choice: if row.get::<_, &str>(2) == "multiple" {
+                    Choice::Multiple
+                } else {
+                    Choice::Single
+                },
+                open: row.get(3),
+                options: Vec::new(),
+            });
         definition.options.push(PollOption {
             id: row.get(4),
             label: row.get(5),
@@ -290,8 +292,11 @@ impl TallyDeltas {
         &self,
         transaction: &tokio_postgres::Transaction<'_>,
     ) -> Result<(), tokio_postgres::Error> {
-        let moved: Vec<(&(String, String), &i64)> =
-            self.options.iter().filter(|(_, delta)| **delta != 0).collect();
+        let moved: Vec<(&(String, String), &i64)> = self
+            .options
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .collect();
         if !moved.is_empty() {
             let polls: Vec<&str> = moved.iter().map(|((p, _), _)| p.as_str()).collect();
             let options: Vec<&str> = moved.iter().map(|((_, o), _)| o.as_str()).collect();

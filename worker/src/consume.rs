@@ -70,7 +70,10 @@ impl Consumer {
         let mut next_housekeeping = Instant::now();
         let mut next_claim = Instant::now();
         let mut backoff = FIRST_BACKOFF;
-        tracing::info!(consumer = self.stream.consumer(), "consuming the vote stream");
+        tracing::info!(
+            consumer = self.stream.consumer(),
+            "consuming the vote stream"
+        );
         while !*stop.borrow() {
             if Instant::now() >= next_housekeeping {
                 self.housekeeping().await;
@@ -80,7 +83,11 @@ impl Consumer {
                 next_claim = Instant::now() + self.settings.claim_idle / 2;
                 self.claim_all_stale(&mut stop).await
             } else {
-                match self.stream.read_new(self.settings.batch_size, self.settings.block).await {
+                match self
+                    .stream
+                    .read_new(self.settings.batch_size, self.settings.block)
+                    .await
+                {
                     Ok(entries) if entries.is_empty() => Ok(Ok(())),
                     Ok(entries) => Ok(self.process(entries, &mut stop).await),
                     Err(error) => Err(error),
@@ -91,7 +98,9 @@ impl Consumer {
                 Ok(Err(Stopped)) => break,
                 Err(error) => {
                     if error.code() == Some("NOGROUP") {
-                        tracing::warn!("the consumer group is gone (Redis lost its data?); creating it again");
+                        tracing::warn!(
+                            "the consumer group is gone (Redis lost its data?); creating it again"
+                        );
                         if let Err(error) = self.stream.ensure_group().await {
                             tracing::warn!(%error, "creating the consumer group failed");
                         }
@@ -109,7 +118,10 @@ impl Consumer {
     }
 
     /// Claims and applies, chunk by chunk, every entry idle past `claim_idle`.
-    async fn claim_all_stale(&self, stop: &mut watch::Receiver<bool>) -> redis::RedisResult<Result<(), Stopped>> {
+    async fn claim_all_stale(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> redis::RedisResult<Result<(), Stopped>> {
         let mut cursor = "0-0".to_owned();
         loop {
             let (entries, next) = self
@@ -117,7 +129,10 @@ impl Consumer {
                 .claim_stale(self.settings.claim_idle, &cursor, self.settings.batch_size)
                 .await?;
             if !entries.is_empty() {
-                tracing::info!(entries = entries.len(), "claimed entries left pending by another consumer");
+                tracing::info!(
+                    entries = entries.len(),
+                    "claimed entries left pending by another consumer"
+                );
                 if let Err(stopped) = self.process(entries, stop).await {
                     return Ok(Err(stopped));
                 }
@@ -130,7 +145,11 @@ impl Consumer {
     }
 
     /// Applies one batch, retrying until it commits, then dead-letters, acks and publishes.
-    pub async fn process(&self, entries: Vec<RawEntry>, stop: &mut watch::Receiver<bool>) -> Result<(), Stopped> {
+    pub async fn process(
+        &self,
+        entries: Vec<RawEntry>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), Stopped> {
         let (votes, mut dead) = decode(&entries);
         let mut backoff = FIRST_BACKOFF;
         let outcome = loop {
@@ -150,7 +169,12 @@ impl Consumer {
             rejected = outcome.rejected.len(),
             "batch committed"
         );
-        dead.extend(outcome.rejected.iter().map(|(id, reason)| (id.to_string(), reason.clone())));
+        dead.extend(
+            outcome
+                .rejected
+                .iter()
+                .map(|(id, reason)| (id.to_string(), reason.clone())),
+        );
         let undeliverable = self.dead_letter(&entries, &dead).await;
         let done: Vec<String> = entries
             .iter()
@@ -172,10 +196,16 @@ impl Consumer {
 
     /// Moves entries that can never be applied to the dead-letter stream; returns the
     /// ids that could not be moved (left pending, to be tried again).
-    async fn dead_letter(&self, entries: &[RawEntry], dead: &[(String, String)]) -> HashSet<String> {
+    async fn dead_letter(
+        &self,
+        entries: &[RawEntry],
+        dead: &[(String, String)],
+    ) -> HashSet<String> {
         let mut failed = HashSet::new();
         for (id, reason) in dead {
-            let Some(entry) = entries.iter().find(|entry| &entry.id == id) else { continue };
+            let Some(entry) = entries.iter().find(|entry| &entry.id == id) else {
+                continue;
+            };
             tracing::warn!(entry = %id, reason, "dead-lettering an entry that cannot be applied");
             if let Err(error) = self.stream.dead_letter(entry, reason).await {
                 tracing::warn!(%error, "writing to the dead-letter stream failed");
@@ -231,7 +261,10 @@ impl Consumer {
         let client = self.pool.get().await?;
         let definitions = load_definitions(&client).await?;
         self.copies.write_definitions(&definitions).await?;
-        tracing::info!(polls = definitions.len(), "poll definitions written to Redis");
+        tracing::info!(
+            polls = definitions.len(),
+            "poll definitions written to Redis"
+        );
         Ok(())
     }
 }

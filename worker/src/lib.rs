@@ -76,7 +76,10 @@ pub async fn run(
         },
     ));
 
-    let consumer_name = config.consumer_name.clone().unwrap_or_else(default_consumer_name);
+    let consumer_name = config
+        .consumer_name
+        .clone()
+        .unwrap_or_else(default_consumer_name);
     let consumer = Consumer {
         stream: VoteStream::new(redis.clone(), blocking, keys.clone(), consumer_name),
         pool,
@@ -94,7 +97,10 @@ pub async fn run(
         option_b: config.option_b.clone(),
     };
     let work = async {
-        if prepare(&consumer, &default_poll, stopped.clone()).await.is_ok() {
+        if prepare(&consumer, &default_poll, stopped.clone())
+            .await
+            .is_ok()
+        {
             consumer.run(stopped.clone()).await;
         }
     };
@@ -114,7 +120,11 @@ pub async fn run(
 
 /// Migrates, ensures the default poll, the consumer group and the Redis copies of the
 /// definitions; retries while Postgres or Redis is unreachable.
-async fn prepare(consumer: &Consumer, default_poll: &DefaultPoll, mut stopped: watch::Receiver<bool>) -> Result<(), Stopped> {
+async fn prepare(
+    consumer: &Consumer,
+    default_poll: &DefaultPoll,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), Stopped> {
     loop {
         match prepare_once(consumer, default_poll).await {
             Ok(()) => return Ok(()),
@@ -127,7 +137,10 @@ async fn prepare(consumer: &Consumer, default_poll: &DefaultPoll, mut stopped: w
     }
 }
 
-async fn prepare_once(consumer: &Consumer, default_poll: &DefaultPoll) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn prepare_once(
+    consumer: &Consumer,
+    default_poll: &DefaultPoll,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut client = consumer.pool.get().await?;
     let applied = migrate::migrate(&mut client).await?;
     if applied > 0 {

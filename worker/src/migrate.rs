@@ -7,7 +7,7 @@
 use tokio_postgres::Client;
 
 /// Arbitrary but fixed: the advisory lock key that serialises migrations ("tally" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x7461_6c6c_79;
+const MIGRATION_LOCK_KEY: i64 = 0x0074_616c_6c79;
 
 /// The migrations, in order. A migration never changes once released; add a new one.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[(

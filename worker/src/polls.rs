@@ -3,7 +3,10 @@
 //! cache the result service reads first.
 
 use redis::aio::ConnectionManager;
-use tally_model::{Choice, Keys, PollDefinition, PollOption, PollResults, DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
+use tally_model::{
+    Choice, Keys, PollDefinition, PollOption, PollResults, DEFAULT_POLL_ID, SELECT_POLL_RESULTS,
+    STORE_RESULTS_LUA,
+};
 use tokio_postgres::Client;
 
 /// The default poll's question and option labels (the classic app's OPTION_A/OPTION_B).
@@ -18,7 +21,10 @@ pub struct DefaultPoll {
 }
 
 /// Creates the default poll, or updates its question and labels to the configured ones.
-pub async fn ensure_default_poll(client: &mut Client, poll: &DefaultPoll) -> Result<(), tokio_postgres::Error> {
+pub async fn ensure_default_poll(
+    client: &mut Client,
+    poll: &DefaultPoll,
+) -> Result<(), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     transaction
         .execute(
@@ -28,7 +34,10 @@ pub async fn ensure_default_poll(client: &mut Client, poll: &DefaultPoll) -> Res
             &[&DEFAULT_POLL_ID, &poll.question],
         )
         .await?;
-    for (position, (id, label)) in [("a", &poll.option_a), ("b", &poll.option_b)].into_iter().enumerate() {
+    for (position, (id, label)) in [("a", &poll.option_a), ("b", &poll.option_b)]
+        .into_iter()
+        .enumerate()
+    {
         let changed = transaction
             .execute(
                 "INSERT INTO poll_options (poll_id, id, label, position) VALUES ($1, $2, $3, $4)
@@ -39,7 +48,10 @@ pub async fn ensure_default_poll(client: &mut Client, poll: &DefaultPoll) -> Res
             .await?;
         if changed > 0 {
             transaction
-                .execute("UPDATE polls SET version = version + 1 WHERE id = $1", &[&DEFAULT_POLL_ID])
+                .execute(
+                    "UPDATE polls SET version = version + 1 WHERE id = $1",
+                    &[&DEFAULT_POLL_ID],
+                )
                 .await?;
         }
         transaction
@@ -53,7 +65,9 @@ pub async fn ensure_default_poll(client: &mut Client, poll: &DefaultPoll) -> Res
 }
 
 /// Every poll's definition.
-pub async fn load_definitions(client: &Client) -> Result<Vec<PollDefinition>, tokio_postgres::Error> {
+pub async fn load_definitions(
+    client: &Client,
+) -> Result<Vec<PollDefinition>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
@@ -69,25 +83,45 @@ pub async fn load_definitions(client: &Client) -> Result<Vec<PollDefinition>, to
             definitions.push(PollDefinition {
                 id,
                 question: row.get(1),
-                choice: if row.get::<_, &str>(2) == "multiple" { Choice::Multiple } else { Choice::Single },
+                choice: if row.get::<_, &str>(2) == "multiple" {
+                    Choice::Multiple
+                } else {
+                    Choice::Single
+                },
                 open: row.get(3),
                 options: Vec::new(),
             });
         }
         if let Some(definition) = definitions.last_mut() {
-            definition.options.push(PollOption { id: row.get(4), label: row.get(5) });
+            definition.options.push(PollOption {
+                id: row.get(4),
+                label: row.get(5),
+            });
         }
     }
     Ok(definitions)
 }
 
 /// A poll's current results from Postgres; `None` when there is no such poll.
-pub async fn read_results(client: &deadpool_postgres::Client, poll: &str) -> Result<Option<PollResults>, tokio_postgres::Error> {
+pub async fn read_results(
+    client: &deadpool_postgres::Client,
+    poll: &str,
+) -> Result<Option<PollResults>, tokio_postgres::Error> {
     let statement = client.prepare_cached(SELECT_POLL_RESULTS).await?;
     let rows = client.query(&statement, &[&poll]).await?;
     Ok(PollResults::from_rows(
         poll,
-        rows.iter().map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6))),
+        rows.iter().map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+                row.get(6),
+            )
+        }),
     ))
 }
 
@@ -102,7 +136,11 @@ pub struct RedisCopies {
 impl RedisCopies {
     /// Copies written under `keys`.
     pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
-        RedisCopies { redis, keys, store_results: redis::Script::new(STORE_RESULTS_LUA) }
+        RedisCopies {
+            redis,
+            keys,
+            store_results: redis::Script::new(STORE_RESULTS_LUA),
+        }
     }
 
     /// Whether Redis still holds the definitions written last time (it loses them when
@@ -115,11 +153,15 @@ impl RedisCopies {
     }
 
     /// Writes every definition, then the marker that says they are all there.
-    pub async fn write_definitions(&self, definitions: &[PollDefinition]) -> redis::RedisResult<()> {
+    pub async fn write_definitions(
+        &self,
+        definitions: &[PollDefinition],
+    ) -> redis::RedisResult<()> {
         let mut pipe = redis::pipe();
         for definition in definitions {
             let json = serde_json::to_string(definition).unwrap_or_default();
-            pipe.set(self.keys.poll_definition(&definition.id), json).ignore();
+            pipe.set(self.keys.poll_definition(&definition.id), json)
+                .ignore();
         }
         pipe.set(self.keys.definitions_marker(), 1).ignore();
         pipe.query_async(&mut self.redis.clone()).await

@@ -15,8 +15,15 @@ pub struct WorkerHealth {
 }
 
 impl Handler for WorkerHealth {
-    async fn handle(self: Arc<Self>, _request: Request, _context: RequestContext) -> Response<Body> {
-        error_body(StatusCode::NOT_FOUND, "the worker serves only /healthz and /readyz")
+    async fn handle(
+        self: Arc<Self>,
+        _request: Request,
+        _context: RequestContext,
+    ) -> Response<Body> {
+        error_body(
+            StatusCode::NOT_FOUND,
+            "the worker serves only /healthz and /readyz",
+        )
     }
 
     async fn ready(self: Arc<Self>) -> Result<(), String> {
@@ -24,7 +31,11 @@ impl Handler for WorkerHealth {
             .query_async::<String>(&mut self.redis.clone())
             .await
             .map_err(|error| format!("redis: {error}"))?;
-        let client = self.pool.get().await.map_err(|error| format!("postgres: {error}"))?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| format!("postgres: {error}"))?;
         client
             .simple_query("SELECT 1")
             .await

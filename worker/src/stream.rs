@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+};
 use redis::{AsyncCommands, RedisResult, Value};
 use tally_model::keys::CONSUMER_GROUP;
 use tally_model::Keys;
@@ -30,7 +32,10 @@ impl From<StreamId> for RawEntry {
                 _ => None,
             })
             .collect();
-        RawEntry { id: entry.id, fields }
+        RawEntry {
+            id: entry.id,
+            fields,
+        }
     }
 }
 
@@ -47,7 +52,12 @@ pub struct VoteStream {
 
 impl VoteStream {
     /// The stream named by `keys`, read as `consumer`.
-    pub fn new(redis: ConnectionManager, blocking: ConnectionManager, keys: Keys, consumer: String) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        blocking: ConnectionManager,
+        keys: Keys,
+        consumer: String,
+    ) -> Self {
         VoteStream {
             redis,
             blocking,

@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/vote_accept.rs` and `load.sh`.

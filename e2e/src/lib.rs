@@ -1,0 +1,9 @@
+//! Starts Tally for tests: every service in-process on port 0, against real Redis and
+//! Postgres from the test kit, each with a fresh database and key prefix; and a small
+//! HTTP client that keeps one voter's cookie.
+
+pub mod client;
+pub mod stack;
+
+pub use client::{Client, Reply};
+pub use stack::{Running, Stack, StackBuilder};

@@ -1,0 +1,64 @@
+//! Path routing: which requests go to the vote service, which to the result service,
+//! and which are static files.
+
+use http::Method;
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The vote service.
+    Vote,
+    /// The result service.
+    Result,
+    /// A file from the www directory.
+    Static,
+}
+
+/// The route for `method` and `path`. `POST /` is the classic voting app's form post, so
+/// it goes to the vote service; every other method on `/` is the front page.
+pub fn route(method: &Method, path: &str) -> Route {
+    if (method == Method::POST && path == "/") || under(path, "/vote") {
+        Route::Vote
+    } else if under(path, "/results") {
+        Route::Result
+    } else {
+        Route::Static
+    }
+}
+
+/// Whether `path` is `prefix` itself or a path below it (`/results.html` is not below
+/// `/results`).
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_table() {
+        let cases = [
+            (Method::POST, "/", Route::Vote),
+            (Method::GET, "/", Route::Static),
+            (Method::HEAD, "/", Route::Static),
+            (Method::POST, "/vote", Route::Vote),
+            (Method::GET, "/vote", Route::Vote),
+            (Method::POST, "/vote/lunch", Route::Vote),
+            (Method::POST, "/voter", Route::Static),
+            (Method::GET, "/vote.html", Route::Static),
+            (Method::GET, "/results", Route::Result),
+            (Method::GET, "/results/", Route::Result),
+            (Method::GET, "/results/lunch", Route::Result),
+            (Method::DELETE, "/results/lunch", Route::Result),
+            (Method::GET, "/results.html", Route::Static),
+            (Method::GET, "/resultsx", Route::Static),
+            (Method::GET, "/style.css", Route::Static),
+            (Method::POST, "/index.html", Route::Static),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(route(&method, path), expected, "{method} {path}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Results read from Postgres through a pool of read-only connections, for cache misses.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
+};
+use tally_model::{PollResults, ResultsRow, SELECT_POLL_RESULTS};
+use tokio_postgres::NoTls;
+
+/// Time to open a connection to Postgres: a dead database gives a fast 503, not a hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time to wait for a free pooled connection, to create one, or to recycle one.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time one query may take; a result read is one indexed join over a handful of rows.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Name the connections carry in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "tally-result";
+
+/// Why Postgres could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// No connection could be had from the pool.
+    #[error("no postgres connection: {0}")]
+    Pool(#[from] PoolError),
+    /// The query failed.
+    #[error("postgres query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// The query did not finish in time.
+    #[error("postgres did not answer within {QUERY_TIMEOUT:?}")]
+    Timeout,
+}
+
+/// Reads results documents from Postgres.
+#[derive(Clone)]
+pub struct ResultsDatabase {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for ResultsDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultsDatabase")
+            .field("status", &self.pool.status())
+            .finish()
+    }
+}
+
+impl ResultsDatabase {
+    /// A pool of at most `max_size` connections to `config`. It connects lazily, so the
+    /// service starts (and answers from the cache) while Postgres is down.
+    pub fn new(
+        mut config: tokio_postgres::Config,
+        max_size: usize,
+    ) -> Result<Self, deadpool_postgres::BuildError> {
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_size)
+            .timeouts(Timeouts {
+                wait: Some(POOL_TIMEOUT),
+                create: Some(POOL_TIMEOUT),
+                recycle: Some(POOL_TIMEOUT),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()?;
+        Ok(ResultsDatabase { pool })
+    }
+
+    /// `poll`'s current results, or `None` when there is no such poll.
+    pub async fn read(&self, poll: &str) -> Result<Option<PollResults>, DatabaseError> {
+        let client = self.pool.get().await?;
+        let rows = tokio::time::timeout(QUERY_TIMEOUT, async {
+            let statement = client.prepare_cached(SELECT_POLL_RESULTS).await?;
+            client.query(&statement, &[&poll]).await
+        })
+        .await
+        .map_err(|_| DatabaseError::Timeout)??;
+        let rows = rows
+            .iter()
+            .map(|row| -> Result<ResultsRow, tokio_postgres::Error> {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                    row.try_get(6)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PollResults::from_rows(poll, rows))
+    }
+
+    /// Whether Postgres answers `SELECT 1` through the pool.
+    pub async fn ping(&self) -> Result<(), DatabaseError> {
+        let client = self.pool.get().await?;
+        tokio::time::timeout(QUERY_TIMEOUT, client.simple_query("SELECT 1"))
+            .await
+            .map_err(|_| DatabaseError::Timeout)??;
+        Ok(())
+    }
+}

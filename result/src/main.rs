@@ -1,0 +1,26 @@
+//! The tally-result binary: configuration, logs, bind, serve until SIGTERM.
+
+use std::process::ExitCode;
+
+use tally_result::Config;
+use tally_runtime::{init_logging, parse_or_exit, shutdown_signal};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config: Config = parse_or_exit();
+    init_logging();
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(address = %config.listen, %error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tally_result::run(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "tally-result stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
