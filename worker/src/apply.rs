@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tally_model::{Choice, EntryId, PollDefinition, PollOption, VoteEntry};
+use tally_model::{EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
 
 /// A vote read from the stream, with the id of its entry.
@@ -113,37 +113,11 @@ async fn load_definitions(
     let mut polls: Vec<&str> = votes.iter().map(|v| v.entry.poll.as_str()).collect();
     polls.sort_unstable();
     polls.dedup();
-    let rows = transaction
-        .query(
-            "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
-               FROM polls p JOIN poll_options o ON o.poll_id = p.id
-              WHERE p.id = ANY($1)
-              ORDER BY p.id, o.position",
-            &[&polls],
-        )
-        .await?;
-    let mut definitions: HashMap<String, PollDefinition> = HashMap::new();
-    for row in rows {
-        let id: String = row.get(0);
-        let definition = definitions
-            .entry(id.clone())
-            .or_insert_with(|| PollDefinition {
-                id,
-                question: row.get(1),
-                choice: if row.get::<_, &str>(2) == "multiple" {
-                    Choice::Multiple
-                } else {
-                    Choice::Single
-                },
-                open: row.get(3),
-                options: Vec::new(),
-            });
-        definition.options.push(PollOption {
-            id: row.get(4),
-            label: row.get(5),
-        });
-    }
-    Ok(definitions)
+    let definitions = crate::polls::load_definitions(transaction, Some(&polls)).await?;
+    Ok(definitions
+        .into_iter()
+        .map(|definition| (definition.id.clone(), definition))
+        .collect())
 }
 
 /// Column arrays for `unnest`, one element per vote.

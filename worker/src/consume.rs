@@ -259,7 +259,7 @@ impl Consumer {
     /// Copies every poll definition from Postgres to Redis.
     pub async fn write_definitions(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let client = self.pool.get().await?;
-        let definitions = load_definitions(&client).await?;
+        let definitions = load_definitions(&**client, None).await?;
         self.copies.write_definitions(&definitions).await?;
         tracing::info!(
             polls = definitions.len(),

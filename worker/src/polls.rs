@@ -7,7 +7,7 @@ use tally_model::{
     Choice, Keys, PollDefinition, PollOption, PollResults, DEFAULT_POLL_ID, SELECT_POLL_RESULTS,
     STORE_RESULTS_LUA,
 };
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 /// The default poll's question and option labels (the classic app's OPTION_A/OPTION_B).
 #[derive(Debug, Clone)]
@@ -64,16 +64,18 @@ pub async fn ensure_default_poll(
     transaction.commit().await
 }
 
-/// Every poll's definition.
+/// The definitions of the polls in `only`, or of every poll when `only` is `None`.
 pub async fn load_definitions(
-    client: &Client,
+    client: &impl GenericClient,
+    only: Option<&[&str]>,
 ) -> Result<Vec<PollDefinition>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
                FROM polls p JOIN poll_options o ON o.poll_id = p.id
+              WHERE $1::text[] IS NULL OR p.id = ANY($1)
               ORDER BY p.id, o.position",
-            &[],
+            &[&only],
         )
         .await?;
     let mut definitions: Vec<PollDefinition> = Vec::new();
