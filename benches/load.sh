@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of the vote path through the edge: oha posts the classic form `vote=a`
 # to http://127.0.0.1:8080/vote with no cookie, so every request is a new voter.
-# Prints votes/s, p50 and p99, then waits for the worker to drain and prints whether
+# Requests in flight at the deadline are waited for (-w), so every vote the server
+# accepted is in the count. Prints votes/s, p50 and p99, then waits for the worker to drain and prints whether
 # the votes counted equal the votes accepted.
 #
 #   benches/load.sh [duration=10s] [connections=50]
@@ -25,7 +26,7 @@ if ! before=$(total); then
 fi
 
 report=$(mktemp); trap 'rm -f "$report"' EXIT
-oha --no-tui --output-format json -z "$duration" -c "$connections" -m POST \
+oha --no-tui --output-format json -w -z "$duration" -c "$connections" -m POST \
   -H 'content-type: application/x-www-form-urlencoded' -d 'vote=a' "$base/vote" > "$report"
 
 accepted=$(python3 - "$report" <<'PY'
