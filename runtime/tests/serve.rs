@@ -1,6 +1,9 @@
 //! The serve loop over real sockets: HTTP/1.1 and h2c on one port, request ids, health
 //! endpoints, the header-read timeout, the connection limit and the graceful drain.
 
+// Test helpers unwrap: a panic is how a test reports a broken precondition.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
