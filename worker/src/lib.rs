@@ -110,7 +110,11 @@ pub async fn run(
         () = shutdown => {
             tracing::info!("finishing the batch in hand");
             let _ = stop.send(true);
-            work.await;
+            // Dropping the work mid-batch is safe (whatever it took stays pending and is
+            // claimed by another worker), so the grace period bounds the wait.
+            if tokio::time::timeout(config.server.shutdown_grace, &mut work).await.is_err() {
+                tracing::warn!("grace period over with a batch in hand; another worker will claim it");
+            }
         }
     }
     let _ = stop.send(true);

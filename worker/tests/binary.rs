@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tally_model::keys::CONSUMER_GROUP;
 use tally_model::{Keys, VoteEntry};
-use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix, TestDatabase};
+use tally_testkit::{
+    eventually, shared_postgres, shared_redis, unique_prefix, RedisServer, TestDatabase,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tally-worker");
 const VOTES: usize = 3_000;
@@ -25,9 +27,14 @@ fn free_port() -> u16 {
 }
 
 fn start_worker(database: &TestDatabase, keys: &Keys) -> Child {
+    start_worker_on(&shared_redis().url(), database, keys)
+}
+
+fn start_worker_on(redis_url: &str, database: &TestDatabase, keys: &Keys) -> Child {
     Command::new(BINARY)
         .env("WORKER_LISTEN", format!("127.0.0.1:{}", free_port()))
-        .env("REDIS_URL", shared_redis().url())
+        .env("SHUTDOWN_GRACE", "1s")
+        .env("REDIS_URL", redis_url)
         .env("REDIS_KEY_PREFIX", keys.prefix())
         .env("DATABASE_URL", database.worker_url())
         .env("WORKER_BATCH_SIZE", "50")
@@ -174,4 +181,49 @@ async fn sigterm_mid_stream_acknowledges_what_it_committed_and_loses_nothing() {
     );
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_redis_is_down_exits_within_the_grace_period() {
+    let redis_server = RedisServer::start();
+    let database = shared_postgres().fresh_database().await;
+    let keys = Keys::new(unique_prefix());
+    let mut worker = start_worker_on(&redis_server.url(), &database, &keys);
+    let mut redis = redis::Client::open(redis_server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    eventually(WAIT, "the worker is consuming", || {
+        let mut redis = redis.clone();
+        let key = keys.poll_definition("default");
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut redis)
+                .await
+                .ok()?
+                .then_some(())
+        }
+    })
+    .await;
+    let _ = &mut redis;
+    redis_server.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let exit = tokio::task::spawn_blocking(move || worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "exited {:?} after SIGTERM; the grace is 1 s",
+        signalled.elapsed()
+    );
 }
