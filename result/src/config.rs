@@ -1,7 +1,6 @@
 //! The result service's configuration, from flags and environment variables.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use clap::Parser;
 use tally_runtime::ServerArgs;
@@ -15,7 +14,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Redis holding the results cache.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = parse_redis_url)]
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = tally_connect::parse_redis_url)]
     pub redis_url: String,
 
     /// Prefix of every Redis key (lets several deployments or tests share one Redis).
@@ -28,9 +27,13 @@ pub struct Config {
         env = "RESULT_DATABASE_URL",
         default_value = "postgres://tally_result@127.0.0.1:5432/tally",
         hide_env_values = true,
-        value_parser = parse_database_url
+        value_parser = tally_connect::parse_database_url
     )]
     pub database_url: tokio_postgres::Config,
+
+    /// File holding the connection string (a container secret); wins over RESULT_DATABASE_URL.
+    #[arg(long, env = "RESULT_DATABASE_URL_FILE", value_parser = tally_connect::read_database_url_file)]
+    pub database_url_file: Option<tokio_postgres::Config>,
 
     /// Postgres connections kept at most.
     #[arg(long, env = "RESULT_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -40,16 +43,13 @@ pub struct Config {
     pub server: ServerArgs,
 }
 
-/// Accepts a URL the Redis client can use.
-pub fn parse_redis_url(text: &str) -> Result<String, String> {
-    redis::Client::open(text)
-        .map(|_| text.to_owned())
-        .map_err(|error| format!("not a Redis URL: {error}"))
-}
-
-/// Accepts a Postgres URL or key=value connection string.
-pub fn parse_database_url(text: &str) -> Result<tokio_postgres::Config, String> {
-    tokio_postgres::Config::from_str(text).map_err(|error| format!("not a Postgres URL: {error}"))
+impl Config {
+    /// Where Postgres is: the file's connection string if one is given, else the URL.
+    pub fn database(&self) -> &tokio_postgres::Config {
+        self.database_url_file
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
 }
 
 #[cfg(test)]

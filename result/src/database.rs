@@ -2,16 +2,12 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
-};
+use deadpool_postgres::{Pool, PoolError};
+use tally_connect::PostgresPool;
 use tally_model::{PollResults, ResultsRow, SELECT_POLL_RESULTS};
-use tokio_postgres::NoTls;
 
-/// Time to open a connection to Postgres: a dead database gives a fast 503, not a hang.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Time to wait for a free pooled connection, to create one, or to recycle one.
+/// Time to open, wait for, create or recycle a connection: a dead database gives a
+/// fast 503, not a hang.
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Time one query may take; a result read is one indexed join over a handful of rows.
@@ -52,29 +48,16 @@ impl ResultsDatabase {
     /// A pool of at most `max_size` connections to `config`. It connects lazily, so the
     /// service starts (and answers from the cache) while Postgres is down.
     pub fn new(
-        mut config: tokio_postgres::Config,
+        config: tokio_postgres::Config,
         max_size: usize,
     ) -> Result<Self, deadpool_postgres::BuildError> {
-        config.connect_timeout(CONNECT_TIMEOUT);
-        if config.get_application_name().is_none() {
-            config.application_name(APPLICATION_NAME);
-        }
-        let manager = Manager::from_config(
+        let pool = PostgresPool {
             config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_size)
-            .timeouts(Timeouts {
-                wait: Some(POOL_TIMEOUT),
-                create: Some(POOL_TIMEOUT),
-                recycle: Some(POOL_TIMEOUT),
-            })
-            .runtime(Runtime::Tokio1)
-            .build()?;
+            max_size,
+            timeout: POOL_TIMEOUT,
+            application_name: APPLICATION_NAME,
+        }
+        .build()?;
         Ok(ResultsDatabase { pool })
     }
 

@@ -26,9 +26,6 @@ use service::ResultService;
 /// Time allowed for one Redis command.
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Time allowed to (re)connect to Redis.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -47,20 +44,11 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let redis = redis_connection(&config.redis_url)?;
+    let redis =
+        tally_connect::RedisLink::new(config.redis_url.clone()).connect(REDIS_RESPONSE_TIMEOUT)?;
     let cache = ResultsCache::new(redis, Keys::new(config.redis_key_prefix.clone()));
-    let database = ResultsDatabase::new(config.database_url.clone(), config.db_pool_size as usize)?;
+    let database = ResultsDatabase::new(config.database().clone(), config.db_pool_size as usize)?;
     let service = Arc::new(ResultService::new(ResultsLookup::new(cache, database)));
     tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
     Ok(())
-}
-
-/// A multiplexed Redis connection that connects on first use and reconnects by itself
-/// after Redis restarts.
-fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
-    redis::aio::ConnectionManager::new_lazy_with_config(client, config)
 }

@@ -23,7 +23,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Redis holding the vote stream and the poll definitions.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = parse_redis_url)]
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = tally_connect::parse_redis_url)]
     pub redis_url: String,
 
     /// Prefix of every Redis key (lets several deployments or tests share one Redis).
@@ -123,13 +123,6 @@ pub fn host_name() -> String {
         .ok()
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Accepts a URL the Redis client can use.
-pub fn parse_redis_url(text: &str) -> Result<String, String> {
-    redis::Client::open(text)
-        .map(|_| text.to_owned())
-        .map_err(|error| format!("not a Redis URL: {error}"))
 }
 
 #[cfg(test)]

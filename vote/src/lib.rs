@@ -30,8 +30,8 @@ pub enum StartError {
     /// A configuration value is unusable.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    /// Redis could not be reached.
-    #[error("cannot connect to Redis: {0}")]
+    /// The Redis client could not be set up.
+    #[error("cannot set up the Redis client: {0}")]
     Redis(#[from] redis::RedisError),
 }
 
@@ -48,7 +48,8 @@ pub async fn run(
              so anyone can forge a voter id. Set VOTE_COOKIE_KEY_FILE in production."
         );
     }
-    let redis = redis_connection(&config.redis_url).await?;
+    let redis =
+        tally_connect::RedisLink::new(config.redis_url.clone()).connect(REDIS_RESPONSE_TIMEOUT)?;
     let keys = Keys::new(config.redis_key_prefix.clone());
     let queue = Queue::new(redis.clone(), keys.clone());
     let backlog = Arc::new(Backlog::default());
@@ -73,15 +74,3 @@ pub async fn run(
 
 /// Time allowed for one Redis command before the vote is answered 503.
 const REDIS_RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Time allowed to (re)connect to Redis.
-const REDIS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// A multiplexed Redis connection that reconnects by itself after Redis restarts.
-async fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
-    redis::aio::ConnectionManager::new_with_config(client, config).await
-}

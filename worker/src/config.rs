@@ -15,7 +15,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Redis holding the vote stream.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = parse_redis_url)]
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = tally_connect::parse_redis_url)]
     pub redis_url: String,
 
     /// Prefix of every Redis key (lets several deployments or tests share one Redis).
@@ -23,8 +23,12 @@ pub struct Config {
     pub redis_key_prefix: String,
 
     /// Postgres, as the read/write role that owns the schema.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://tally@127.0.0.1:5432/tally", value_parser = parse_database_url, hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://tally@127.0.0.1:5432/tally", value_parser = tally_connect::parse_database_url, hide_env_values = true)]
     pub database_url: tokio_postgres::Config,
+
+    /// File holding the Postgres connection string (a container secret); wins over DATABASE_URL.
+    #[arg(long, env = "DATABASE_URL_FILE", value_parser = tally_connect::read_database_url_file)]
+    pub database_url_file: Option<tokio_postgres::Config>,
 
     /// Postgres connections in the pool.
     #[arg(long, env = "WORKER_DB_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -66,17 +70,13 @@ pub struct Config {
     pub server: ServerArgs,
 }
 
-/// Accepts a URL the Redis client can use.
-fn parse_redis_url(text: &str) -> Result<String, String> {
-    redis::Client::open(text)
-        .map(|_| text.to_owned())
-        .map_err(|error| format!("not a Redis URL: {error}"))
-}
-
-/// Accepts a Postgres URL or key=value connection string.
-pub fn parse_database_url(text: &str) -> Result<tokio_postgres::Config, String> {
-    text.parse::<tokio_postgres::Config>()
-        .map_err(|error| format!("not a Postgres connection string: {error}"))
+impl Config {
+    /// Where Postgres is: the file's connection string if one is given, else the URL.
+    pub fn database(&self) -> &tokio_postgres::Config {
+        self.database_url_file
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
 }
 
 #[cfg(test)]

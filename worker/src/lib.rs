@@ -14,8 +14,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rand::Rng;
+use tally_connect::{PostgresPool, RedisLink};
 use tally_model::Keys;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,11 +29,11 @@ use stream::VoteStream;
 /// Time allowed to open a Postgres connection or to wait for a pooled one.
 const DB_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Name the worker's connections carry in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "tally-worker";
+
 /// Time allowed for one Redis command; above the longest `XREADGROUP … BLOCK`.
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Time allowed to (re)connect to Redis.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Pause between attempts to prepare the database while it is unreachable.
 const PREPARE_RETRY: Duration = Duration::from_secs(1);
@@ -41,8 +41,8 @@ const PREPARE_RETRY: Duration = Duration::from_secs(1);
 /// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Redis could not be reached.
-    #[error("cannot connect to Redis: {0}")]
+    /// The Redis client could not be set up.
+    #[error("cannot set up the Redis client: {0}")]
     Redis(#[from] redis::RedisError),
     /// The Postgres pool could not be built.
     #[error("cannot set up the Postgres pool: {0}")]
@@ -56,9 +56,16 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let redis = redis_connection(&config.redis_url).await?;
-    let blocking = redis_connection(&config.redis_url).await?;
-    let pool = postgres_pool(&config)?;
+    let link = RedisLink::new(config.redis_url.clone());
+    let redis = link.connect(REDIS_RESPONSE_TIMEOUT)?;
+    let blocking = link.connect(REDIS_RESPONSE_TIMEOUT)?;
+    let pool = PostgresPool {
+        config: config.database().clone(),
+        max_size: config.db_pool_size as usize,
+        timeout: DB_TIMEOUT,
+        application_name: APPLICATION_NAME,
+    }
+    .build()?;
     let keys = Keys::new(config.redis_key_prefix.clone());
     let (stop, stopped) = watch::channel(false);
 
@@ -163,33 +170,4 @@ fn default_consumer_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let suffix: u32 = rand::rng().random();
     format!("{}-{suffix:08x}", host.trim())
-}
-
-/// A pool of Postgres connections, opened lazily so the worker starts while Postgres is down.
-pub fn postgres_pool(config: &Config) -> Result<Pool, deadpool_postgres::BuildError> {
-    let mut pg = config.database_url.clone();
-    pg.connect_timeout(DB_TIMEOUT);
-    let manager = Manager::from_config(
-        pg,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(config.db_pool_size as usize)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(DB_TIMEOUT))
-        .create_timeout(Some(DB_TIMEOUT))
-        .recycle_timeout(Some(DB_TIMEOUT))
-        .build()
-}
-
-/// A multiplexed Redis connection that reconnects by itself after Redis restarts.
-async fn redis_connection(url: &str) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
-    redis::aio::ConnectionManager::new_with_config(client, config).await
 }
