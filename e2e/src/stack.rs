@@ -255,6 +255,8 @@ impl Stack {
             &result.to_string(),
             "--www-dir",
             www,
+            // Every test voter comes from 127.0.0.1; the per-client limit is tested in edge/.
+            "--rate-limit=off",
         ])
         .expect("edge config");
         Running::spawn(|listener, stopped| tally_edge::run(listener, config, until(stopped))).await

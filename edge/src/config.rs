@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use tally_runtime::{parse_duration, ServerArgs};
 
+use crate::client_side_args::ClientSideArgs;
+use crate::upstream_args::UpstreamArgs;
+
 /// tally-edge: the public port; static files, and proxying to the vote and result services.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tally-edge", version, about)]
@@ -37,6 +40,12 @@ pub struct Config {
 
     #[command(flatten)]
     pub server: ServerArgs,
+
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+
+    #[command(flatten)]
+    pub client_side: ClientSideArgs,
 }
 
 /// Accepts `host:port` (`[v6]:port` for IPv6 literals) with a port from 1 to 65535.

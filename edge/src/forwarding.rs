@@ -28,7 +28,7 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 /// The request's id, so the edge's and the upstream's logs correlate.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Plain HTTP for now; TLS on 8443 comes later and will say `https`.
+/// The scheme when nothing earlier stated one (admission sets `https` for TLS requests).
 const PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
 
 /// Removes the hop-by-hop fields: the fixed list, and every field the `Connection`
@@ -74,7 +74,8 @@ pub fn set_forwarded(
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert(X_FORWARDED_PROTO, PROTO_HTTP);
+    // Already set by the admission step (https over TLS, or a trusted proxy's value).
+    headers.entry(X_FORWARDED_PROTO).or_insert(PROTO_HTTP);
     match host {
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
         None => headers.remove(X_FORWARDED_HOST),
@@ -163,7 +164,10 @@ mod tests {
             chained[&X_FORWARDED_FOR],
             "203.0.113.1, 198.51.100.2, 192.0.2.7"
         );
-        assert_eq!(chained[&X_FORWARDED_PROTO], "http");
+        assert_eq!(
+            chained[&X_FORWARDED_PROTO], "https",
+            "kept: untrusted ones are dropped earlier"
+        );
         assert!(!chained.contains_key(&X_FORWARDED_HOST));
     }
 }

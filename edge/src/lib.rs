@@ -1,33 +1,57 @@
 //! tally-edge: the one public port. Static files from the www directory, path routing,
-//! and streaming proxying to the vote and result services with round robin over their
-//! replicas, failover on connect errors, timeouts and security headers.
-//!
-//! This is the minimal gateway; re-resolution, health-checked balancing, WebSockets,
-//! TLS, rate limits and the access log come later, each in its own module.
+//! and streaming proxying to the vote and result services: replicas found and
+//! re-found by DNS (`resolve`, `upstream`), balanced (`balance`), health-checked
+//! (`health`), retried where safe (`retry`), WebSocket tunnels (`tunnel`), an access
+//! log and counters (`access_log`, `metrics`); TLS, limits and security headers.
 
+pub mod accept_encoding;
+pub mod access_log;
+pub mod admission;
+pub mod balance;
+pub mod cache_control;
+pub mod client_ip;
+pub mod client_side_args;
+pub mod conditional;
 pub mod config;
 pub mod content_type;
 pub mod error;
 pub mod etag;
 pub mod forwarding;
+pub mod health;
+pub mod limits;
+pub mod listeners;
+pub mod metrics;
+pub mod precompressed;
 pub mod proxy;
+pub mod range;
+pub mod rate_limit;
 pub mod request_body;
+pub mod resolve;
+pub mod retry;
 pub mod routes;
 pub mod security;
 pub mod service;
 pub mod static_files;
+pub mod static_load;
 pub mod static_path;
+pub mod tls;
+pub mod tunnel;
 pub mod upstream;
+pub mod upstream_args;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 pub use config::Config;
+pub use listeners::Listeners;
 use proxy::{upstream_client, Proxy};
+use resolve::{Resolve, SystemResolver};
 use service::EdgeService;
 use static_files::{LoadError, StaticFiles};
+use tunnel::Tunnels;
 use upstream::{Pool, ResolveError};
 
 /// Why the edge could not start.
@@ -39,17 +63,41 @@ pub enum StartError {
     /// The www directory could not be loaded.
     #[error("cannot load the www directory: {0}")]
     Static(#[from] LoadError),
+    /// The TLS certificate, key or port could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Serves the edge on `listener` until `shutdown` completes, then drains. Upstream
 /// names are resolved and the www directory is read before the first request.
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<Listeners>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let vote = Pool::resolve("vote", &config.vote_upstreams).await?;
-    let result = Pool::resolve("result", &config.result_upstreams).await?;
+    run_with_resolver(listener, config, Arc::new(SystemResolver), shutdown).await
+}
+
+/// [`run`] with upstream names looked up by `resolver` (tests script DNS answers).
+pub async fn run_with_resolver(
+    listener: impl Into<Listeners>,
+    config: Config,
+    resolver: Arc<dyn Resolve>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let listeners = listener.into().prepare(&config.client_side).await?;
+    let balance = config.upstream.balance;
+    let vote =
+        Arc::new(Pool::resolve("vote", &config.vote_upstreams, balance, resolver.as_ref()).await?);
+    let result = Arc::new(
+        Pool::resolve(
+            "result",
+            &config.result_upstreams,
+            balance,
+            resolver.as_ref(),
+        )
+        .await?,
+    );
     let www_dir = config.www_dir.clone();
     let files = tokio::task::spawn_blocking(move || StaticFiles::load(&www_dir))
         .await
@@ -59,20 +107,50 @@ pub async fn run(
         })??;
     tracing::info!(
         files = files.len(),
-        vote = vote.upstreams().len(),
-        result = result.upstreams().len(),
+        vote = vote.replicas().len(),
+        result = result.replicas().len(),
         "edge configured"
     );
+    let client = upstream_client(&config.upstream);
+    // Re-resolution and health checks run while the edge serves; dropping the set
+    // stops them.
+    let mut upkeep = JoinSet::new();
+    for pool in [&vote, &result] {
+        let interval = config.upstream.resolve_interval;
+        upkeep.spawn(resolve::keep_resolving(
+            pool.clone(),
+            resolver.clone(),
+            interval,
+        ));
+        let policy = config.upstream.health_policy();
+        upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
+    }
+    let tunnels = Tunnels::new(config.upstream.tunnel_idle_timeout);
     let service = Arc::new(EdgeService {
         proxy: Proxy::new(
-            upstream_client(),
+            client,
             config.upstream_timeout,
             config.max_body_bytes,
+            tunnels.clone(),
         ),
         vote,
         result,
         files,
+        metrics: metrics::RequestMetrics::default(),
+        admission: config.client_side.admission(listeners.https_port()),
     });
-    tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    let shutdown_began = OnceLock::new();
+    let shutdown = async {
+        shutdown.await;
+        let _ = shutdown_began.set(Instant::now());
+    };
+    let limits = config.client_side.header_limits();
+    listeners
+        .serve(&config.server, limits, service, shutdown)
+        .await;
+    // Upgraded connections left the serve loop's drain; they get what is left of the grace.
+    let began = shutdown_began.get().copied().unwrap_or_else(Instant::now);
+    tunnels.drain(began + config.server.shutdown_grace).await;
+    upkeep.shutdown().await;
     Ok(())
 }

@@ -1,51 +1,56 @@
-//! Forwarding one request to an upstream pool: check the body's declared size, rewrite
-//! the headers, pick a replica (and the next one if connecting fails, which is always
-//! safe since nothing was sent), wait for the response head within the timeout, and
-//! stream the response back.
+//! Forwarding one request to an upstream pool, in phases after pingora's `ProxyHttp`:
+//! request filter (body size, WebSocket upgrade) → upstream request (headers rewritten
+//! once) → choose a replica and send, again on another replica where [`crate::retry`]
+//! says it is safe → response filter (hop-by-hop fields, the request counted against
+//! its replica until its body ends) → a tunnel when the upstream switched protocols.
 
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::uri::{PathAndQuery, Scheme};
-use http::{Response, Uri, Version};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Either, Empty};
+use hyper::body::{Frame, SizeHint};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tally_runtime::{Body, BoxError, Request, RequestContext};
 use tokio::time::Instant;
 
+use crate::access_log::ServedBy;
 use crate::error::EdgeError;
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
 use crate::request_body::{AttemptBody, RequestBody};
-use crate::upstream::{Pool, Upstream};
+use crate::retry::{AttemptError, Failure, Retries};
+use crate::tunnel::{restore_upgrade, websocket_upgrade, Tunnels};
+use crate::upstream::{InFlight, Pool, Replica};
+use crate::upstream_args::UpstreamArgs;
 
-/// How long an idle upstream connection is kept for reuse.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Idle connections kept per upstream: enough for a burst of concurrent votes without
+/// Idle connections kept per replica: enough for a burst of concurrent votes without
 /// reconnecting, bounded so a burst does not pin file descriptors forever.
 const POOL_MAX_IDLE_PER_HOST: usize = 256;
-
-/// Time to open a TCP connection to an upstream before trying the next one; replicas
-/// are on the same network, so a healthy one connects in well under a millisecond.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the edge sends upstream: the client's body, or nothing (health checks).
 pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
 
-/// The one HTTP client the edge talks to every upstream through.
+/// The one HTTP client the edge talks to every upstream through; it keeps one pool of
+/// connections per URI authority, which is one replica's address.
 pub type UpstreamClient = Client<HttpConnector, UpstreamBody>;
 
-/// A pooled HTTP/1.1 client for upstream requests.
-pub fn upstream_client() -> UpstreamClient {
+/// A pooled HTTP/1.1 client for upstream requests, with the connect and pool-idle
+/// timeouts of `args`.
+pub fn upstream_client(args: &UpstreamArgs) -> UpstreamClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_connect_timeout(Some(args.connect_timeout));
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_idle_timeout(args.pool_idle_timeout)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
         .build(connector)
 }
@@ -56,17 +61,34 @@ pub struct Proxy {
     client: UpstreamClient,
     timeout: Duration,
     max_body_bytes: u64,
+    tunnels: Tunnels,
 }
 
 impl Proxy {
-    /// A proxy that gives upstreams `timeout` to answer and refuses bodies over
-    /// `max_body_bytes`.
-    pub fn new(client: UpstreamClient, timeout: Duration, max_body_bytes: u64) -> Self {
+    /// A proxy that gives upstreams `timeout` to send their response head, refuses
+    /// bodies over `max_body_bytes`, and opens WebSocket tunnels in `tunnels`.
+    pub fn new(
+        client: UpstreamClient,
+        timeout: Duration,
+        max_body_bytes: u64,
+        tunnels: Tunnels,
+    ) -> Self {
         Proxy {
             client,
             timeout,
             max_body_bytes,
+            tunnels,
         }
+    }
+
+    /// The open WebSocket tunnels.
+    pub fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
+    }
+
+    /// Whether `replica` answers `GET /healthz` with a success within `timeout`.
+    pub async fn healthy(&self, replica: &Replica, timeout: Duration) -> bool {
+        crate::health::probe(&self.client, replica, timeout).await
     }
 
     /// Sends `request` to a replica in `pool` and returns its response, streaming.
@@ -78,9 +100,17 @@ impl Proxy {
     ) -> Result<Response<Body>, EdgeError> {
         let deadline = Instant::now() + self.timeout;
         let (mut parts, body) = request.into_parts();
+
+        // Request filter.
         if declared_length(&parts.headers).is_some_and(|length| length > self.max_body_bytes) {
             return Err(EdgeError::TooLarge(self.max_body_bytes));
         }
+        let upgrade = websocket_upgrade(parts.version, &parts.headers);
+        let client_upgrade = upgrade
+            .as_ref()
+            .and_then(|_| parts.extensions.remove::<OnUpgrade>());
+
+        // Upstream request: rewritten once, copied for each attempt.
         let host = parts.headers.remove(header::HOST).or_else(|| {
             parts
                 .uri
@@ -88,6 +118,9 @@ impl Proxy {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         strip_hop_by_hop(&mut parts.headers);
+        if let (Some(protocol), Some(_)) = (upgrade, &client_upgrade) {
+            restore_upgrade(&mut parts.headers, protocol);
+        }
         set_forwarded(
             &mut parts.headers,
             context.peer.ip(),
@@ -101,52 +134,126 @@ impl Proxy {
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let body = RequestBody::new(body, self.max_body_bytes);
 
-        let mut attempts = pool.attempts().peekable();
-        while let Some(upstream) = attempts.next() {
+        // Choose, send, and retry where that is safe.
+        let mut retries = Retries::default();
+        let mut tried: Vec<SocketAddr> = Vec::new();
+        while let Some(replica) = pool.pick(&tried) {
+            tried.push(replica.address);
+            retries.attempt();
+            let uri = upstream_uri(&replica.authority, &path)
+                .ok_or(EdgeError::UpstreamUnavailable(pool.kind()))?;
             let mut upstream_request = http::Request::new(Either::Left(body.lend()));
             *upstream_request.method_mut() = parts.method.clone();
-            *upstream_request.uri_mut() =
-                upstream_uri(upstream, &path).ok_or(EdgeError::UpstreamUnavailable(pool.kind()))?;
+            *upstream_request.uri_mut() = uri;
             *upstream_request.version_mut() = Version::HTTP_11;
-            *upstream_request.headers_mut() = if attempts.peek().is_some() {
-                parts.headers.clone()
-            } else {
-                std::mem::take(&mut parts.headers)
-            };
-            let sent = tokio::time::timeout_at(deadline, self.client.request(upstream_request));
-            match sent.await {
-                Ok(Ok(response)) => return Ok(into_client_response(response)),
+            *upstream_request.headers_mut() = parts.headers.clone();
+            let in_flight = InFlight::start(replica.clone());
+            let sent_at = Instant::now();
+            let error = match tokio::time::timeout_at(
+                deadline,
+                self.client.request(upstream_request),
+            )
+            .await
+            {
+                Ok(Ok(response)) => {
+                    pool.metrics().observe_latency(sent_at.elapsed());
+                    return self.response_filter(
+                        pool,
+                        response,
+                        &replica,
+                        in_flight,
+                        client_upgrade,
+                    );
+                }
                 Err(_elapsed) => {
-                    tracing::warn!(upstream = %upstream.address, kind = pool.kind(), "upstream timed out");
+                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), "upstream timed out");
                     return Err(EdgeError::UpstreamTimeout(pool.kind()));
                 }
-                Ok(Err(error)) if body.too_large() => {
-                    tracing::debug!(%error, "request body over the limit");
-                    return Err(EdgeError::TooLarge(self.max_body_bytes));
-                }
-                Ok(Err(error)) if error.is_connect() && body.unsent() => {
-                    tracing::warn!(upstream = %upstream.address, kind = pool.kind(), error = %causes(&error), "cannot connect to upstream");
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(upstream = %upstream.address, kind = pool.kind(), error = %causes(&error), "upstream request failed");
-                    return Err(EdgeError::UpstreamUnavailable(pool.kind()));
-                }
+                Ok(Err(error)) => error,
+            };
+            let failure =
+                AttemptError::classify(&error, &parts.method, body.unsent(), body.too_large());
+            tracing::warn!(upstream = %replica.address, kind = pool.kind(), failure = ?failure.failure, retry = ?failure.retry, error = %causes(&error), "upstream attempt failed");
+            match failure.failure {
+                Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
+                Failure::Connect => pool.eject(&replica),
+                Failure::BeforeResponse => {}
             }
+            if !retries.allow(&failure) {
+                return Err(EdgeError::UpstreamUnavailable(pool.kind()));
+            }
+            pool.metrics().retries.inc();
         }
         Err(EdgeError::UpstreamUnavailable(pool.kind()))
     }
 
-    /// Whether `upstream` answers `GET /healthz` with a success within `timeout`.
-    pub async fn healthy(&self, upstream: &Upstream, timeout: Duration) -> bool {
-        let Some(uri) = upstream_uri(upstream, &PathAndQuery::from_static("/healthz")) else {
-            return false;
+    /// The upstream's response for the client: hop-by-hop fields removed, the body
+    /// streamed and counted against `replica` until it ends; on `101`, a tunnel.
+    fn response_filter(
+        &self,
+        pool: &Pool,
+        mut response: Response<hyper::body::Incoming>,
+        replica: &Replica,
+        in_flight: InFlight,
+        client_upgrade: Option<OnUpgrade>,
+    ) -> Result<Response<Body>, EdgeError> {
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        let protocol = response.headers().get(header::UPGRADE).cloned();
+        strip_hop_by_hop(response.headers_mut());
+        let in_flight = if switching {
+            // A server must not switch unless asked (RFC 9110 §15.2.2).
+            let (Some(client_upgrade), Some(protocol)) = (client_upgrade, protocol) else {
+                tracing::warn!(upstream = %replica.address, "upstream switched protocols unasked");
+                return Err(EdgeError::UpstreamUnavailable(pool.kind()));
+            };
+            restore_upgrade(response.headers_mut(), protocol);
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            self.tunnels
+                .open(client_upgrade, upstream_upgrade, replica.address, in_flight);
+            None
+        } else {
+            Some(in_flight)
         };
-        let mut request = http::Request::new(Either::Right(Empty::new()));
-        *request.uri_mut() = uri;
-        matches!(
-            tokio::time::timeout(timeout, self.client.request(request)).await,
-            Ok(Ok(response)) if response.status().is_success()
-        )
+        let (mut parts, body) = response.into_parts();
+        parts.extensions.insert(ServedBy(replica.address));
+        let body = body
+            .map_err(|error| -> BoxError { Box::new(error) })
+            .boxed();
+        let body = match in_flight {
+            Some(in_flight) => CountedBody {
+                body,
+                _in_flight: in_flight,
+            }
+            .boxed(),
+            None => body,
+        };
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// A response body that keeps its request counted against its replica until it ends.
+struct CountedBody {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for CountedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -171,23 +278,13 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-/// `http://<upstream address><path and query>`; both parts are already valid, so this
+/// `http://<replica address><path and query>`; both parts are already valid, so this
 /// only fails if `http` changes its rules.
-fn upstream_uri(upstream: &Upstream, path: &PathAndQuery) -> Option<Uri> {
+pub fn upstream_uri(authority: &Authority, path: &PathAndQuery) -> Option<Uri> {
     Uri::builder()
         .scheme(Scheme::HTTP)
-        .authority(upstream.authority.clone())
+        .authority(authority.clone())
         .path_and_query(path.clone())
         .build()
         .ok()
-}
-
-/// The upstream's response with its hop-by-hop fields removed and its body streamed.
-fn into_client_response(response: Response<hyper::body::Incoming>) -> Response<Body> {
-    let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    let body = body
-        .map_err(|error| -> BoxError { Box::new(error) })
-        .boxed();
-    Response::from_parts(parts, body)
 }

@@ -1,5 +1,5 @@
-//! Path routing: which requests go to the vote service, which to the result service,
-//! and which are static files.
+//! Path routing: which requests go to the vote service, which to the result service
+//! (its JSON and its live WebSocket feed), and which are static files.
 
 use http::Method;
 
@@ -14,12 +14,32 @@ pub enum Route {
     Static,
 }
 
+impl Route {
+    /// Every route, in [`Route::index`] order.
+    pub const ALL: [Route; 3] = [Route::Vote, Route::Result, Route::Static];
+
+    /// The route's name in logs and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Vote => "vote",
+            Route::Result => "result",
+            Route::Static => "static",
+        }
+    }
+
+    /// The route's position in [`Route::ALL`], for per-route counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The route for `method` and `path`. `POST /` is the classic voting app's form post, so
-/// it goes to the vote service; every other method on `/` is the front page.
+/// it goes to the vote service; every other method on `/` is the front page. `/live` is
+/// the result service's WebSocket feed.
 pub fn route(method: &Method, path: &str) -> Route {
-    if (method == Method::POST && path == "/") || under(path, "/vote") {
+    if (method == Method::POST && path == "/") || under(path, "/vote") || under(path, "/polls") {
         Route::Vote
-    } else if under(path, "/results") {
+    } else if under(path, "/results") || under(path, "/live") {
         Route::Result
     } else {
         Route::Static
@@ -56,9 +76,22 @@ mod tests {
             (Method::GET, "/resultsx", Route::Static),
             (Method::GET, "/style.css", Route::Static),
             (Method::POST, "/index.html", Route::Static),
+            (Method::POST, "/polls", Route::Vote),
+            (Method::GET, "/polls/lunch", Route::Vote),
+            (Method::GET, "/pollster", Route::Static),
+            (Method::GET, "/live", Route::Result),
+            (Method::GET, "/live/default", Route::Result),
+            (Method::GET, "/lively.html", Route::Static),
         ];
         for (method, path, expected) in cases {
             assert_eq!(route(&method, path), expected, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn indexes_follow_all() {
+        for (position, route) in Route::ALL.into_iter().enumerate() {
+            assert_eq!(route.index(), position, "{}", route.label());
         }
     }
 }

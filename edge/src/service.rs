@@ -1,5 +1,5 @@
-//! The edge's request handling: route, then proxy or serve a file, then add the
-//! security headers; and its readiness.
+//! The edge's request handling: route, admit (redirect, limits, rate), then proxy or
+//! serve a file; and its readiness. Security headers are set by the serve loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +7,11 @@ use std::time::Duration;
 use http::Response;
 use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
 
+use crate::access_log::{AccessEntry, ServedBy};
+use crate::admission::Admission;
+use crate::metrics::RequestMetrics;
 use crate::proxy::Proxy;
 use crate::routes::{route, Route};
-use crate::security::add_security_headers;
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
 
@@ -20,23 +22,44 @@ const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct EdgeService {
     pub(crate) proxy: Proxy,
-    pub(crate) vote: Pool,
-    pub(crate) result: Pool,
+    pub(crate) vote: Arc<Pool>,
+    pub(crate) result: Arc<Pool>,
     pub(crate) files: StaticFiles,
+    pub(crate) metrics: RequestMetrics,
+    pub(crate) admission: Admission,
 }
 
 impl Handler for EdgeService {
-    async fn handle(self: Arc<Self>, request: Request, context: RequestContext) -> Response<Body> {
-        let answer = match route(request.method(), request.uri().path()) {
-            Route::Vote => self.proxy.forward(&self.vote, request, &context).await,
-            Route::Result => self.proxy.forward(&self.result, request, &context).await,
-            Route::Static => {
+    async fn handle(
+        self: Arc<Self>,
+        mut request: Request,
+        context: RequestContext,
+    ) -> Response<Body> {
+        let started = tokio::time::Instant::now();
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let route = route(&method, uri.path());
+        let refused = self.admission.refuse(&mut request, &context, route);
+        let answer = match (refused, route) {
+            (Some(refused), _) => Ok(refused),
+            (None, Route::Vote) => self.proxy.forward(&self.vote, request, &context).await,
+            (None, Route::Result) => self.proxy.forward(&self.result, request, &context).await,
+            (None, Route::Static) => {
                 self.files
                     .serve(request.method(), request.uri().path(), request.headers())
             }
         };
-        let mut response = answer.unwrap_or_else(|error| error.to_response());
-        add_security_headers(response.headers_mut());
+        let response = answer.unwrap_or_else(|error| error.to_response());
+        self.metrics.record(route, response.status());
+        AccessEntry {
+            method: &method,
+            path: uri.path(),
+            route: route.label(),
+            status: response.status(),
+            upstream: response.extensions().get::<ServedBy>().copied(),
+            duration: started.elapsed(),
+            request_id: &context.request_id,
+        }
+        .log();
         response
     }
 
@@ -59,7 +82,7 @@ impl Handler for EdgeService {
 
 impl EdgeService {
     async fn any_healthy(&self, pool: &Pool) -> bool {
-        for upstream in pool.upstreams() {
+        for upstream in pool.replicas().iter() {
             if self.proxy.healthy(upstream, HEALTH_CHECK_TIMEOUT).await {
                 return true;
             }

@@ -1,52 +1,54 @@
-//! The static front end: every regular file under the www directory, read into memory
-//! at start, and served by exact path with an `ETag` and `304 Not Modified`.
+//! The static front end: the www directory held in memory, each file with its brotli
+//! and gzip forms, validators and caching policy, served with content negotiation,
+//! conditional requests (304/412) and single byte ranges (206/416).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
-use tally_runtime::{empty, full, Body};
+use tally_runtime::{empty, error_body, full, Body};
 
+use crate::accept_encoding::{choose, Encoding};
+use crate::cache_control::cache_control_for;
+use crate::conditional::{evaluate, Outcome, Validators};
 use crate::content_type::content_type_for;
 use crate::error::EdgeError;
-use crate::etag::{etag_for, not_modified};
+use crate::etag::{encoded_etag_for, etag_for};
+use crate::precompressed::prepare;
+use crate::range::{content_range, parse, unsatisfied_range, RangeRequest};
+use crate::static_load::{load_dir, whole_seconds, LoadedFile};
 use crate::static_path::{file_key, INDEX};
 
-/// Total bytes loaded at most: the front end is a few pages; a www directory far larger
-/// than this was pointed at the wrong place.
-const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+pub use crate::static_load::LoadError;
 
-/// Directory levels descended at most.
-const MAX_DEPTH: usize = 16;
+/// Responses differ by `Accept-Encoding` for files that have compressed forms
+/// (RFC 9110 §12.5.5), so caches keep one copy per coding.
+const VARY: HeaderValue = HeaderValue::from_static("accept-encoding");
 
-/// Browsers may keep files but must ask again (cheap with the `ETag`), so a deploy is
-/// seen at once. Long-lived caching of fingerprinted names comes later.
-const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
+/// Ranges are served in bytes (RFC 9110 §14.3).
+const ACCEPT_RANGES: HeaderValue = HeaderValue::from_static("bytes");
 
-/// Why the www directory could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A directory or file could not be read.
-    #[error("cannot read {path}: {error}")]
-    Read {
-        /// What was being read.
-        path: PathBuf,
-        /// Why not.
-        error: std::io::Error,
-    },
-    /// More than [`MAX_TOTAL_BYTES`].
-    #[error("the www directory holds more than {MAX_TOTAL_BYTES} bytes")]
-    TooLarge,
+/// One representation of a file: its bytes in one coding, ready to send.
+#[derive(Debug, Clone)]
+struct Form {
+    content: Bytes,
+    etag: HeaderValue,
+    encoding: Option<Encoding>,
 }
 
-/// One file, ready to send.
+/// One file, in every form it is served in.
 #[derive(Debug, Clone)]
 struct StaticFile {
-    content: Bytes,
+    identity: Form,
+    /// Compressed forms, brotli before gzip; empty for small or binary files.
+    encoded: Vec<Form>,
     content_type: HeaderValue,
-    etag: HeaderValue,
+    cache_control: HeaderValue,
+    last_modified: HeaderValue,
+    modified: SystemTime,
 }
 
 /// The loaded files, by path (`/index.html`, `/img/logo.png`).
@@ -56,37 +58,58 @@ pub struct StaticFiles {
 }
 
 impl StaticFiles {
-    /// Reads every regular file under `root`. Dotfiles and dot-directories are skipped;
-    /// a symbolic link is followed only to a regular file inside `root`.
+    /// Reads every regular file under `root` (see [`load_dir`]) and prepares its forms.
+    /// `app.js.br` and `app.js.gz` beside `app.js` become its compressed forms.
     pub fn load(root: &Path) -> Result<Self, LoadError> {
-        let read_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |error| LoadError::Read { path, error }
-        };
-        let root = root.canonicalize().map_err(read_error(root))?;
-        let mut files = Vec::new();
-        let mut total = 0;
-        collect(&root, &root, "", 0, &mut files, &mut total)?;
-        Ok(StaticFiles::from_files(files))
+        Ok(StaticFiles::from_loaded(load_dir(root)?))
     }
 
-    /// Files from memory: `(path, content)` pairs, paths starting with `/`.
+    /// Files from memory: `(path, content)` pairs, paths starting with `/`, all dated now.
     pub fn from_files(files: impl IntoIterator<Item = (String, Bytes)>) -> Self {
-        let files = files
-            .into_iter()
-            .map(|(path, content)| {
-                let file = StaticFile {
-                    content_type: content_type_for(&path),
-                    etag: etag_for(&content),
+        let modified = whole_seconds(SystemTime::now());
+        StaticFiles::from_loaded(
+            files
+                .into_iter()
+                .map(|(key, content)| LoadedFile {
+                    key,
                     content,
-                };
-                (path, file)
+                    modified,
+                })
+                .collect(),
+        )
+    }
+
+    fn from_loaded(loaded: Vec<LoadedFile>) -> Self {
+        let keys: std::collections::HashSet<String> =
+            loaded.iter().map(|file| file.key.clone()).collect();
+        let base_of = |key: &str| {
+            Encoding::ALL.into_iter().find_map(|encoding| {
+                let base = key.strip_suffix(encoding.file_suffix())?;
+                keys.contains(base).then(|| (base.to_owned(), encoding))
+            })
+        };
+        let mut siblings: HashMap<String, Vec<(Encoding, Bytes)>> = HashMap::new();
+        let mut plain = Vec::new();
+        for file in loaded {
+            match base_of(&file.key) {
+                Some((base, encoding)) => siblings
+                    .entry(base)
+                    .or_default()
+                    .push((encoding, file.content)),
+                None => plain.push(file),
+            }
+        }
+        let files = plain
+            .into_iter()
+            .map(|file| {
+                let siblings = siblings.remove(&file.key).unwrap_or_default();
+                (file.key.clone(), prepare_file(file, &siblings))
             })
             .collect();
         StaticFiles { files }
     }
 
-    /// Number of files loaded.
+    /// Number of files loaded (compressed siblings are part of their file).
     pub fn len(&self) -> usize {
         self.files.len()
     }
@@ -104,38 +127,57 @@ impl StaticFiles {
         headers: &HeaderMap,
     ) -> Result<Response<Body>, EdgeError> {
         let file = self.find(path).ok_or(EdgeError::NotFound)?;
-        let head = match *method {
-            Method::GET => false,
-            Method::HEAD => true,
-            _ => return Err(EdgeError::MethodNotAllowed),
-        };
-        if not_modified(headers, &file.etag) {
-            // 304 carries the validator and caching fields, not the representation's
-            // metadata (RFC 9110 §15.4.5).
-            let mut response = Response::new(empty());
-            *response.status_mut() = StatusCode::NOT_MODIFIED;
-            response
-                .headers_mut()
-                .insert(header::ETAG, file.etag.clone());
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, CACHE_CONTROL);
-            return Ok(response);
+        if method != Method::GET && method != Method::HEAD {
+            return Err(EdgeError::MethodNotAllowed);
         }
-        let mut response = if head {
-            Response::new(empty())
-        } else {
-            Response::new(full(file.content.clone()))
+        // A range counts bytes of one representation; clients that resume or seek expect
+        // the file's own bytes, so ranged requests get the identity form.
+        let range = headers.get(header::RANGE).filter(|_| method == Method::GET);
+        let form = match range {
+            Some(_) => &file.identity,
+            None => choose(headers, |encoding| file.form(encoding).is_some())
+                .and_then(|encoding| file.form(encoding))
+                .unwrap_or(&file.identity),
         };
-        let response_headers = response.headers_mut();
-        response_headers.insert(header::CONTENT_TYPE, file.content_type.clone());
-        response_headers.insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(file.content.len()),
-        );
-        response_headers.insert(header::ETAG, file.etag.clone());
-        response_headers.insert(header::CACHE_CONTROL, CACHE_CONTROL);
-        Ok(response)
+        let validators = Validators {
+            etag: &form.etag,
+            modified: file.modified,
+        };
+        let range_allowed = match evaluate(method, headers, validators) {
+            Outcome::Proceed { range_allowed } => range_allowed,
+            Outcome::NotModified => return Ok(file.not_modified(form)),
+            Outcome::Failed => {
+                let mut response =
+                    error_body(StatusCode::PRECONDITION_FAILED, "precondition failed");
+                file.add_validators(response.headers_mut(), form);
+                return Ok(response);
+            }
+        };
+        let len = form.content.len();
+        match range
+            .filter(|_| range_allowed)
+            .map(|value| parse(value, len))
+        {
+            None | Some(RangeRequest::Full) => {
+                Ok(file.response(method, form, form.content.clone()))
+            }
+            Some(RangeRequest::Partial(range)) => {
+                let mut response = file.response(method, form, form.content.slice(range.clone()));
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_RANGE, content_range(&range, len));
+                Ok(response)
+            }
+            Some(RangeRequest::Unsatisfiable) => {
+                let mut response =
+                    error_body(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_RANGE, unsatisfied_range(len));
+                file.add_validators(headers, form);
+                Ok(response)
+            }
+        }
     }
 
     /// The file `path` names, trying `path/index.html` for a directory without its
@@ -148,177 +190,76 @@ impl StaticFiles {
     }
 }
 
-/// Adds the files under `directory` (whose path below the root is `prefix`) to `files`.
-fn collect(
-    root: &Path,
-    directory: &Path,
-    prefix: &str,
-    depth: usize,
-    files: &mut Vec<(String, Bytes)>,
-    total: &mut u64,
-) -> Result<(), LoadError> {
-    let read_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| LoadError::Read { path, error }
-    };
-    let mut entries = std::fs::read_dir(directory)
-        .map_err(read_error(directory))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error(directory))?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let key = format!("{prefix}/{name}");
-        let file_type = entry.file_type().map_err(read_error(&path))?;
-        if file_type.is_dir() {
-            if depth + 1 < MAX_DEPTH {
-                collect(root, &path, &key, depth + 1, files, total)?;
-            } else {
-                tracing::warn!(path = %path.display(), "skipping a directory nested too deep");
-            }
-            continue;
-        }
-        let regular = file_type.is_file() || (file_type.is_symlink() && links_inside(root, &path));
-        if !regular {
-            tracing::warn!(path = %path.display(), "skipping: not a regular file inside the www directory");
-            continue;
-        }
-        let content = std::fs::read(&path).map_err(read_error(&path))?;
-        *total += content.len() as u64;
-        if *total > MAX_TOTAL_BYTES {
-            return Err(LoadError::TooLarge);
-        }
-        files.push((key, Bytes::from(content)));
+/// A loaded file with its content type, caching policy, validators and compressed forms.
+fn prepare_file(file: LoadedFile, siblings: &[(Encoding, Bytes)]) -> StaticFile {
+    let content_type = content_type_for(&file.key);
+    let encoded = prepare(&file.key, &file.content, &content_type, siblings)
+        .into_iter()
+        .map(|(encoding, content)| Form {
+            etag: encoded_etag_for(&file.content, encoding.token()),
+            content,
+            encoding: Some(encoding),
+        })
+        .collect();
+    StaticFile {
+        cache_control: cache_control_for(&file.key, &content_type),
+        last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(file.modified))
+            .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+        modified: file.modified,
+        identity: Form {
+            etag: etag_for(&file.content),
+            content: file.content,
+            encoding: None,
+        },
+        encoded,
+        content_type,
     }
-    Ok(())
 }
 
-/// Whether the link at `path` leads to a regular file inside `root`.
-fn links_inside(root: &Path, path: &Path) -> bool {
-    path.canonicalize()
-        .is_ok_and(|target| target.starts_with(root) && target.is_file())
+impl StaticFile {
+    fn form(&self, encoding: Encoding) -> Option<&Form> {
+        self.encoded
+            .iter()
+            .find(|form| form.encoding == Some(encoding))
+    }
+
+    /// The fields a 304 must repeat from the 200 it stands for (RFC 9110 §15.4.5).
+    fn add_validators(&self, headers: &mut HeaderMap, form: &Form) {
+        headers.insert(header::ETAG, form.etag.clone());
+        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
+        if !self.encoded.is_empty() {
+            headers.insert(header::VARY, VARY);
+        }
+    }
+
+    fn not_modified(&self, form: &Form) -> Response<Body> {
+        let mut response = Response::new(empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        self.add_validators(response.headers_mut(), form);
+        response
+    }
+
+    /// A 200 (or, once the caller sets it, 206) carrying `body`; HEAD gets the same
+    /// fields and no body (RFC 9110 §9.3.2).
+    fn response(&self, method: &Method, form: &Form, body: Bytes) -> Response<Body> {
+        let length = HeaderValue::from(body.len());
+        let mut response = if method == Method::HEAD {
+            Response::new(empty())
+        } else {
+            Response::new(full(body))
+        };
+        let headers = response.headers_mut();
+        self.add_validators(headers, form);
+        headers.insert(header::CONTENT_TYPE, self.content_type.clone());
+        headers.insert(header::CONTENT_LENGTH, length);
+        headers.insert(header::LAST_MODIFIED, self.last_modified.clone());
+        headers.insert(header::ACCEPT_RANGES, ACCEPT_RANGES);
+        if let Some(encoding) = form.encoding {
+            headers.insert(header::CONTENT_ENCODING, encoding.header_value());
+        }
+        response
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn files() -> StaticFiles {
-        StaticFiles::from_files([
-            (
-                "/index.html".to_owned(),
-                Bytes::from_static(b"<h1>vote</h1>"),
-            ),
-            (
-                "/results.html".to_owned(),
-                Bytes::from_static(b"<h1>results</h1>"),
-            ),
-            ("/docs/index.html".to_owned(), Bytes::from_static(b"docs")),
-            ("/style.css".to_owned(), Bytes::from_static(b"body{}")),
-        ])
-    }
-
-    fn get(files: &StaticFiles, method: Method, path: &str, headers: &HeaderMap) -> Response<Body> {
-        files.serve(&method, path, headers).unwrap_or_else(|error| {
-            use tally_runtime::HttpError;
-            error.to_response()
-        })
-    }
-
-    #[test]
-    fn root_and_directories_serve_their_index() {
-        let files = files();
-        for path in ["/", "/index.html", "/docs", "/docs/"] {
-            let response = get(&files, Method::GET, path, &HeaderMap::new());
-            assert_eq!(response.status(), StatusCode::OK, "{path}");
-            assert_eq!(
-                response.headers()[header::CONTENT_TYPE],
-                "text/html; charset=utf-8"
-            );
-        }
-    }
-
-    #[test]
-    fn headers_of_a_file() {
-        let response = get(&files(), Method::GET, "/style.css", &HeaderMap::new());
-        let headers = response.headers();
-        assert_eq!(headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
-        assert_eq!(headers[header::CONTENT_LENGTH], "6");
-        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-        assert_eq!(headers[header::ETAG], etag_for(b"body{}"));
-    }
-
-    #[test]
-    fn head_has_the_headers_and_no_body() {
-        use hyper::body::Body as _;
-        let response = get(&files(), Method::HEAD, "/style.css", &HeaderMap::new());
-        assert_eq!(response.headers()[header::CONTENT_LENGTH], "6");
-        assert!(response.body().is_end_stream());
-    }
-
-    #[test]
-    fn matching_etag_gives_304() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::IF_NONE_MATCH, etag_for(b"body{}"));
-        let response = get(&files(), Method::GET, "/style.css", &headers);
-        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(response.headers()[header::ETAG], etag_for(b"body{}"));
-        assert!(!response.headers().contains_key(header::CONTENT_TYPE));
-    }
-
-    #[test]
-    fn unknown_and_traversing_paths_are_404() {
-        let files = files();
-        for path in [
-            "/nope.html",
-            "/..",
-            "/%2e%2e",
-            "/%2e%2e/index.html",
-            "/docs/../index.html",
-        ] {
-            let response = get(&files, Method::GET, path, &HeaderMap::new());
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-        }
-    }
-
-    #[test]
-    fn other_methods_are_405() {
-        let response = get(&files(), Method::POST, "/index.html", &HeaderMap::new());
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    }
-
-    #[test]
-    fn load_skips_dotfiles_and_links_that_leave_the_root() {
-        let outside = tempfile::tempdir().expect("tempdir");
-        std::fs::write(outside.path().join("secret.txt"), "secret").expect("write");
-        let www = tempfile::tempdir().expect("tempdir");
-        std::fs::write(www.path().join("index.html"), "home").expect("write");
-        std::fs::write(www.path().join(".env"), "KEY=1").expect("write");
-        std::fs::create_dir(www.path().join("img")).expect("mkdir");
-        std::fs::write(www.path().join("img/logo.svg"), "<svg/>").expect("write");
-        std::os::unix::fs::symlink(
-            outside.path().join("secret.txt"),
-            www.path().join("leak.txt"),
-        )
-        .expect("symlink");
-        std::os::unix::fs::symlink(www.path().join("index.html"), www.path().join("home.html"))
-            .expect("symlink");
-
-        let files = StaticFiles::load(www.path()).expect("loads");
-        let mut keys: Vec<_> = files.files.keys().cloned().collect();
-        keys.sort();
-        assert_eq!(keys, ["/home.html", "/img/logo.svg", "/index.html"]);
-    }
-
-    #[test]
-    fn a_missing_directory_is_an_error() {
-        assert!(StaticFiles::load(Path::new("/nonexistent/www")).is_err());
-    }
-}
+mod tests;

@@ -18,6 +18,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The TCP peer (the edge, for services behind it).
     pub peer: SocketAddr,
+    /// Whether the request came over TLS.
+    pub tls: bool,
 }
 
 /// A service's request handling. `/healthz` and `/readyz` are answered by the runtime

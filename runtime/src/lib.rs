@@ -9,6 +9,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod handler;
+pub mod healthcheck;
 pub mod logging;
 pub mod serve;
 pub mod shutdown;
@@ -18,5 +19,5 @@ pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_C
 pub use error::{error_body, HttpError};
 pub use handler::{Handler, Request, RequestContext};
 pub use logging::init_logging;
-pub use serve::{serve, ServeConfig};
+pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;

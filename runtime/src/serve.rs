@@ -1,18 +1,21 @@
 //! The accept loop every service runs: HTTP/1.1 and h2c on one port, a connection
 //! limit, header-read timeout, HTTP/2 keep-alive, request ids, health endpoints and a
-//! graceful drain on shutdown.
+//! graceful drain on shutdown. Plain TCP by default; [`serve_with`] puts a
+//! [`Handshake`] (TLS) between accepting and speaking HTTP.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{header::HeaderName, HeaderValue, Method, Response, StatusCode};
+use http::{header::HeaderName, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -41,6 +44,13 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// HTTP/2 PING interval; a peer that does not answer within it is dropped.
     pub h2_keep_alive_interval: Duration,
+    /// Fields set on every response, the health endpoints' included (security headers).
+    pub response_headers: HeaderMap,
+    /// Largest request head in bytes (HTTP/1.1 read buffer, at least 8192; HTTP/2 header
+    /// list); hyper answers a bare 431 past it. `None` keeps hyper's defaults.
+    pub max_header_bytes: Option<usize>,
+    /// Most request header fields on HTTP/1.1 (hyper answers 431 past it); `None`: 100.
+    pub max_headers: Option<usize>,
 }
 
 impl Default for ServeConfig {
@@ -50,7 +60,40 @@ impl Default for ServeConfig {
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(10),
             h2_keep_alive_interval: Duration::from_secs(30),
+            response_headers: HeaderMap::new(),
+            max_header_bytes: None,
+            max_headers: None,
         }
+    }
+}
+
+/// What turns an accepted TCP connection into the stream HTTP is spoken over. It runs
+/// in the connection's own task, within the header-read timeout, so a slow handshake
+/// never holds up accepting.
+pub trait Handshake: Send + Sync + 'static {
+    /// The stream after the handshake.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Performs the handshake on `stream`.
+    fn handshake(&self, stream: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+
+    /// Whether the stream is encrypted ([`RequestContext::tls`]).
+    fn is_tls(&self) -> bool;
+}
+
+/// Plain TCP: no handshake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl Handshake for Plain {
+    type Io = TcpStream;
+
+    async fn handshake(&self, stream: TcpStream) -> io::Result<TcpStream> {
+        Ok(stream)
+    }
+
+    fn is_tls(&self) -> bool {
+        false
     }
 }
 
@@ -62,7 +105,20 @@ pub async fn serve<H: Handler>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with(listener, Arc::new(Plain), config, handler, shutdown).await;
+}
+
+/// [`serve`], with `handshake` run on each connection before HTTP.
+pub async fn serve_with<H: Handler, S: Handshake>(
+    listener: TcpListener,
+    handshake: Arc<S>,
+    config: ServeConfig,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) {
     let builder = connection_builder(&config);
+    let response_headers = Arc::new(config.response_headers.clone());
+    let tls = handshake.is_tls();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(config.max_connections));
     if let Ok(address) = listener.local_addr() {
@@ -92,16 +148,31 @@ pub async fn serve<H: Handler>(
         // Votes are small requests and responses: send them without Nagle's delay.
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
+        let headers = response_headers.clone();
         let service = service_fn(move |request: Request| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(respond(handler, request, peer).await) }
+            let headers = headers.clone();
+            let connection = Connection { peer, tls, headers };
+            async move { Ok::<_, Infallible>(respond(handler, request, connection).await) }
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, handshake, watcher) =
+            (builder.clone(), handshake.clone(), graceful.watcher());
+        let handshake_timeout = config.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let io =
+                match tokio::time::timeout(handshake_timeout, handshake.handshake(stream)).await {
+                    Ok(Ok(io)) => io,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "handshake timed out");
+                        return;
+                    }
+                };
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
             drop(permit);
@@ -130,14 +201,33 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_interval);
+    if let Some(bytes) = config.max_header_bytes {
+        builder.http1().max_buf_size(bytes.max(MIN_HTTP1_BUFFER));
+        builder
+            .http2()
+            .max_header_list_size(u32::try_from(bytes).unwrap_or(u32::MAX));
+    }
+    if let Some(count) = config.max_headers {
+        builder.http1().max_headers(count);
+    }
     builder
+}
+
+/// hyper's smallest HTTP/1.1 read buffer (it panics below it).
+const MIN_HTTP1_BUFFER: usize = 8192;
+
+/// What a request's connection contributes to its answer.
+struct Connection {
+    peer: std::net::SocketAddr,
+    tls: bool,
+    headers: Arc<HeaderMap>,
 }
 
 /// Runs one request through the health endpoints or the handler, inside its span.
 async fn respond<H: Handler>(
     handler: Arc<H>,
     request: Request,
-    peer: std::net::SocketAddr,
+    connection: Connection,
 ) -> Response<Body> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!(
@@ -159,13 +249,17 @@ async fn respond<H: Handler>(
             _ => {
                 let context = RequestContext {
                     request_id: request_id.clone(),
-                    peer,
+                    peer: connection.peer,
+                    tls: connection.tls,
                 };
                 handler.handle(request, context).await
             }
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        for (name, value) in connection.headers.iter() {
+            response.headers_mut().insert(name, value.clone());
         }
         let status = response.status().as_u16();
         let micros = started.elapsed().as_micros() as u64;

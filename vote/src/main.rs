@@ -1,4 +1,5 @@
-//! The tally-vote binary: configuration, logs, bind, serve until SIGTERM.
+//! The tally-vote binary: configuration, logs, bind, serve until SIGTERM; or the
+//! `healthcheck` / `probe` subcommand of a container (see `tally_runtime::healthcheck`).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,9 @@ use tally_vote::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(status) = tally_runtime::healthcheck::subcommand(|config: &Config| config.listen) {
+        return status;
+    }
     let config: Config = parse_or_exit();
     init_logging();
     if let Err(error) = config.cookie_key() {

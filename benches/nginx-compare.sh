@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The edge against Debian's nginx, side by side on 127.0.0.1, in front of the same
+# trivial upstream (benches/src/bin/echo-upstream.rs) and the same copy of www/ (plus a
+# generated 100 KB asset, and .gz siblings as the container build makes them). nginx
+# gets the equivalent configuration: keep-alive to the upstream, gzip_static, the same
+# security headers, no access log. oha measures, keep-alive on, for each row and each
+# concurrency; every request asks for gzip, so both serve the same bytes.
+#
+#   benches/nginx-compare.sh [duration=5s] [concurrencies="50 256"]
+#
+# Prints requests/s, p50 and p99 per server and the edge/nginx ratios, then the edge's
+# resident memory idle and at its peak under load (VmRSS / VmHWM).
+set -euo pipefail
+duration=${1:-5s}
+concurrencies=${2:-50 256}
+root=$(cd "$(dirname "$0")/.." && pwd)
+edge_port=19080 upstream_port=19081 nginx_port=19090
+
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx-light" >&2
+  apt-get update -qq >/dev/null && { apt-get install -y -qq nginx-light >/dev/null 2>&1 || apt-get install -y -qq nginx >/dev/null; }
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v oha >/dev/null || cargo install oha --locked >/dev/null
+
+cargo build --release -q -p tally-edge -p tally-benches --bin tally-edge --bin echo-upstream
+bin="$root/target/release"
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# The front end, a 100 KB asset (base64 text, so it compresses like real JS would) and
+# gzip siblings of every text file.
+cp -r "$root/www" "$work/www"
+head -c 76800 /dev/urandom | base64 -w 100 > "$work/www/asset-100k.js"
+find "$work/www" -type f \( -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.svg' \) -exec gzip -k -9 {} \;
+chmod -R a+rX "$work"
+
+"$bin/echo-upstream" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
+
+EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR="$work/www" \
+EDGE_VOTE_UPSTREAMS=127.0.0.1:$upstream_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$upstream_port \
+EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge.log" & edge_pid=$!; pids+=($edge_pid)
+
+mkdir -p "$work/nginx/logs"
+cat > "$work/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000;
+  gzip_static on;
+  etag on;
+  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
+  upstream vote { server 127.0.0.1:$upstream_port; keepalive 256; }
+  server {
+    listen 127.0.0.1:$nginx_port reuseport backlog=4096;
+    root $work/www;
+    add_header Content-Security-Policy "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" always;
+    add_header X-Content-Type-Options nosniff always;
+    add_header Referrer-Policy no-referrer always;
+    add_header X-Frame-Options DENY always;
+    location = /vote {
+      proxy_pass http://vote;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+    location / { try_files \$uri \$uri/index.html =404; add_header Cache-Control no-cache; }
+  }
+}
+EOF
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" & pids+=($!)
+
+for port in $edge_port $nginx_port $upstream_port; do
+  for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+done
+rss() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
+idle_rss=$(rss "$edge_pid" VmRSS)
+
+# One oha run: prints "requests/s p50_ms p99_ms".
+measure() {
+  local url=$1 c=$2; shift 2
+  oha --no-tui --output-format json -z "$duration" -c "$c" -H 'accept-encoding: gzip' "$@" "$url" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=sum(v for k,v in codes.items() if not k.startswith("2")); print("%.0f %.2f %.2f %d" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad))'
+}
+
+rows=("POST /vote|/vote|-m POST -H content-type:application/x-www-form-urlencoded -d vote=a"
+      "GET / (index.html)|/|"
+      "GET 100 KB asset|/asset-100k.js|")
+printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s\n' row c "edge r/s" "p50 ms" "p99 ms" "nginx r/s" "p50 ms" "p99 ms" "r/s x" "p99 x"
+for row in "${rows[@]}"; do
+  IFS='|' read -r name path flags <<<"$row"
+  for c in $concurrencies; do
+    # shellcheck disable=SC2086
+    read -r e_rps e_p50 e_p99 e_bad < <(measure "http://127.0.0.1:$edge_port$path" "$c" $flags)
+    # shellcheck disable=SC2086
+    read -r n_rps n_p50 n_p99 n_bad < <(measure "http://127.0.0.1:$nginx_port$path" "$c" $flags)
+    ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
+    p99x=$(python3 -c "print('%.2f' % ($e_p99 / max($n_p99, 0.001)))")
+    printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
+    [ "$e_bad$n_bad" = "00" ] && echo || echo "   (non-2xx: edge $e_bad, nginx $n_bad)"
+  done
+done
+echo "edge RSS: idle $((idle_rss / 1024)) MB, peak under load $(( $(rss "$edge_pid" VmHWM) / 1024 )) MB, now $(( $(rss "$edge_pid" VmRSS) / 1024 )) MB"

@@ -1,0 +1,126 @@
+//! Choosing a replica: power of two choices on outstanding requests (two healthy
+//! replicas at random, the less busy one wins — close to least-loaded without a global
+//! scan, and no herd onto one idle replica), or plain round robin.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::upstream::Replica;
+
+/// How a replica is chosen for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Balance {
+    /// The less busy of two replicas drawn at random.
+    P2c,
+    /// Each replica in turn.
+    RoundRobin,
+}
+
+/// The replica for the next attempt, from `replicas` less those already `tried`.
+/// Healthy replicas come first; when every untried one is ejected they are tried all
+/// the same, since an answer from a doubtful replica beats a certain 502.
+pub fn choose(
+    balance: Balance,
+    replicas: &[Arc<Replica>],
+    tried: &[SocketAddr],
+    next: &AtomicUsize,
+) -> Option<Arc<Replica>> {
+    let untried = |replica: &&Arc<Replica>| !tried.contains(&replica.address);
+    let healthy = |replica: &&Arc<Replica>| replica.health.is_healthy();
+    let candidates: Vec<&Arc<Replica>> = {
+        let preferred: Vec<_> = replicas.iter().filter(untried).filter(healthy).collect();
+        if preferred.is_empty() {
+            replicas.iter().filter(untried).collect()
+        } else {
+            preferred
+        }
+    };
+    let chosen = match (balance, candidates.len()) {
+        (_, 0) => return None,
+        (_, 1) => candidates[0],
+        (Balance::RoundRobin, count) => candidates[next.fetch_add(1, Ordering::Relaxed) % count],
+        (Balance::P2c, count) => {
+            let first = rand::random_range(0..count);
+            let mut second = rand::random_range(0..count - 1);
+            if second >= first {
+                second += 1;
+            }
+            let (a, b) = (candidates[first], candidates[second]);
+            if b.outstanding() < a.outstanding() {
+                b
+            } else {
+                a
+            }
+        }
+    };
+    Some(chosen.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::{InFlight, Pool};
+
+    fn pool(balance: Balance, ports: &[u16]) -> Pool {
+        let addresses: Vec<SocketAddr> = ports
+            .iter()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], *port)))
+            .collect();
+        Pool::from_addresses("vote", balance, &addresses).expect("pool")
+    }
+
+    fn port(replica: Option<Arc<Replica>>) -> u16 {
+        replica.map_or(0, |r| r.address.port())
+    }
+
+    #[test]
+    fn round_robin_takes_turns() {
+        let pool = pool(Balance::RoundRobin, &[1, 2, 3]);
+        let picked: Vec<u16> = (0..6).map(|_| port(pool.pick(&[]))).collect();
+        assert_eq!(picked, [1, 2, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn tried_replicas_are_skipped_and_then_there_are_none() {
+        let pool = pool(Balance::P2c, &[1, 2]);
+        let tried = [SocketAddr::from(([127, 0, 0, 1], 1))];
+        for _ in 0..20 {
+            assert_eq!(port(pool.pick(&tried)), 2);
+        }
+        let all = [tried[0], SocketAddr::from(([127, 0, 0, 1], 2))];
+        assert!(pool.pick(&all).is_none());
+    }
+
+    #[test]
+    fn ejected_replicas_are_avoided_until_none_is_left() {
+        let pool = pool(Balance::RoundRobin, &[1, 2, 3]);
+        pool.eject(&pool.replicas()[1]);
+        let picked: Vec<u16> = (0..4).map(|_| port(pool.pick(&[]))).collect();
+        assert!(!picked.contains(&2), "{picked:?}");
+        pool.eject(&pool.replicas()[0]);
+        pool.eject(&pool.replicas()[2]);
+        assert_ne!(port(pool.pick(&[])), 0, "all ejected: still tried");
+        assert_eq!(pool.metrics().ejections.get(), 3);
+    }
+
+    #[test]
+    fn p2c_prefers_the_less_busy() {
+        let pool = pool(Balance::P2c, &[1, 2]);
+        let busy = pool.replicas()[0].clone();
+        let _held: Vec<InFlight> = (0..5).map(|_| InFlight::start(busy.clone())).collect();
+        for _ in 0..50 {
+            assert_eq!(port(pool.pick(&[])), 2, "of two, the idle one wins");
+        }
+    }
+
+    #[test]
+    fn p2c_spreads_over_every_replica() {
+        let pool = pool(Balance::P2c, &[1, 2, 3]);
+        let mut seen = [0u32; 4];
+        for _ in 0..300 {
+            seen[usize::from(port(pool.pick(&[])))] += 1;
+        }
+        assert!(seen[1..].iter().all(|&n| n > 30), "{seen:?}");
+    }
+}

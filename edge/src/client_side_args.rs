@@ -1,0 +1,148 @@
+//! The client-facing settings of the edge: TLS, request head limits, the vote rate limit
+//! and which proxies in front of the edge are trusted to say who the client is.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use ipnet::IpNet;
+
+use crate::admission::Admission;
+use crate::client_ip::{parse_network, TrustedProxies};
+use crate::limits::HeaderLimits;
+use crate::rate_limit::{parse_rate, RateLimiter, RateSpec};
+
+/// TLS, limits, rate limit and trusted proxies, from flags and `EDGE_*` variables.
+#[derive(Debug, Clone, Args)]
+pub struct ClientSideArgs {
+    /// PEM certificate chain; with EDGE_TLS_KEY it turns on HTTPS on EDGE_TLS_LISTEN, and
+    /// the plain port then redirects to it.
+    #[arg(long, env = "EDGE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of EDGE_TLS_CERT.
+    #[arg(long, env = "EDGE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// HTTPS address, used when EDGE_TLS_CERT and EDGE_TLS_KEY are set.
+    #[arg(long, env = "EDGE_TLS_LISTEN", default_value = "0.0.0.0:8443")]
+    pub tls_listen: SocketAddr,
+
+    /// Largest request line plus header fields in bytes; larger gets 431.
+    #[arg(long, env = "EDGE_MAX_HEADER_BYTES", default_value_t = 32 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024))]
+    pub max_header_bytes: u64,
+
+    /// Most request header fields; more gets 431.
+    #[arg(long, env = "EDGE_MAX_HEADERS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(8..=10_000))]
+    pub max_headers: u64,
+
+    /// Per-client rate on the vote routes, as `N/s|m|h [burst M]`, or `off`.
+    #[arg(long, env = "EDGE_RATE_LIMIT", default_value = "20/s burst 40", value_parser = parse_rate_setting)]
+    pub rate_limit: RateSetting,
+
+    /// Proxies (addresses or CIDR networks, comma-separated) whose Forwarded and
+    /// X-Forwarded-* fields are believed; others' are removed.
+    #[arg(long, env = "EDGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// `EDGE_RATE_LIMIT`: a rate, or `None` when it is `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSetting(pub Option<RateSpec>);
+
+fn parse_rate_setting(text: &str) -> Result<RateSetting, String> {
+    parse_rate(text).map(RateSetting)
+}
+
+impl ClientSideArgs {
+    /// The certificate and key files, when TLS is on.
+    pub fn tls_files(&self) -> Option<(&PathBuf, &PathBuf)> {
+        self.tls_cert.as_ref().zip(self.tls_key.as_ref())
+    }
+
+    /// The head limits the edge answers with JSON 431.
+    pub fn header_limits(&self) -> HeaderLimits {
+        HeaderLimits {
+            max_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
+            max_count: usize::try_from(self.max_headers).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The vote routes' limiter, unless the rate limit is off.
+    pub fn rate_limiter(&self) -> Option<RateLimiter> {
+        self.rate_limit.0.map(RateLimiter::new)
+    }
+
+    /// The trusted proxies.
+    pub fn trusted(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.clone())
+    }
+
+    /// The request filter, redirecting plain requests to `https_port` when TLS is on.
+    pub fn admission(&self, https_port: Option<u16>) -> Admission {
+        Admission {
+            limits: self.header_limits(),
+            rate: self.rate_limiter(),
+            trusted: self.trusted(),
+            https_port,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Test {
+        #[command(flatten)]
+        args: ClientSideArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ClientSideArgs, clap::Error> {
+        Test::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|t| t.args)
+    }
+
+    #[test]
+    fn defaults() {
+        let args = parse(&[]).expect("defaults");
+        assert!(args.tls_files().is_none());
+        assert_eq!(args.tls_listen.port(), 8443);
+        assert_eq!(
+            args.rate_limit.0,
+            Some(RateSpec {
+                per_second: 20.0,
+                burst: 40
+            })
+        );
+        assert!(args.trusted_proxies.is_empty());
+        assert_eq!(args.header_limits().max_count, 100);
+    }
+
+    #[test]
+    fn values() {
+        let args = parse(&[
+            "--rate-limit=off",
+            "--trusted-proxies=10.0.0.0/8, 192.168.1.1",
+            "--tls-cert=c.pem",
+            "--tls-key=k.pem",
+        ])
+        .expect("parses");
+        assert!(args.rate_limiter().is_none());
+        assert!(args.trusted().contains("192.168.1.1".parse().expect("ip")));
+        assert!(args.tls_files().is_some());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(
+            parse(&["--tls-cert=c.pem"]).is_err(),
+            "a cert needs its key"
+        );
+        assert!(parse(&["--rate-limit=fast"]).is_err());
+        assert!(parse(&["--trusted-proxies=proxy.local"]).is_err());
+        assert!(parse(&["--max-headers=1"]).is_err());
+    }
+}

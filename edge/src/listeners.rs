@@ -1,0 +1,120 @@
+//! The edge's ports: the plain one always, the TLS one when a certificate is configured.
+//! Both run the runtime's serve loop with the same handler; each sets the security
+//! headers for its transport (HSTS only over TLS) and hyper's hard head limits, and
+//! both stop and drain on the same shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tally_runtime::{Handler, ServeConfig, ServerArgs};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::client_side_args::ClientSideArgs;
+use crate::limits::HeaderLimits;
+use crate::security::security_headers;
+use crate::tls::{TlsError, TlsHandshake};
+
+/// The sockets the edge serves on. A bare [`TcpListener`] is the plain port alone;
+/// with TLS configured and no TLS listener given, the edge binds `EDGE_TLS_LISTEN`.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The plain HTTP port (HTTP/1.1 and h2c).
+    pub plain: TcpListener,
+    /// The HTTPS port, bound by the caller (tests bind port 0).
+    pub tls: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(plain: TcpListener) -> Self {
+        Listeners { plain, tls: None }
+    }
+}
+
+/// The listeners with the TLS configuration loaded, ready to serve.
+#[derive(Debug)]
+pub struct Prepared {
+    plain: TcpListener,
+    tls: Option<(TcpListener, TlsHandshake, u16)>,
+}
+
+impl Listeners {
+    /// Loads the certificate and binds the TLS port if needed, before anything is served.
+    pub async fn prepare(self, args: &ClientSideArgs) -> Result<Prepared, TlsError> {
+        let Some((cert, key)) = args.tls_files() else {
+            return Ok(Prepared {
+                plain: self.plain,
+                tls: None,
+            });
+        };
+        let handshake = TlsHandshake::from_pem_files(cert, key)?;
+        let listener = match self.tls {
+            Some(listener) => listener,
+            None => TcpListener::bind(args.tls_listen)
+                .await
+                .map_err(|error| TlsError::Listen {
+                    address: args.tls_listen,
+                    error,
+                })?,
+        };
+        let port = listener
+            .local_addr()
+            .map_or(args.tls_listen.port(), |address| address.port());
+        Ok(Prepared {
+            plain: self.plain,
+            tls: Some((listener, handshake, port)),
+        })
+    }
+}
+
+impl Prepared {
+    /// The HTTPS port plain requests are redirected to, when TLS is on.
+    pub fn https_port(&self) -> Option<u16> {
+        self.tls.as_ref().map(|(_, _, port)| *port)
+    }
+
+    /// Serves `handler` on every port until `shutdown`, then drains them together.
+    pub async fn serve<H: Handler>(
+        self,
+        server: &ServerArgs,
+        limits: HeaderLimits,
+        handler: Arc<H>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let mut plain_config = server.serve_config();
+        let (max_header_bytes, max_headers) = limits.hard_limits();
+        plain_config.max_header_bytes = Some(max_header_bytes);
+        plain_config.max_headers = Some(max_headers);
+        let tls_config = ServeConfig {
+            response_headers: security_headers(true),
+            ..plain_config.clone()
+        };
+        plain_config.response_headers = security_headers(false);
+        let Some((tls_listener, handshake, _)) = self.tls else {
+            tally_runtime::serve(self.plain, plain_config, handler, shutdown).await;
+            return;
+        };
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let plain = tally_runtime::serve(
+            self.plain,
+            plain_config,
+            handler.clone(),
+            until_stopped(stopped.clone()),
+        );
+        let tls = tally_runtime::serve_with(
+            tls_listener,
+            Arc::new(handshake),
+            tls_config,
+            handler,
+            until_stopped(stopped),
+        );
+        let signal = async {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::join!(plain, tls, signal);
+    }
+}

@@ -1,0 +1,114 @@
+//! Limits through a real socket: 431 for oversized heads (JSON below hyper's hard
+//! ceiling, bare above it), 429 + Retry-After per client on the vote routes, and
+//! forwarding fields believed only from trusted proxies.
+
+mod client_side;
+
+use client_side::{body_of, header_of, raw, start_edge, Edge};
+
+async fn edge(extra: &[&str]) -> (Edge, tempfile::TempDir) {
+    let www = tempfile::tempdir().expect("tempdir");
+    std::fs::write(www.path().join("index.html"), "<h1>Tally</h1>").expect("write");
+    let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+    (start_edge(www.path(), &extra, false).await, www)
+}
+
+fn status(answer: &str) -> &str {
+    answer.get(9..12).unwrap_or("")
+}
+
+fn fields(count: usize, size: usize) -> String {
+    (0..count)
+        .map(|n| format!("\r\nX-Field-{n}: {}", "v".repeat(size)))
+        .collect()
+}
+
+/// RFC 6585 §5: too many fields or too many bytes → 431 with a JSON body.
+#[tokio::test]
+async fn oversized_heads_are_431() {
+    let (edge, _www) = edge(&["--max-headers=20", "--max-header-bytes=4096"]).await;
+    let fine = raw(
+        edge.plain,
+        &format!("GET / HTTP/1.1\r\nHost: t{}", fields(10, 10)),
+    )
+    .await;
+    assert_eq!(status(&fine), "200");
+
+    let many = raw(
+        edge.plain,
+        &format!("GET / HTTP/1.1\r\nHost: t{}", fields(25, 10)),
+    )
+    .await;
+    assert_eq!(status(&many), "431", "{many}");
+    assert_eq!(
+        body_of(&many),
+        "{\"error\":\"more than 20 request header fields\"}"
+    );
+    assert!(header_of(&many, "content-security-policy").is_some());
+
+    let large = raw(
+        edge.plain,
+        &format!("GET / HTTP/1.1\r\nHost: t{}", fields(1, 5000)),
+    )
+    .await;
+    assert_eq!(status(&large), "431", "{large}");
+    assert!(body_of(&large).contains("larger than 4096 bytes"));
+
+    // Past twice the limit hyper stops reading and answers 431 itself.
+    let absurd = raw(
+        edge.plain,
+        &format!("GET / HTTP/1.1\r\nHost: t{}", fields(1, 20_000)),
+    )
+    .await;
+    assert_eq!(status(&absurd), "431", "{absurd}");
+}
+
+/// RFC 6585 §4: over the rate, 429 with Retry-After and JSON; static files are not limited.
+#[tokio::test]
+async fn votes_over_the_rate_are_429() {
+    let (edge, _www) = edge(&["--rate-limit=1/m burst 2"]).await;
+    let vote = "POST /vote HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nvote=a";
+    assert_eq!(status(&raw(edge.plain, vote).await), "202");
+    assert_eq!(status(&raw(edge.plain, vote).await), "202");
+    let limited = raw(edge.plain, vote).await;
+    assert_eq!(status(&limited), "429", "{limited}");
+    let wait: u64 = header_of(&limited, "retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        body_of(&limited),
+        "{\"error\":\"too many requests; retry later\"}"
+    );
+    assert_eq!(
+        status(&raw(edge.plain, "GET / HTTP/1.1\r\nHost: t").await),
+        "200"
+    );
+
+    // An untrusted peer cannot claim to be someone else to get a fresh bucket.
+    let spoofed = "POST /vote HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9\r\nContent-Length: 6\r\n\r\nvote=a";
+    assert_eq!(status(&raw(edge.plain, spoofed).await), "429");
+}
+
+/// Behind a trusted proxy, each forwarded client has its own bucket.
+#[tokio::test]
+async fn trusted_proxies_name_the_client() {
+    let (edge, _www) = edge(&["--rate-limit=1/m burst 1", "--trusted-proxies=127.0.0.0/8"]).await;
+    let vote = |client: &str| {
+        format!("POST /vote HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: {client}\r\nContent-Length: 6\r\n\r\nvote=a")
+    };
+    assert_eq!(status(&raw(edge.plain, &vote("203.0.113.1")).await), "202");
+    assert_eq!(status(&raw(edge.plain, &vote("203.0.113.1")).await), "429");
+    assert_eq!(status(&raw(edge.plain, &vote("203.0.113.2")).await), "202");
+    let forwarded = "POST /vote HTTP/1.1\r\nHost: t\r\nForwarded: for=\"[2001:db8::1]:443\"\r\nContent-Length: 6\r\n\r\nvote=a";
+    assert_eq!(status(&raw(edge.plain, forwarded).await), "202");
+}
+
+#[tokio::test]
+async fn the_rate_limit_can_be_switched_off() {
+    let (edge, _www) = edge(&["--rate-limit=off"]).await;
+    let vote = "POST /vote HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nvote=a";
+    for _ in 0..50 {
+        assert_eq!(status(&raw(edge.plain, vote).await), "202");
+    }
+}
