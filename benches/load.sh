@@ -7,7 +7,8 @@
 #
 #   benches/load.sh [duration=10s] [connections=50]
 #
-# Needs a running stack on :8080 (scripts/dev --release, or the compose stack).
+# Needs a running stack on :8080 with the per-client rate limit off:
+#   EDGE_RATE_LIMIT=off scripts/dev --release
 set -euo pipefail
 duration=${1:-10s}
 connections=${2:-50}
@@ -22,7 +23,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 total() { curl -fsS "$base/results" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'; }
 if ! before=$(total); then
-  echo "no Tally answers at $base; start one with scripts/dev --release" >&2; exit 1
+  echo "no Tally answers at $base; start one with EDGE_RATE_LIMIT=off scripts/dev --release" >&2; exit 1
 fi
 
 report=$(mktemp); trap 'rm -f "$report"' EXIT
@@ -34,6 +35,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 s = r["summary"]; p = r["latencyPercentiles"]; codes = r.get("statusCodeDistribution", {})
 ok = int(codes.get("202", 0))
+if codes.get("429"):
+    print("the edge rate-limited the load: start the stack with EDGE_RATE_LIMIT=off", file=sys.stderr)
 print(f"requests/s {s['requestsPerSec']:.0f}  votes accepted/s {ok / max(s['total'], 1e-9):.0f}"
       f"  p50 {p['p50']*1000:.2f} ms  p99 {p['p99']*1000:.2f} ms  statuses {codes}", file=sys.stderr)
 print(ok)
