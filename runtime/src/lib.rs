@@ -5,6 +5,7 @@
 //! `/healthz` and `/readyz`, request ids and spans, JSON error bodies, configuration
 //! parsing that exits 64 on a bad value, and log set-up.
 
+pub mod binary;
 pub mod body;
 pub mod config;
 pub mod error;

@@ -1,34 +1,20 @@
-//! The tally-vote binary: configuration, logs, bind, serve until SIGTERM; or the
-//! `healthcheck` / `probe` subcommand of a container (see `tally_runtime::healthcheck`).
+//! The tally-vote binary (see `tally_runtime::binary`).
 
 use std::process::ExitCode;
 
-use tally_runtime::{init_logging, parse_or_exit, shutdown_signal, EXIT_CONFIG};
+use tally_runtime::binary::Binary;
 use tally_vote::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Some(status) = tally_runtime::healthcheck::subcommand(|config: &Config| config.listen) {
-        return status;
+    Binary {
+        name: "tally-vote",
+        listen: |config: &Config| config.listen,
+        check: |config: &Config| match config.cookie_key() {
+            Ok(_) => Ok(()),
+            Err(error) => Err((error.variable, error.message)),
+        },
     }
-    let config: Config = parse_or_exit();
-    init_logging();
-    if let Err(error) = config.cookie_key() {
-        eprintln!("tally-vote: invalid configuration: {error}");
-        return ExitCode::from(EXIT_CONFIG as u8);
-    }
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(address = %config.listen, %error, "cannot listen");
-            return ExitCode::FAILURE;
-        }
-    };
-    match tally_vote::run(listener, config, shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "tally-vote stopped");
-            ExitCode::FAILURE
-        }
-    }
+    .main(tally_vote::run)
+    .await
 }

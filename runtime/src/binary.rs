@@ -1,0 +1,67 @@
+//! The `main` every service binary shares: the container subcommands, configuration
+//! (exit 64 when wrong), logs, bind, serve until SIGTERM or Ctrl-C, exit status.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use crate::config::{config_error, parse_or_exit};
+use crate::logging::init_logging;
+use crate::shutdown::shutdown_signal;
+
+/// A configuration value that parses but cannot be used: the variable, and why.
+pub type ConfigProblem = (&'static str, String);
+
+/// How one service binary starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Binary<C> {
+    /// The program's name, for messages (`tally-vote`).
+    pub name: &'static str,
+    /// Where the service listens, from its configuration.
+    pub listen: fn(&C) -> SocketAddr,
+    /// Checks that need more than parsing (files, keys); run before binding.
+    pub check: fn(&C) -> Result<(), ConfigProblem>,
+}
+
+impl<C: Parser> Binary<C> {
+    /// Runs the binary: `healthcheck`/`probe` if asked, else the service through `run`.
+    pub async fn main<Run, Fut, E>(self, run: Run) -> ExitCode
+    where
+        Run: FnOnce(TcpListener, C, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: Display,
+    {
+        if let Some(status) = crate::healthcheck::subcommand(|config: &C| (self.listen)(config)) {
+            return status;
+        }
+        let config: C = parse_or_exit();
+        init_logging();
+        if let Err((variable, message)) = (self.check)(&config) {
+            config_error(self.name, variable, &message);
+        }
+        let address = (self.listen)(&config);
+        let listener = match TcpListener::bind(address).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%address, %error, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        match run(listener, config, Box::pin(shutdown_signal())).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "{} stopped", self.name);
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A `check` for services with nothing to check beyond parsing.
+pub fn nothing_to_check<C>(_config: &C) -> Result<(), ConfigProblem> {
+    Ok(())
+}
