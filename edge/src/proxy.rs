@@ -103,6 +103,8 @@ impl Proxy {
 
         // Request filter.
         if declared_length(&parts.headers).is_some_and(|length| length > self.max_body_bytes) {
+            // Drained (bounded) so that the client reads the 413 rather than a reset.
+            tally_runtime::drain(body).await;
             return Err(EdgeError::TooLarge(self.max_body_bytes));
         }
         let upgrade = websocket_upgrade(parts.version, &parts.headers);

@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod body;
 pub mod config;
+pub mod drain;
 pub mod error;
 pub mod handler;
 pub mod healthcheck;
@@ -17,6 +18,7 @@ pub mod shutdown;
 
 pub use body::{empty, full, json, json_bytes, Body, BoxError};
 pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_CONFIG};
+pub use drain::drain;
 pub use error::{error_body, HttpError};
 pub use handler::{Handler, Request, RequestContext};
 pub use logging::init_logging;

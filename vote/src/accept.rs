@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use tally_model::{VoteEntry, DEFAULT_POLL_ID};
-use tally_runtime::{empty, json, Body, Request};
+use tally_runtime::{drain, empty, json, Body, Request};
 
 use crate::ballot::{decode_ballot, BallotRequest, BodyFormat};
 use crate::cookie::{choice_cookie, VoterSigner};
@@ -85,9 +85,10 @@ pub async fn accept(
 
 /// Reads the whole body, refusing one longer than `limit` before reading it when
 /// `Content-Length` says so, and as soon as it passes the limit otherwise (chunked).
+/// A refused body is drained (bounded) first, so the client reads the 413.
 async fn read_body(
     headers: &HeaderMap,
-    body: hyper::body::Incoming,
+    mut body: hyper::body::Incoming,
     limit: usize,
 ) -> Result<Bytes, VoteError> {
     let declared = headers
@@ -95,17 +96,22 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
+        drain(body).await;
         return Err(VoteError::TooLarge(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(VoteError::TooLarge(limit))
+    let mut collected = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|error| VoteError::Malformed(format!("could not read the body: {error}")))?;
+        if let Some(data) = frame.data_ref() {
+            if collected.len() + data.len() > limit {
+                drain(body).await;
+                return Err(VoteError::TooLarge(limit));
+            }
+            collected.extend_from_slice(data);
         }
-        Err(error) => Err(VoteError::Malformed(format!(
-            "could not read the body: {error}"
-        ))),
     }
+    Ok(collected.freeze())
 }
 
 /// A browser's form post prefers HTML; fetch and API clients ask for JSON or anything.
