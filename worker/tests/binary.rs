@@ -44,6 +44,28 @@ fn start_worker_on(redis_url: &str, database: &TestDatabase, keys: &Keys) -> Chi
         .unwrap()
 }
 
+/// Waits until the worker has prepared the database and written the default poll's
+/// definition, which it does just before it starts consuming.
+async fn wait_until_consuming(redis: &redis::aio::MultiplexedConnection, keys: &Keys) {
+    eventually(
+        WAIT,
+        "the worker prepares the database and starts consuming",
+        || {
+            let mut redis = redis.clone();
+            let key = keys.poll_definition("default");
+            async move {
+                redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async::<bool>(&mut redis)
+                    .await
+                    .ok()?
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 #[test]
 fn a_bad_value_exits_64_naming_the_variable() {
     for (variable, value) in [
@@ -69,23 +91,7 @@ async fn sigterm_mid_stream_acknowledges_what_it_committed_and_loses_nothing() {
         .await
         .unwrap();
     let mut worker = start_worker(&database, &keys);
-    eventually(
-        WAIT,
-        "the worker prepares the database and the group",
-        || {
-            let mut redis = redis.clone();
-            let key = keys.poll_definition("default");
-            async move {
-                redis::cmd("EXISTS")
-                    .arg(key)
-                    .query_async::<bool>(&mut redis)
-                    .await
-                    .ok()?
-                    .then_some(())
-            }
-        },
-    )
-    .await;
+    wait_until_consuming(&redis, &keys).await;
 
     let mut pipe = redis::pipe();
     for index in 0..VOTES {
@@ -189,25 +195,12 @@ async fn sigterm_while_redis_is_down_exits_within_the_grace_period() {
     let database = shared_postgres().fresh_database().await;
     let keys = Keys::new(unique_prefix());
     let mut worker = start_worker_on(&redis_server.url(), &database, &keys);
-    let mut redis = redis::Client::open(redis_server.url())
+    let redis = redis::Client::open(redis_server.url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    eventually(WAIT, "the worker is consuming", || {
-        let mut redis = redis.clone();
-        let key = keys.poll_definition("default");
-        async move {
-            redis::cmd("EXISTS")
-                .arg(key)
-                .query_async::<bool>(&mut redis)
-                .await
-                .ok()?
-                .then_some(())
-        }
-    })
-    .await;
-    let _ = &mut redis;
+    wait_until_consuming(&redis, &keys).await;
     redis_server.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = std::time::Instant::now();
