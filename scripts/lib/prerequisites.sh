@@ -1,5 +1,6 @@
-# Installs, on Debian, what Tally's dev and test scripts run: redis-server and the
-# PostgreSQL server binaries. Sourced by scripts/test and scripts/dev.
+# Installs, on Debian, what Tally's dev and test scripts run: redis-server, the
+# PostgreSQL server binaries, and headless Chromium with chromedriver for the browser
+# tests. Sourced by scripts/test and scripts/dev.
 
 # as_root CMD...: runs CMD as root (directly, or through sudo).
 as_root() {
@@ -36,4 +37,16 @@ ensure_servers() {
     apt_install postgresql
   fi
   if ! command -v runuser >/dev/null; then apt_install util-linux; fi
+}
+
+# ensure_browser: Debian's headless Chromium and its chromedriver, for the browser tests
+# (e2e/tests/browser.rs), installed if missing. Those tests fail, not skip, without them.
+ensure_browser() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
 }
