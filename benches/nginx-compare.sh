@@ -25,7 +25,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null || cargo install oha --locked >/dev/null
 
 cargo build --release -q -p tally-edge -p tally-benches --bin tally-edge --bin echo-upstream
-bin="$root/target/release"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
 
 work=$(mktemp -d)
 pids=()

@@ -33,17 +33,53 @@ impl Route {
     }
 }
 
+/// Where a poll's pages live: `/p/<id>` (rendered by the result service so that it works
+/// without JavaScript), `/p/<id>/qr.svg`, and the static `/p/<id>/live` and `/p/<id>/admin`.
+const POLL_PAGES: &str = "/p/";
+
 /// The route for `method` and `path`. `POST /` is the classic voting app's form post, so
 /// it goes to the vote service; every other method on `/` is the front page. `/live` is
-/// the result service's WebSocket feed.
+/// the result service's WebSocket feed; a poll's page and its QR code come from the
+/// result service too.
 pub fn route(method: &Method, path: &str) -> Route {
     if (method == Method::POST && path == "/") || under(path, "/vote") || under(path, "/polls") {
         Route::Vote
-    } else if under(path, "/results") || under(path, "/live") {
+    } else if under(path, "/results") || under(path, "/live") || rendered_poll_page(path) {
         Route::Result
     } else {
         Route::Static
     }
+}
+
+/// The file that serves a static route whose path is not a file name: a poll's live and
+/// admin pages (one page for every poll; the script reads the id from the address) and
+/// `/new`.
+pub fn static_alias(path: &str) -> Option<&'static str> {
+    if path == "/new" {
+        return Some("/new.html");
+    }
+    match poll_page(path)? {
+        (_, Some("live")) => Some("/live.html"),
+        (_, Some("admin")) => Some("/admin.html"),
+        _ => None,
+    }
+}
+
+/// Whether `path` is a poll page the result service renders: `/p/<id>` or its QR code.
+fn rendered_poll_page(path: &str) -> bool {
+    matches!(poll_page(path), Some((_, None | Some("qr.svg"))))
+}
+
+/// `/p/<id>` → `(id, None)`, `/p/<id>/<page>` → `(id, Some(page))`; `None` for anything
+/// else, including an empty id or deeper paths.
+fn poll_page(path: &str) -> Option<(&str, Option<&str>)> {
+    let rest = path.strip_prefix(POLL_PAGES)?;
+    let (id, page) = match rest.split_once('/') {
+        Some((id, page)) if !page.contains('/') => (id, Some(page)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    (!id.is_empty()).then_some((id, page))
 }
 
 /// Whether `path` is `prefix` itself or a path below it (`/results.html` is not below
@@ -82,9 +118,34 @@ mod tests {
             (Method::GET, "/live", Route::Result),
             (Method::GET, "/live/default", Route::Result),
             (Method::GET, "/lively.html", Route::Static),
+            (Method::GET, "/p/x7Kq2", Route::Result),
+            (Method::HEAD, "/p/x7Kq2", Route::Result),
+            (Method::GET, "/p/x7Kq2/qr.svg", Route::Result),
+            (Method::GET, "/p/x7Kq2/live", Route::Static),
+            (Method::GET, "/p/x7Kq2/admin", Route::Static),
+            (Method::GET, "/p/", Route::Static),
+            (Method::GET, "/p/a/b/c", Route::Static),
+            (Method::GET, "/pages", Route::Static),
         ];
         for (method, path, expected) in cases {
             assert_eq!(route(&method, path), expected, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn poll_pages_share_one_static_file_each() {
+        assert_eq!(static_alias("/p/x7Kq2/live"), Some("/live.html"));
+        assert_eq!(static_alias("/p/x7Kq2/admin"), Some("/admin.html"));
+        assert_eq!(static_alias("/new"), Some("/new.html"));
+        for path in [
+            "/p/x7Kq2",
+            "/p//live",
+            "/p/x/live/more",
+            "/p/x/other",
+            "/",
+            "/new/",
+        ] {
+            assert_eq!(static_alias(path), None, "{path}");
         }
     }
 

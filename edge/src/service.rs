@@ -11,7 +11,7 @@ use crate::access_log::{AccessEntry, ServedBy};
 use crate::admission::Admission;
 use crate::metrics::RequestMetrics;
 use crate::proxy::Proxy;
-use crate::routes::{route, Route};
+use crate::routes::{route, static_alias, Route};
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
 
@@ -44,8 +44,9 @@ impl Handler for EdgeService {
             (None, Route::Vote) => self.proxy.forward(&self.vote, request, &context).await,
             (None, Route::Result) => self.proxy.forward(&self.result, request, &context).await,
             (None, Route::Static) => {
-                self.files
-                    .serve(request.method(), request.uri().path(), request.headers())
+                let path = request.uri().path();
+                let file = static_alias(path).unwrap_or(path);
+                self.files.serve(request.method(), file, request.headers())
             }
         };
         let response = answer.unwrap_or_else(|error| error.to_response());
