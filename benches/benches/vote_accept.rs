@@ -25,6 +25,9 @@ fn poll() -> PollDefinition {
                 label: "Dogs".into(),
             },
         ],
+        closes_at: None,
+        hide_results: false,
+        admin_hash: None,
     }
 }
 

@@ -3,14 +3,20 @@
 //!
 //! Nothing here does I/O; the services own their connections.
 
+pub mod admin_token;
 pub mod entry_id;
 pub mod keys;
+pub mod new_poll;
 pub mod poll;
+pub mod poll_entry;
 pub mod results;
+pub mod timestamp;
 pub mod vote_entry;
 
 pub use entry_id::EntryId;
 pub use keys::Keys;
+pub use new_poll::{NewPoll, PollRuleError};
 pub use poll::{BallotError, Choice, PollDefinition, PollOption, DEFAULT_POLL_ID};
+pub use poll_entry::{CreateEntry, StatusEntry, StreamEntry};
 pub use results::{OptionResult, PollResults, ResultsRow, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
 pub use vote_entry::{EntryError, VoteEntry};

@@ -46,6 +46,15 @@ pub struct PollDefinition {
     pub open: bool,
     /// The options, in display order.
     pub options: Vec<PollOption>,
+    /// When the poll stops taking votes by itself (milliseconds since the epoch).
+    #[serde(default)]
+    pub closes_at: Option<u64>,
+    /// Whether counts are withheld from everyone but the admin until the poll closes.
+    #[serde(default)]
+    pub hide_results: bool,
+    /// SHA-256 (hex) of the admin token; `None` for polls nobody administers (the default).
+    #[serde(default)]
+    pub admin_hash: Option<String>,
 }
 
 /// Why a ballot does not fit its poll.
@@ -69,10 +78,20 @@ pub enum BallotError {
 }
 
 impl PollDefinition {
-    /// Checks a ballot against this poll; the options must be known, distinct, and as
-    /// many as the poll's choice allows. Whether the poll is open is checked too.
+    /// Whether the poll takes votes at `now_ms`: open, and not past its closing time.
+    pub fn is_open_at(&self, now_ms: u64) -> bool {
+        self.open && self.closes_at.is_none_or(|closes_at| now_ms < closes_at)
+    }
+
+    /// Checks a ballot against this poll now; the options must be known, distinct, and
+    /// as many as the poll's choice allows. Whether the poll is open is checked too.
     pub fn check_ballot(&self, options: &[String]) -> Result<(), BallotError> {
-        if !self.open {
+        self.check_ballot_at(options, crate::timestamp::now_ms())
+    }
+
+    /// [`Self::check_ballot`] at the instant `now_ms`.
+    pub fn check_ballot_at(&self, options: &[String], now_ms: u64) -> Result<(), BallotError> {
+        if !self.is_open_at(now_ms) {
             return Err(BallotError::Closed(self.id.clone()));
         }
         self.check_options(options)
@@ -134,6 +153,9 @@ mod tests {
                     label: id.to_uppercase(),
                 })
                 .collect(),
+            closes_at: None,
+            hide_results: false,
+            admin_hash: None,
         }
     }
 
@@ -178,6 +200,30 @@ mod tests {
             Err(BallotError::Closed("p".into()))
         );
         assert_eq!(p.check_options(&ballot(&["a"])), Ok(()));
+    }
+
+    #[test]
+    fn a_poll_closes_by_itself_at_its_closing_time() {
+        let mut p = poll(Choice::Single, true);
+        p.closes_at = Some(1_000);
+        assert_eq!(p.check_ballot_at(&ballot(&["a"]), 999), Ok(()));
+        assert_eq!(
+            p.check_ballot_at(&ballot(&["a"]), 1_000),
+            Err(BallotError::Closed("p".into()))
+        );
+        assert!(!p.is_open_at(5_000));
+        p.open = false;
+        assert!(!p.is_open_at(0));
+    }
+
+    #[test]
+    fn definitions_written_before_polls_could_close_still_read() {
+        let old = r#"{"id":"default","question":"Q","choice":"single","open":true,
+                      "options":[{"id":"a","label":"A"},{"id":"b","label":"B"}]}"#;
+        let definition: PollDefinition = serde_json::from_str(old).unwrap();
+        assert_eq!(definition.closes_at, None);
+        assert!(!definition.hide_results);
+        assert_eq!(definition.admin_hash, None);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::poll::Choice;
+use crate::timestamp::parse_ms;
+
 /// One option's count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionResult {
@@ -10,8 +13,8 @@ pub struct OptionResult {
     pub id: String,
     /// The option's label.
     pub label: String,
-    /// Ballots that chose it.
-    pub votes: i64,
+    /// Ballots that chose it; `null` in the public view while results are hidden.
+    pub votes: Option<i64>,
 }
 
 /// A poll's current results.
@@ -23,48 +26,139 @@ pub struct PollResults {
     pub question: String,
     /// Counts per option, in display order.
     pub options: Vec<OptionResult>,
-    /// Number of ballots (a multiple-choice ballot counts once here).
-    pub total: i64,
+    /// Number of ballots (a multiple-choice ballot counts once here); `null` in the
+    /// public view while results are hidden.
+    pub total: Option<i64>,
     /// When the counts last changed (RFC 3339, UTC).
     pub updated_at: String,
     /// Grows with every committed change to the poll's counts; a cache never replaces
     /// a newer version with an older one.
     pub version: i64,
+    /// Whether the poll takes votes (as stored; [`PollResults::at`] also applies `closes_at`).
+    #[serde(default = "open_by_default")]
+    pub open: bool,
+    /// When the poll closes by itself (RFC 3339, UTC).
+    #[serde(default)]
+    pub closes_at: Option<String>,
+    /// Single or multiple choice.
+    #[serde(default = "single_by_default")]
+    pub choice: Choice,
+    /// Whether counts are withheld from the public until the poll closes.
+    #[serde(default)]
+    pub hide_results: bool,
+    /// Whether this copy withholds the counts.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
-/// Reads one poll's results; `$1` is the poll id. One row per option, in display order:
-/// `question, ballots, version, updated_at (RFC 3339 text), option id, label, votes`.
-/// Both the worker (after a commit) and the result service (on a cache miss) use it.
+fn open_by_default() -> bool {
+    true
+}
+
+fn single_by_default() -> Choice {
+    Choice::Single
+}
+
+/// Reads one poll's results; `$1` is the poll id. One row per option, in display order
+/// (see [`ResultsRow`] for the columns). Both the worker (after a commit) and the result
+/// service (on a cache miss) use it; it reads only columns the read-only role may see.
 pub const SELECT_POLL_RESULTS: &str = "\
     SELECT p.question, p.ballots, p.version, \
            to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-           o.id, o.label, COALESCE(t.votes, 0) \
+           o.id, o.label, COALESCE(t.votes, 0), p.open, \
+           to_char(p.closes_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+           p.choice, p.hide_results \
       FROM polls p \
       JOIN poll_options o ON o.poll_id = p.id \
       LEFT JOIN tallies t ON t.poll_id = o.poll_id AND t.option_id = o.id \
      WHERE p.id = $1 \
      ORDER BY o.position";
 
-/// One row of [`SELECT_POLL_RESULTS`], as plain values.
-pub type ResultsRow = (String, i64, i64, String, String, String, i64);
+/// One row of [`SELECT_POLL_RESULTS`], column by column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultsRow {
+    /// `p.question`
+    pub question: String,
+    /// `p.ballots`
+    pub ballots: i64,
+    /// `p.version`
+    pub version: i64,
+    /// `p.updated_at`, RFC 3339
+    pub updated_at: String,
+    /// `o.id`
+    pub option_id: String,
+    /// `o.label`
+    pub label: String,
+    /// the option's count
+    pub votes: i64,
+    /// `p.open`
+    pub open: bool,
+    /// `p.closes_at`, RFC 3339
+    pub closes_at: Option<String>,
+    /// `p.choice` (`single` or `multiple`)
+    pub choice: String,
+    /// `p.hide_results`
+    pub hide_results: bool,
+}
 
 impl PollResults {
     /// Builds the document from the rows of [`SELECT_POLL_RESULTS`]; `None` when there
     /// are no rows (no such poll).
     pub fn from_rows(poll: &str, rows: impl IntoIterator<Item = ResultsRow>) -> Option<Self> {
         let mut results: Option<PollResults> = None;
-        for (question, total, version, updated_at, id, label, votes) in rows {
+        for row in rows {
             let results = results.get_or_insert_with(|| PollResults {
                 poll: poll.to_owned(),
-                question,
+                question: row.question,
                 options: Vec::new(),
-                total,
-                updated_at,
-                version,
+                total: Some(row.ballots),
+                updated_at: row.updated_at,
+                version: row.version,
+                open: row.open,
+                closes_at: row.closes_at,
+                choice: if row.choice == "multiple" {
+                    Choice::Multiple
+                } else {
+                    Choice::Single
+                },
+                hide_results: row.hide_results,
+                hidden: false,
             });
-            results.options.push(OptionResult { id, label, votes });
+            results.options.push(OptionResult {
+                id: row.option_id,
+                label: row.label,
+                votes: Some(row.votes),
+            });
         }
         results
+    }
+
+    /// The document as of `now_ms`: `open` is false once `closes_at` has passed.
+    pub fn at(mut self, now_ms: u64) -> PollResults {
+        let closed_by_time = self
+            .closes_at
+            .as_deref()
+            .and_then(|text| parse_ms(text).ok())
+            .is_some_and(|closes_at| now_ms >= closes_at);
+        if closed_by_time {
+            self.open = false;
+        }
+        self
+    }
+
+    /// What anyone may see at `now_ms`: while a poll that hides its results is open,
+    /// every count and the total are `null` and `hidden` is true; otherwise the document
+    /// as of `now_ms` (see [`PollResults::at`]).
+    pub fn public_view(self, now_ms: u64) -> PollResults {
+        let mut view = self.at(now_ms);
+        if view.hide_results && view.open {
+            for option in &mut view.options {
+                option.votes = None;
+            }
+            view.total = None;
+            view.hidden = true;
+        }
+        view
     }
 }
 
@@ -89,32 +183,81 @@ mod tests {
     use super::*;
 
     fn row(id: &str, votes: i64) -> ResultsRow {
-        (
-            "Q?".into(),
-            7,
-            3,
-            "2026-01-01T00:00:00.000Z".into(),
-            id.into(),
-            id.to_uppercase(),
+        ResultsRow {
+            question: "Q?".into(),
+            ballots: 7,
+            version: 3,
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            option_id: id.into(),
+            label: id.to_uppercase(),
             votes,
-        )
+            open: true,
+            closes_at: Some("2026-05-01T18:00:00.000Z".into()),
+            choice: "multiple".into(),
+            hide_results: true,
+        }
     }
+
+    /// 2026-05-01T18:00:00Z
+    const CLOSES_AT: u64 = 1_777_658_400_000;
 
     #[test]
     fn builds_from_rows_in_order() {
         let results = PollResults::from_rows("p", [row("a", 4), row("b", 3)]).unwrap();
-        assert_eq!(results.total, 7);
+        assert_eq!(results.total, Some(7));
         assert_eq!(results.version, 3);
+        assert_eq!(results.choice, Choice::Multiple);
+        assert!(results.open && results.hide_results && !results.hidden);
         let ids: Vec<_> = results
             .options
             .iter()
             .map(|o| (o.id.as_str(), o.votes))
             .collect();
-        assert_eq!(ids, [("a", 4), ("b", 3)]);
+        assert_eq!(ids, [("a", Some(4)), ("b", Some(3))]);
     }
 
     #[test]
     fn no_rows_means_no_poll() {
         assert_eq!(PollResults::from_rows("p", []), None);
+    }
+
+    #[test]
+    fn hidden_results_are_null_until_the_poll_closes() {
+        let results = PollResults::from_rows("p", [row("a", 4), row("b", 3)]).unwrap();
+        let before = results.clone().public_view(CLOSES_AT - 1);
+        assert!(before.hidden && before.open);
+        assert_eq!(before.total, None);
+        assert!(before.options.iter().all(|o| o.votes.is_none()));
+        let json = serde_json::to_value(&before).unwrap();
+        assert_eq!(json["total"], serde_json::Value::Null);
+        assert_eq!(json["options"][0]["votes"], serde_json::Value::Null);
+        assert_eq!(json["options"][0]["label"], "A");
+
+        let after = results.clone().public_view(CLOSES_AT);
+        assert!(!after.open && !after.hidden);
+        assert_eq!(after.total, Some(7));
+
+        let mut closed_by_hand = results;
+        closed_by_hand.open = false;
+        closed_by_hand.closes_at = None;
+        assert_eq!(closed_by_hand.clone().public_view(0), closed_by_hand);
+    }
+
+    #[test]
+    fn visible_results_are_unchanged_by_the_public_view() {
+        let mut results = PollResults::from_rows("p", [row("a", 4)]).unwrap();
+        results.hide_results = false;
+        results.closes_at = None;
+        assert_eq!(results.clone().public_view(CLOSES_AT), results);
+    }
+
+    #[test]
+    fn documents_cached_before_polls_could_close_still_read() {
+        let old = r#"{"poll":"default","question":"Q","options":[{"id":"a","label":"A","votes":2}],
+                      "total":2,"updated_at":"2026-01-01T00:00:00.000Z","version":4}"#;
+        let results: PollResults = serde_json::from_str(old).unwrap();
+        assert!(results.open && !results.hide_results && !results.hidden);
+        assert_eq!(results.choice, Choice::Single);
+        assert_eq!(results.options[0].votes, Some(2));
     }
 }

@@ -73,15 +73,19 @@ impl ResultsDatabase {
         let rows = rows
             .iter()
             .map(|row| -> Result<ResultsRow, tokio_postgres::Error> {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                    row.try_get(6)?,
-                ))
+                Ok(ResultsRow {
+                    question: row.try_get(0)?,
+                    ballots: row.try_get(1)?,
+                    version: row.try_get(2)?,
+                    updated_at: row.try_get(3)?,
+                    option_id: row.try_get(4)?,
+                    label: row.try_get(5)?,
+                    votes: row.try_get(6)?,
+                    open: row.try_get(7)?,
+                    closes_at: row.try_get(8)?,
+                    choice: row.try_get(9)?,
+                    hide_results: row.try_get(10)?,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PollResults::from_rows(poll, rows))

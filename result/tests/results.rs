@@ -16,7 +16,10 @@ use tally_testkit::{shared_postgres, shared_redis, unique_prefix};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-const SCHEMA: &str = include_str!("../../worker/migrations/0001_polls_ballots_tallies.sql");
+const SCHEMA: &str = concat!(
+    include_str!("../../worker/migrations/0001_polls_ballots_tallies.sql"),
+    include_str!("../../worker/migrations/0002_created_polls.sql"),
+);
 
 const SEED: &str = "
     INSERT INTO polls (id, question, choice, ballots, version, updated_at)
@@ -120,7 +123,9 @@ async fn a_miss_reads_postgres_and_fills_the_cache() {
                 {"id": "pizza", "label": "Pizza", "votes": 5},
                 {"id": "salad", "label": "Salad", "votes": 0}
             ],
-            "total": 5, "updated_at": "2026-01-02T03:04:05.678Z", "version": 9
+            "total": 5, "updated_at": "2026-01-02T03:04:05.678Z", "version": 9,
+            "open": true, "closes_at": null, "choice": "single",
+            "hide_results": false, "hidden": false
         })
     );
 

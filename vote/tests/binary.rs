@@ -98,6 +98,9 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
                 label: "Dogs".into(),
             },
         ],
+        closes_at: None,
+        hide_results: false,
+        admin_hash: None,
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

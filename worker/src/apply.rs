@@ -8,6 +8,11 @@
 //! - tallies move by the difference between the old and the new ballot, in the same
 //!   transaction, so they always equal a recount.
 //!
+//! Poll commands go in the same transaction (see [`crate::commands`]): creations first,
+//! so that votes later in the batch find their poll; closes and reopens last, in stream
+//! order. Votes are counted whether or not the poll has closed since: the vote service
+//! answered them `202` while it was open.
+//!
 //! Rows are locked in (poll, voter) order, then tallies in (poll, option) order, then
 //! polls by id, so concurrent workers cannot deadlock on each other.
 
@@ -15,6 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use tally_model::{EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
+
+use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
 
 /// A vote read from the stream, with the id of its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +32,46 @@ pub struct StreamVote {
     pub entry: VoteEntry,
 }
 
+/// A batch of decoded stream entries, by kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Poll creations.
+    pub creates: Vec<StreamCreate>,
+    /// Closes and reopens.
+    pub statuses: Vec<StreamStatus>,
+    /// Ballots.
+    pub votes: Vec<StreamVote>,
+}
+
+impl Batch {
+    /// A batch of ballots only.
+    pub fn of_votes(votes: &[StreamVote]) -> Self {
+        Batch {
+            votes: votes.to_vec(),
+            ..Batch::default()
+        }
+    }
+
+    /// Entries in the batch.
+    pub fn len(&self) -> usize {
+        self.creates.len() + self.statuses.len() + self.votes.len()
+    }
+
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What a committed batch did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
-    /// Polls whose counts changed, to refresh in the cache.
+    /// Polls whose results changed (counts, status, or new), to refresh in the cache.
     pub changed_polls: Vec<String>,
+    /// Polls created or closed or reopened: their Redis definitions must be rewritten.
+    pub redefined_polls: Vec<String>,
+    /// Polls created by this batch (a redelivered creation is not counted).
+    pub polls_created: usize,
     /// Ballots created.
     pub created: usize,
     /// Ballots replaced by a newer entry.
@@ -45,9 +87,22 @@ pub async fn apply_batch(
     client: &mut Client,
     votes: &[StreamVote],
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
+    apply_entries(client, &Batch::of_votes(votes)).await
+}
+
+/// Applies every entry of `batch` in one transaction and commits.
+pub async fn apply_entries(
+    client: &mut Client,
+    batch: &Batch,
+) -> Result<BatchOutcome, tokio_postgres::Error> {
     let mut outcome = BatchOutcome::default();
     let transaction = client.transaction().await?;
 
+    let created_polls = create_polls(&transaction, &batch.creates).await?;
+    outcome.polls_created = created_polls.len();
+    outcome.unchanged += batch.creates.len() - created_polls.len();
+
+    let votes = batch.votes.as_slice();
     let definitions = load_definitions(&transaction, votes).await?;
     let mut valid = Vec::with_capacity(votes.len());
     for vote in votes {
@@ -62,7 +117,7 @@ pub async fn apply_batch(
         }
     }
     let newest = newest_per_voter(&valid);
-    outcome.unchanged = valid.len() - newest.len();
+    outcome.unchanged += valid.len() - newest.len();
 
     let mut deltas = TallyDeltas::default();
     let created = insert_new_ballots(&transaction, &newest).await?;
@@ -81,8 +136,26 @@ pub async fn apply_batch(
     outcome.unchanged += existing.len() - replacements.len();
     replace_ballots(&transaction, &replacements).await?;
 
+    let mut locked: Vec<&str> = deltas.ballots.keys().map(String::as_str).collect();
+    locked.extend(batch.statuses.iter().map(|s| s.entry.poll.as_str()));
+    locked.sort_unstable();
+    locked.dedup();
+    lock_polls(&transaction, &locked).await?;
     deltas.apply(&transaction).await?;
-    outcome.changed_polls = deltas.changed_polls();
+    let statuses = set_statuses(&transaction, &batch.statuses).await?;
+    outcome.unchanged += statuses.unchanged;
+    outcome.rejected.extend(statuses.rejected);
+
+    let mut redefined = created_polls;
+    redefined.extend(statuses.changed);
+    redefined.sort_unstable();
+    redefined.dedup();
+    let mut changed = deltas.changed_polls();
+    changed.extend(redefined.iter().cloned());
+    changed.sort_unstable();
+    changed.dedup();
+    outcome.changed_polls = changed;
+    outcome.redefined_polls = redefined;
     transaction.commit().await?;
     Ok(outcome)
 }

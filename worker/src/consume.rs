@@ -4,13 +4,15 @@
 //! idempotently is what makes the redelivery that follows count nothing twice.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use tally_model::{EntryId, VoteEntry};
+use tally_model::{EntryId, StreamEntry};
 use tokio::sync::watch;
 
-use crate::apply::{apply_batch, BatchOutcome, StreamVote};
+use crate::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
+use crate::commands::{StreamCreate, StreamStatus};
 use crate::polls::{load_definitions, read_results, RedisCopies};
 use crate::stream::{RawEntry, VoteStream};
 
@@ -45,6 +47,8 @@ pub struct Consumer {
     pub copies: RedisCopies,
     /// Pacing.
     pub settings: ConsumeSettings,
+    /// Set when rewriting some definitions failed: housekeeping then rewrites them all.
+    pub definitions_stale: AtomicBool,
 }
 
 /// The loop was told to stop while it waited.
@@ -150,19 +154,22 @@ impl Consumer {
         entries: Vec<RawEntry>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Stopped> {
-        let (votes, mut dead) = decode(&entries);
+        let (batch, mut dead) = decode_batch(&entries);
         let mut backoff = FIRST_BACKOFF;
         let outcome = loop {
-            match self.apply(&votes).await {
+            match self.apply(&batch).await {
                 Ok(outcome) => break outcome,
                 Err(error) => {
-                    tracing::warn!(%error, entries = votes.len(), "applying a batch failed; retrying");
+                    tracing::warn!(%error, entries = batch.len(), "applying a batch failed; retrying");
                     pause(stop, backoff).await?;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         };
+        // Definitions first: a poll whose results can be read must also take votes.
+        self.rewrite_definitions(&outcome).await;
         tracing::debug!(
+            polls_created = outcome.polls_created,
             created = outcome.created,
             replaced = outcome.replaced,
             unchanged = outcome.unchanged,
@@ -189,9 +196,31 @@ impl Consumer {
         Ok(())
     }
 
-    async fn apply(&self, votes: &[StreamVote]) -> Result<BatchOutcome, StoreError> {
+    async fn apply(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         let mut client = self.pool.get().await?;
-        Ok(apply_batch(&mut client, votes).await?)
+        Ok(apply_entries(&mut client, batch).await?)
+    }
+
+    /// Copies the definitions of polls the batch created, closed or reopened to Redis.
+    /// On failure, housekeeping rewrites every definition once Redis answers again.
+    async fn rewrite_definitions(&self, outcome: &BatchOutcome) {
+        if outcome.redefined_polls.is_empty() {
+            return;
+        }
+        let polls: Vec<&str> = outcome.redefined_polls.iter().map(String::as_str).collect();
+        let written = async {
+            let client = self.pool.get().await?;
+            let definitions = load_definitions(&**client, Some(&polls)).await?;
+            self.copies.rewrite_definitions(&definitions).await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }
+        .await;
+        if let Err(error) = written {
+            tracing::warn!(%error, "rewriting poll definitions failed; all will be rewritten");
+            self.definitions_stale.store(true, Ordering::Relaxed);
+            // Best effort: other workers' housekeeping then rewrites them too.
+            let _ = self.copies.mark_definitions_incomplete().await;
+        }
     }
 
     /// Moves entries that can never be applied to the dead-letter stream; returns the
@@ -242,13 +271,13 @@ impl Consumer {
 
     /// Trims acknowledged entries and rewrites the poll definitions if Redis lost them.
     async fn housekeeping(&self) {
+        let stale = self.definitions_stale.load(Ordering::Relaxed);
         match self.copies.definitions_present().await {
-            Ok(true) => {}
-            Ok(false) => {
-                if let Err(error) = self.write_definitions().await {
-                    tracing::warn!(%error, "writing poll definitions to Redis failed");
-                }
-            }
+            Ok(true) if !stale => {}
+            Ok(_) => match self.write_definitions().await {
+                Ok(()) => self.definitions_stale.store(false, Ordering::Relaxed),
+                Err(error) => tracing::warn!(%error, "writing poll definitions to Redis failed"),
+            },
             Err(error) => tracing::debug!(%error, "checking poll definitions in Redis failed"),
         }
         if let Err(error) = self.stream.trim_acknowledged().await {
@@ -269,9 +298,16 @@ impl Consumer {
     }
 }
 
-/// Splits raw entries into votes and the ones that are malformed (with the reason).
+/// The votes among `entries` and the entries that are malformed (with the reason);
+/// poll commands are left out (see [`decode_batch`]).
 pub fn decode(entries: &[RawEntry]) -> (Vec<StreamVote>, Vec<(String, String)>) {
-    let mut votes = Vec::with_capacity(entries.len());
+    let (batch, malformed) = decode_batch(entries);
+    (batch.votes, malformed)
+}
+
+/// Splits raw entries by kind, and the malformed ones (with the reason) aside.
+pub fn decode_batch(entries: &[RawEntry]) -> (Batch, Vec<(String, String)>) {
+    let mut batch = Batch::default();
     let mut malformed = Vec::new();
     for entry in entries {
         let id = match entry.id.parse::<EntryId>() {
@@ -281,12 +317,18 @@ pub fn decode(entries: &[RawEntry]) -> (Vec<StreamVote>, Vec<(String, String)>) 
                 continue;
             }
         };
-        match VoteEntry::from_fields(entry.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-            Ok(vote) => votes.push(StreamVote { id, entry: vote }),
+        match StreamEntry::from_fields(entry.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(StreamEntry::Vote(vote)) => batch.votes.push(StreamVote { id, entry: vote }),
+            Ok(StreamEntry::Create(create)) => {
+                batch.creates.push(StreamCreate { id, entry: create })
+            }
+            Ok(StreamEntry::Status(status)) => {
+                batch.statuses.push(StreamStatus { id, entry: status })
+            }
             Err(error) => malformed.push((entry.id.clone(), error.to_string())),
         }
     }
-    (votes, malformed)
+    (batch, malformed)
 }
 
 /// Waits `duration`, or less if told to stop (then `Err`).

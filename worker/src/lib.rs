@@ -3,6 +3,7 @@
 //! commit, then refreshes the results cache and publishes the new counts.
 
 pub mod apply;
+pub mod commands;
 pub mod config;
 pub mod consume;
 pub mod migrate;
@@ -97,6 +98,7 @@ pub async fn run(
             claim_idle: config.claim_idle,
             housekeeping_interval: config.housekeeping_interval,
         },
+        definitions_stale: Default::default(),
     };
     let default_poll = DefaultPoll {
         question: config.default_question.clone(),

@@ -10,11 +10,18 @@ use tokio_postgres::Client;
 const MIGRATION_LOCK_KEY: i64 = 0x0074_616c_6c79;
 
 /// The migrations, in order. A migration never changes once released; add a new one.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "polls_ballots_tallies",
-    include_str!("../migrations/0001_polls_ballots_tallies.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "polls_ballots_tallies",
+        include_str!("../migrations/0001_polls_ballots_tallies.sql"),
+    ),
+    (
+        2,
+        "created_polls",
+        include_str!("../migrations/0002_created_polls.sql"),
+    ),
+];
 
 /// Applies the migrations this database lacks; returns how many were applied.
 pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {

@@ -4,8 +4,8 @@
 
 use redis::aio::ConnectionManager;
 use tally_model::{
-    Choice, Keys, PollDefinition, PollOption, PollResults, DEFAULT_POLL_ID, SELECT_POLL_RESULTS,
-    STORE_RESULTS_LUA,
+    Choice, Keys, PollDefinition, PollOption, PollResults, ResultsRow, DEFAULT_POLL_ID,
+    SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
 };
 use tokio_postgres::{Client, GenericClient};
 
@@ -71,7 +71,8 @@ pub async fn load_definitions(
 ) -> Result<Vec<PollDefinition>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT p.id, p.question, p.choice, p.open, o.id, o.label
+            "SELECT p.id, p.question, p.choice, p.open, o.id, o.label,
+                    (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash
                FROM polls p JOIN poll_options o ON o.poll_id = p.id
               WHERE $1::text[] IS NULL OR p.id = ANY($1)
               ORDER BY p.id, o.position",
@@ -92,6 +93,11 @@ pub async fn load_definitions(
                 },
                 open: row.get(3),
                 options: Vec::new(),
+                closes_at: row
+                    .get::<_, Option<i64>>(6)
+                    .and_then(|ms| u64::try_from(ms).ok()),
+                hide_results: row.get(7),
+                admin_hash: row.get(8),
             });
         }
         if let Some(definition) = definitions.last_mut() {
@@ -113,16 +119,18 @@ pub async fn read_results(
     let rows = client.query(&statement, &[&poll]).await?;
     Ok(PollResults::from_rows(
         poll,
-        rows.iter().map(|row| {
-            (
-                row.get(0),
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-                row.get(6),
-            )
+        rows.iter().map(|row| ResultsRow {
+            question: row.get(0),
+            ballots: row.get(1),
+            version: row.get(2),
+            updated_at: row.get(3),
+            option_id: row.get(4),
+            label: row.get(5),
+            votes: row.get(6),
+            open: row.get(7),
+            closes_at: row.get(8),
+            choice: row.get(9),
+            hide_results: row.get(10),
         }),
     ))
 }
@@ -159,14 +167,41 @@ impl RedisCopies {
         &self,
         definitions: &[PollDefinition],
     ) -> redis::RedisResult<()> {
+        let mut pipe = self.definitions_pipe(definitions);
+        pipe.set(self.keys.definitions_marker(), 1).ignore();
+        pipe.query_async(&mut self.redis.clone()).await
+    }
+
+    /// Rewrites some definitions (polls just created, closed or reopened); the marker
+    /// is left alone, since these alone do not make the copies complete.
+    pub async fn rewrite_definitions(
+        &self,
+        definitions: &[PollDefinition],
+    ) -> redis::RedisResult<()> {
+        if definitions.is_empty() {
+            return Ok(());
+        }
+        self.definitions_pipe(definitions)
+            .query_async(&mut self.redis.clone())
+            .await
+    }
+
+    /// Forgets that the definitions are complete, so housekeeping rewrites them all.
+    pub async fn mark_definitions_incomplete(&self) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.keys.definitions_marker())
+            .query_async(&mut self.redis.clone())
+            .await
+    }
+
+    fn definitions_pipe(&self, definitions: &[PollDefinition]) -> redis::Pipeline {
         let mut pipe = redis::pipe();
         for definition in definitions {
             let json = serde_json::to_string(definition).unwrap_or_default();
             pipe.set(self.keys.poll_definition(&definition.id), json)
                 .ignore();
         }
-        pipe.set(self.keys.definitions_marker(), 1).ignore();
-        pipe.query_async(&mut self.redis.clone()).await
+        pipe
     }
 
     /// Caches `results` unless the cache holds a newer version, and publishes them on

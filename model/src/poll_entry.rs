@@ -1,0 +1,352 @@
+//! The wire format of poll commands in the `votes` stream, beside the votes:
+//! `create` (a new poll), `close` and `reopen`; and [`StreamEntry`], which reads any
+//! entry by its `kind`. Flat string fields, like votes:
+//! `kind create  poll aB3dE5gH9k  question …  choice single  options ["Tea","Coffee"]
+//!  closes_at ""  hide_results 0  admin_hash <hex>  at 1700000000000`.
+
+use crate::admin_token::is_valid_admin_hash;
+use crate::new_poll::{is_created_poll_id, NewPoll};
+use crate::poll::{is_valid_poll_id, Choice, PollDefinition};
+use crate::vote_entry::{EntryError, VoteEntry, KIND_VOTE};
+
+/// The `kind` of a poll creation.
+pub const KIND_CREATE: &str = "create";
+/// The `kind` of closing a poll now.
+pub const KIND_CLOSE: &str = "close";
+/// The `kind` of reopening a closed poll.
+pub const KIND_REOPEN: &str = "reopen";
+
+/// A poll's creation as it travels to the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateEntry {
+    /// The new poll's id (10 letters and digits).
+    pub poll: String,
+    /// What the creator asked for.
+    pub new_poll: NewPoll,
+    /// SHA-256 (hex) of the admin token.
+    pub admin_hash: String,
+    /// When the vote service accepted it (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// Closing (`open: false`) or reopening (`open: true`) a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The poll.
+    pub poll: String,
+    /// Whether the poll is to take votes.
+    pub open: bool,
+    /// When the vote service accepted it (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// Any entry of the `votes` stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEntry {
+    /// A ballot.
+    Vote(VoteEntry),
+    /// A new poll.
+    Create(CreateEntry),
+    /// A poll closed or reopened.
+    Status(StatusEntry),
+}
+
+impl StreamEntry {
+    /// Reads an entry of any kind from its fields, checking every one.
+    pub fn from_fields<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<Self, EntryError> {
+        let fields = Fields(fields);
+        match fields.get("kind")? {
+            KIND_VOTE => VoteEntry::from_fields(fields.0).map(StreamEntry::Vote),
+            KIND_CREATE => CreateEntry::from_fields(&fields).map(StreamEntry::Create),
+            kind @ (KIND_CLOSE | KIND_REOPEN) => Ok(StreamEntry::Status(StatusEntry {
+                poll: fields.poll()?,
+                open: kind == KIND_REOPEN,
+                at_ms: fields.at()?,
+            })),
+            other => Err(EntryError::UnknownKind(other.chars().take(40).collect())),
+        }
+    }
+
+    /// The poll the entry is about.
+    pub fn poll(&self) -> &str {
+        match self {
+            StreamEntry::Vote(vote) => &vote.poll,
+            StreamEntry::Create(create) => &create.poll,
+            StreamEntry::Status(status) => &status.poll,
+        }
+    }
+}
+
+impl CreateEntry {
+    /// The field/value pairs to pass to `XADD`.
+    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
+        let poll = &self.new_poll;
+        vec![
+            ("kind", KIND_CREATE.to_owned()),
+            ("poll", self.poll.clone()),
+            ("question", poll.question.clone()),
+            ("choice", choice_name(poll.choice).to_owned()),
+            (
+                "options",
+                serde_json::to_string(&poll.labels).unwrap_or_default(),
+            ),
+            (
+                "closes_at",
+                poll.closes_at.map(|ms| ms.to_string()).unwrap_or_default(),
+            ),
+            ("hide_results", u8::from(poll.hide_results).to_string()),
+            ("admin_hash", self.admin_hash.clone()),
+            ("at", self.at_ms.to_string()),
+        ]
+    }
+
+    fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let poll = fields.get("poll")?;
+        if !is_created_poll_id(poll) {
+            return Err(bad("poll", poll));
+        }
+        let choice = match fields.get("choice")? {
+            "single" => Choice::Single,
+            "multiple" => Choice::Multiple,
+            other => return Err(bad("choice", other)),
+        };
+        let options = fields.get("options")?;
+        let labels: Vec<String> =
+            serde_json::from_str(options).map_err(|_| bad("options", options))?;
+        let closes_at = match fields.get("closes_at")? {
+            "" => None,
+            text => Some(text.parse().map_err(|_| bad("closes_at", text))?),
+        };
+        let hide_results = match fields.get("hide_results")? {
+            "0" => false,
+            "1" => true,
+            other => return Err(bad("hide_results", other)),
+        };
+        let admin_hash = fields.get("admin_hash")?;
+        if !is_valid_admin_hash(admin_hash) {
+            return Err(bad("admin_hash", admin_hash));
+        }
+        let new_poll = NewPoll {
+            question: fields.get("question")?.to_owned(),
+            choice,
+            labels,
+            closes_at,
+            hide_results,
+        };
+        new_poll
+            .check()
+            .map_err(|error| bad("options", &error.to_string()))?;
+        Ok(CreateEntry {
+            poll: poll.to_owned(),
+            new_poll,
+            admin_hash: admin_hash.to_owned(),
+            at_ms: fields.at()?,
+        })
+    }
+
+    /// The definition the new poll starts with.
+    pub fn definition(&self) -> PollDefinition {
+        PollDefinition {
+            id: self.poll.clone(),
+            question: self.new_poll.question.clone(),
+            choice: self.new_poll.choice,
+            open: true,
+            options: self.new_poll.options(),
+            closes_at: self.new_poll.closes_at,
+            hide_results: self.new_poll.hide_results,
+            admin_hash: Some(self.admin_hash.clone()),
+        }
+    }
+}
+
+impl StatusEntry {
+    /// The field/value pairs to pass to `XADD`.
+    pub fn to_fields(&self) -> [(&'static str, String); 3] {
+        let kind = if self.open { KIND_REOPEN } else { KIND_CLOSE };
+        [
+            ("kind", kind.to_owned()),
+            ("poll", self.poll.clone()),
+            ("at", self.at_ms.to_string()),
+        ]
+    }
+}
+
+/// `single` or `multiple`, as the schema and the API spell it.
+pub fn choice_name(choice: Choice) -> &'static str {
+    match choice {
+        Choice::Single => "single",
+        Choice::Multiple => "multiple",
+    }
+}
+
+/// Looks fields up by name.
+struct Fields<I>(I);
+
+impl<'a, I> Fields<I>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    fn get(&self, name: &'static str) -> Result<&'a str, EntryError> {
+        self.0
+            .clone()
+            .into_iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+            .ok_or(EntryError::Missing(name))
+    }
+
+    fn poll(&self) -> Result<String, EntryError> {
+        let poll = self.get("poll")?;
+        if !is_valid_poll_id(poll) {
+            return Err(bad("poll", poll));
+        }
+        Ok(poll.to_owned())
+    }
+
+    fn at(&self) -> Result<u64, EntryError> {
+        let at = self.get("at")?;
+        at.parse().map_err(|_| bad("at", at))
+    }
+}
+
+fn bad(field: &'static str, value: &str) -> EntryError {
+    EntryError::Bad {
+        field,
+        value: value.chars().take(80).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin_token::hash_token;
+
+    fn create() -> CreateEntry {
+        CreateEntry {
+            poll: "aB3dE5gH9k".into(),
+            new_poll: NewPoll {
+                question: "Tea, or \"coffee\"?".into(),
+                choice: Choice::Multiple,
+                labels: vec!["Tea".into(), "Coffee, black".into()],
+                closes_at: Some(1_800_000_000_000),
+                hide_results: true,
+            },
+            admin_hash: hash_token("t"),
+            at_ms: 1_700_000_000_000,
+        }
+    }
+
+    fn decode(fields: &[(&str, String)]) -> Result<StreamEntry, EntryError> {
+        StreamEntry::from_fields(fields.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    fn replaced(
+        fields: &[(&'static str, String)],
+        field: &str,
+        value: &str,
+    ) -> Vec<(&'static str, String)> {
+        fields
+            .iter()
+            .map(|(k, v)| {
+                if *k == field {
+                    (*k, value.to_owned())
+                } else {
+                    (*k, v.clone())
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creations_round_trip() {
+        let entry = create();
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::Create(entry.clone()))
+        );
+        let mut open_ended = entry;
+        open_ended.new_poll.closes_at = None;
+        open_ended.new_poll.hide_results = false;
+        let fields = open_ended.to_fields();
+        assert!(fields.contains(&("closes_at", String::new())));
+        assert_eq!(decode(&fields), Ok(StreamEntry::Create(open_ended)));
+    }
+
+    #[test]
+    fn close_and_reopen_round_trip() {
+        for open in [false, true] {
+            let entry = StatusEntry {
+                poll: "aB3dE5gH9k".into(),
+                open,
+                at_ms: 5,
+            };
+            assert_eq!(
+                decode(&entry.to_fields()),
+                Ok(StreamEntry::Status(entry.clone()))
+            );
+        }
+    }
+
+    #[test]
+    fn votes_still_read() {
+        let vote = VoteEntry {
+            vote_id: "v".into(),
+            poll: "default".into(),
+            options: vec!["a".into()],
+            voter: "x".into(),
+            at_ms: 1,
+        };
+        let fields = vote.to_fields().to_vec();
+        assert_eq!(decode(&fields), Ok(StreamEntry::Vote(vote)));
+    }
+
+    #[test]
+    fn bad_creations_are_refused() {
+        let fields = create().to_fields();
+        for (field, value) in [
+            ("poll", "default"),
+            ("poll", "../../etc12"),
+            ("choice", "some"),
+            ("options", "[\"only one\"]"),
+            ("options", "not json"),
+            ("options", "[\"a\",\"A\"]"),
+            ("closes_at", "soon"),
+            ("hide_results", "yes"),
+            ("admin_hash", "short"),
+            ("question", ""),
+            ("at", "-1"),
+        ] {
+            assert!(
+                decode(&replaced(&fields, field, value)).is_err(),
+                "{field}={value:?}"
+            );
+        }
+        let missing: Vec<_> = fields
+            .iter()
+            .filter(|(k, _)| *k != "admin_hash")
+            .cloned()
+            .collect();
+        assert_eq!(decode(&missing), Err(EntryError::Missing("admin_hash")));
+        assert!(matches!(
+            decode(&replaced(&fields, "kind", "delete")),
+            Err(EntryError::UnknownKind(_))
+        ));
+    }
+
+    #[test]
+    fn the_definition_starts_open_with_lettered_options() {
+        let definition = create().definition();
+        assert!(definition.open);
+        assert_eq!(definition.options[1].id, "b");
+        assert_eq!(definition.options[1].label, "Coffee, black");
+        assert_eq!(
+            definition.admin_hash.as_deref(),
+            Some(hash_token("t").as_str())
+        );
+    }
+}

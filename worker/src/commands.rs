@@ -1,0 +1,155 @@
+//! Poll commands inside the batch transaction.
+//!
+//! - A creation inserts the poll, its options and their zero tallies. It is idempotent:
+//!   the poll id is the key, so a redelivered creation changes nothing.
+//! - A close or reopen sets `open` and bumps the version, but only when its stream
+//!   entry is newer than the one that last set the poll's status (kept in the row), so a
+//!   redelivered close cannot undo a later reopen, whatever the delivery order.
+
+use tally_model::poll_entry::choice_name;
+use tally_model::{CreateEntry, EntryId, StatusEntry};
+use tokio_postgres::Transaction;
+
+/// A poll creation read from the stream, with the id of its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCreate {
+    /// The stream entry id.
+    pub id: EntryId,
+    /// The creation.
+    pub entry: CreateEntry,
+}
+
+/// A close or reopen read from the stream, with the id of its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStatus {
+    /// The stream entry id.
+    pub id: EntryId,
+    /// The status change.
+    pub entry: StatusEntry,
+}
+
+/// Creates the polls that do not exist yet; returns the ids of those created.
+pub async fn create_polls(
+    transaction: &Transaction<'_>,
+    creates: &[StreamCreate],
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let mut created = Vec::new();
+    for create in creates {
+        let entry = &create.entry;
+        let poll = &entry.new_poll;
+        let closes_at = poll.closes_at.map(|ms| ms as i64);
+        let inserted = transaction
+            .execute(
+                "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
+                                    status_entry_ms, status_entry_seq)
+                 VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &entry.poll,
+                    &poll.question,
+                    &choice_name(poll.choice),
+                    &closes_at,
+                    &poll.hide_results,
+                    &entry.admin_hash,
+                    &(create.id.ms as i64),
+                    &(create.id.seq as i64),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            continue;
+        }
+        let options = poll.options();
+        let ids: Vec<&str> = options.iter().map(|o| o.id.as_str()).collect();
+        let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();
+        transaction
+            .execute(
+                "INSERT INTO poll_options (poll_id, id, label, position)
+                 SELECT $1, o.id, o.label, o.position::int4 - 1
+                   FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(id, label, position)",
+                &[&entry.poll, &ids, &labels],
+            )
+            .await?;
+        transaction
+            .execute(
+                "INSERT INTO tallies (poll_id, option_id) SELECT $1, unnest($2::text[])",
+                &[&entry.poll, &ids],
+            )
+            .await?;
+        created.push(entry.poll.clone());
+    }
+    Ok(created)
+}
+
+/// What [`set_statuses`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StatusOutcome {
+    /// Polls whose status was set (their definition and results must be rewritten).
+    pub changed: Vec<String>,
+    /// Entries older than the poll's last status change (redelivered or overtaken).
+    pub unchanged: usize,
+    /// Entries about polls that do not exist, with the reason.
+    pub rejected: Vec<(EntryId, String)>,
+}
+
+/// Applies closes and reopens in stream order. Call it after the votes' tally updates:
+/// like them it locks poll rows, and polls are the last rows a batch locks.
+pub async fn set_statuses(
+    transaction: &Transaction<'_>,
+    statuses: &[StreamStatus],
+) -> Result<StatusOutcome, tokio_postgres::Error> {
+    let mut outcome = StatusOutcome::default();
+    let mut ordered: Vec<&StreamStatus> = statuses.iter().collect();
+    ordered.sort_by_key(|status| status.id);
+    for status in ordered {
+        let updated = transaction
+            .execute(
+                "UPDATE polls SET open = $2, version = version + 1,
+                                  status_entry_ms = $3, status_entry_seq = $4
+                  WHERE id = $1 AND (status_entry_ms, status_entry_seq) < ($3, $4)",
+                &[
+                    &status.entry.poll,
+                    &status.entry.open,
+                    &(status.id.ms as i64),
+                    &(status.id.seq as i64),
+                ],
+            )
+            .await?;
+        if updated > 0 {
+            if !outcome.changed.contains(&status.entry.poll) {
+                outcome.changed.push(status.entry.poll.clone());
+            }
+            continue;
+        }
+        let exists = transaction
+            .query_opt("SELECT 1 FROM polls WHERE id = $1", &[&status.entry.poll])
+            .await?
+            .is_some();
+        if exists {
+            outcome.unchanged += 1;
+        } else {
+            outcome
+                .rejected
+                .push((status.id, format!("no poll {:?}", status.entry.poll)));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Locks the rows of `polls` in id order, so that every worker takes poll locks in
+/// the same order and none waits on another in a cycle.
+pub async fn lock_polls(
+    transaction: &Transaction<'_>,
+    polls: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    if polls.is_empty() {
+        return Ok(());
+    }
+    transaction
+        .query(
+            "SELECT id FROM polls WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&polls],
+        )
+        .await?;
+    Ok(())
+}
