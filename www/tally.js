@@ -1,4 +1,4 @@
-/* Tally: small helpers shared by the vote page (app.js) and the results page (results.js). */
+/* Tally: small helpers shared by every page's script: requests, cookies, figures, bars. */
 (function () {
   "use strict";
 
@@ -59,5 +59,118 @@
       data.options.every((o) => o && typeof o.id === "string");
   }
 
-  window.Tally = { readChoice, requestJSON, errorMessage, isResults };
+  const counter = new Intl.NumberFormat();
+  const percenter = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+  // "1 vote", "1,024 votes".
+  function votesText(n) {
+    return counter.format(n) + (n === 1 ? " vote" : " votes");
+  }
+
+  // "66.7%".
+  function percentText(share) {
+    return percenter.format(share) + "%";
+  }
+
+  // The poll id in a poll page's address (/p/<id>, /p/<id>/live, /p/<id>/admin), or "".
+  function pollFromPath() {
+    const match = /^\/p\/([A-Za-z0-9_-]{1,64})(?:\/|$)/.exec(location.pathname);
+    return match ? match[1] : "";
+  }
+
+  function reducedMotion() {
+    return window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  }
+
+  // The live region `element` says `text` (emptied first, so the same text is said again).
+  function announce(element, text, isError) {
+    clearTimeout(element._tallyTimer);
+    element.textContent = "";
+    element.classList.toggle("status--error", !!isError);
+    element._tallyTimer = setTimeout(() => { element.textContent = text; }, 60);
+  }
+
+  // Bars for a results document in the <ol> `list`: one row per option, the bar as wide
+  // as the option's share of ballots. With `animate`, counts roll to their new values
+  // (not when the reader prefers reduced motion). Rows carry data-votes at once.
+  function Bars(list, animate) {
+    this.list = list;
+    this.animate = !!animate;
+    this.rows = new Map();
+    this.PALETTE = 4; // style.css defines --c0 … --c3
+  }
+
+  Bars.prototype.row = function (option, index) {
+    let row = this.rows.get(option.id);
+    if (row) return row;
+    row = document.createElement("li");
+    row.className = "result result--c" + (index % this.PALETTE);
+    row.dataset.option = option.id;
+    row.innerHTML =
+      '<div class="result-head"><span class="result-label"></span>' +
+      '<span class="result-mine" hidden>Your vote</span>' +
+      '<span class="result-figures"><span class="result-count"></span> · ' +
+      '<span class="result-pct"></span></span></div>' +
+      '<div class="result-track" aria-hidden="true"><div class="result-bar"></div></div>';
+    this.list.appendChild(row);
+    row.offsetWidth; // lay out at width 0 first so the bar grows into place
+    this.rows.set(option.id, row);
+    return row;
+  };
+
+  Bars.prototype.update = function (data, mine) {
+    const hidden = !!data.hidden || data.total === null ||
+      data.options.some((o) => o.votes === null || o.votes === undefined);
+    const votes = data.options.map((o) => Math.max(0, Number(o.votes) || 0));
+    const total = Number.isFinite(data.total) ? data.total : votes.reduce((a, b) => a + b, 0);
+    const seen = new Set();
+    data.options.forEach((option, i) => {
+      const row = this.row(option, i);
+      seen.add(option.id);
+      row.querySelector(".result-label").textContent = option.label || option.id;
+      row.querySelector(".result-mine").hidden = !(mine || []).includes(option.id);
+      const share = total > 0 ? (votes[i] / total) * 100 : 0;
+      if (hidden) {
+        delete row.dataset.votes;
+        row.querySelector(".result-count").textContent = "hidden";
+        row.querySelector(".result-pct").textContent = "—";
+        row.querySelector(".result-bar").style.width = "0%";
+        return;
+      }
+      const before = Number(row.dataset.votes || 0);
+      row.dataset.votes = String(votes[i]);
+      row.querySelector(".result-bar").style.width = Math.min(100, share) + "%";
+      this.roll(row, before, votes[i], total);
+    });
+    for (const [id, row] of this.rows) {
+      if (!seen.has(id)) { row.remove(); this.rows.delete(id); }
+    }
+    return { hidden: hidden, total: hidden ? null : total };
+  };
+
+  // Sets a row's count and percentage, rolling the figures from `from` to `to`.
+  Bars.prototype.roll = function (row, from, to, total) {
+    const countEl = row.querySelector(".result-count");
+    const pctEl = row.querySelector(".result-pct");
+    const show = (n) => {
+      countEl.textContent = votesText(n);
+      pctEl.textContent = percentText(total > 0 ? (n / total) * 100 : 0);
+    };
+    cancelAnimationFrame(row._tallyFrame);
+    if (!this.animate || reducedMotion() || from === to) { show(to); return; }
+    const DURATION_MS = 600;
+    const start = performance.now();
+    const step = (now) => {
+      const t = Math.min(1, (now - start) / DURATION_MS);
+      const eased = 1 - Math.pow(1 - t, 3);
+      show(t >= 1 ? to : Math.round(from + (to - from) * eased));
+      if (t < 1) row._tallyFrame = requestAnimationFrame(step);
+    };
+    row._tallyFrame = requestAnimationFrame(step);
+  };
+
+  window.Tally = {
+    readChoice, requestJSON, errorMessage, isResults, votesText, percentText,
+    pollFromPath, reducedMotion, announce, Bars,
+  };
 })();

@@ -7,6 +7,7 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod lookup;
+pub mod page;
 pub mod route;
 pub mod service;
 

@@ -8,6 +8,7 @@ use tally_runtime::{json_bytes, Body, Handler, HttpError, Request, RequestContex
 
 use crate::error::ResultError;
 use crate::lookup::ResultsLookup;
+use crate::page;
 use crate::route::poll_of;
 
 /// Results change with every vote; a cached copy is stale at once.
@@ -31,6 +32,11 @@ impl ResultService {
 
 impl Handler for ResultService {
     async fn handle(self: Arc<Self>, request: Request, _context: RequestContext) -> Response<Body> {
+        if let Some(poll_page) = page::poll_page_of(request.uri().path()) {
+            let authority = request.uri().authority().map(|a| a.as_str());
+            let (method, headers) = (request.method(), request.headers());
+            return page::respond(&self.lookup, method, headers, authority, poll_page).await;
+        }
         let head = request.method() == Method::HEAD;
         let result = match (request.method(), poll_of(request.uri().path())) {
             (&Method::GET | &Method::HEAD, Some(poll)) => self.lookup.body(poll).await,

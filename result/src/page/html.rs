@@ -1,0 +1,291 @@
+//! The vote page and the error pages as HTML. Every value from a poll goes through
+//! `html-escape`; the markup uses the site's stylesheet and scripts only (the edge's
+//! Content-Security-Policy forbids inline code), and works without JavaScript.
+
+use std::fmt::Write;
+
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+use super::view::PageView;
+
+/// The head and site header every page shares; `{title}` is already escaped.
+fn open_page(out: &mut String, title: &str, poll: Option<&str>) {
+    let _ = write!(
+        out,
+        r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="color-scheme" content="light dark">
+  <title>{title} — Tally</title>
+  <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="/style.css">
+  <script src="/tally.js" defer></script>
+  <script src="/poll.js" defer></script>
+</head>
+<body>
+  <a class="skip-link" href="#main">Skip to content</a>
+  <header class="site-header">
+    <a class="brand" href="/"><img src="/favicon.svg" alt="" width="28" height="28">Tally</a>
+    <nav aria-label="Main">
+      <ul>
+        <li><a href="/new">New poll</a></li>
+"##
+    );
+    if let Some(poll) = poll {
+        let _ = writeln!(
+            out,
+            r#"        <li><a href="/p/{}/live">Live results</a></li>"#,
+            attr(poll)
+        );
+    }
+    out.push_str("      </ul>\n    </nav>\n  </header>\n");
+}
+
+fn close_page(out: &mut String) {
+    out.push_str(
+        r#"  <footer class="site-footer">
+    <p>Tally — one ballot per person, counted exactly once.</p>
+  </footer>
+</body>
+</html>
+"#,
+    );
+}
+
+/// A page that says what went wrong, with a way on.
+pub(crate) fn error_page(title: &str, message: &str) -> String {
+    let mut out = String::with_capacity(2048);
+    open_page(&mut out, &text(title), None);
+    let _ = write!(
+        out,
+        r#"  <main id="main" class="page">
+    <div class="card">
+      <h1>{}</h1>
+      <p>{}</p>
+      <p class="next"><a href="/">Go to the front page</a> · <a href="/new">Start a poll</a></p>
+    </div>
+  </main>
+"#,
+        text(title),
+        text(message)
+    );
+    close_page(&mut out);
+    out
+}
+
+/// The vote page of `view`; `chosen` are this browser's current options.
+pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
+    let mut out = String::with_capacity(8192);
+    let question = text(&view.question);
+    open_page(&mut out, &question, Some(&view.poll));
+    let _ = write!(
+        out,
+        r#"  <main id="main" class="page" data-poll="{poll}" data-open="{open}" data-hidden="{hidden}" data-choice="{choice}">
+    <div class="card">
+      <p class="eyebrow">{eyebrow}</p>
+      <h1 id="question">{question}</h1>
+"#,
+        poll = attr(&view.poll),
+        open = view.open,
+        hidden = view.hidden,
+        choice = if view.multiple { "multiple" } else { "single" },
+        eyebrow = if view.open { "Poll" } else { "Poll · closed" },
+    );
+    if view.open {
+        ballot(&mut out, view, chosen);
+    } else {
+        out.push_str(
+            "      <p id=\"closed\" class=\"banner\">This poll is closed. These are the final results.</p>\n",
+        );
+    }
+    out.push_str(
+        "      <p id=\"status\" class=\"status\" role=\"status\" aria-live=\"polite\"></p>\n",
+    );
+    results(&mut out, view, chosen);
+    out.push_str("    </div>\n");
+    let _ = write!(
+        out,
+        r#"    <p class="next"><a href="/p/{}/live">Watch the results live <span aria-hidden="true">→</span></a></p>
+  </main>
+"#,
+        attr(&view.poll)
+    );
+    close_page(&mut out);
+    out
+}
+
+/// The form: radio buttons or checkboxes posting to `/vote`.
+fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
+    let (kind, hint) = if view.multiple {
+        (
+            "checkbox",
+            "Pick one or more. You can change your vote while the poll is open.",
+        )
+    } else {
+        (
+            "radio",
+            "Pick one. You can change your vote while the poll is open.",
+        )
+    };
+    if let Some(closes_at) = &view.closes_at {
+        let _ = writeln!(
+            out,
+            r#"      <p class="hint">Closes at <time datetime="{}">{}</time>.</p>"#,
+            attr(closes_at),
+            text(closes_at)
+        );
+    }
+    out.push_str(
+        "      <!-- Shown without JavaScript after the form post redirects to #voted. -->\n      \
+         <p id=\"voted\" class=\"notice\">Your vote was received — you can change it.</p>\n",
+    );
+    let _ = write!(
+        out,
+        r#"      <form id="ballot" class="ballot" method="post" action="/vote">
+        <input type="hidden" name="poll" value="{poll}">
+        <fieldset class="options">
+          <legend>{hint}</legend>
+"#,
+        poll = attr(&view.poll),
+    );
+    for (index, option) in view.options.iter().enumerate() {
+        let checked = if chosen.contains(&option.id) {
+            " checked"
+        } else {
+            ""
+        };
+        let required = if view.multiple { "" } else { " required" };
+        let _ = write!(
+            out,
+            r#"          <label class="option option--c{palette}">
+            <input type="{kind}" name="option" value="{id}"{checked}{required}>
+            <span class="option-label">{label}</span>
+          </label>
+"#,
+            palette = index % 4,
+            id = attr(&option.id),
+            label = text(&option.label),
+        );
+    }
+    out.push_str(
+        "        </fieldset>\n        <button class=\"button\" type=\"submit\">Vote</button>\n      </form>\n",
+    );
+}
+
+/// Counts and bars, or a note that they are hidden until the poll closes.
+fn results(out: &mut String, view: &PageView, chosen: &[String]) {
+    out.push_str("      <h2 class=\"subhead\">Results</h2>\n");
+    let total = match (view.hidden, view.total) {
+        (false, Some(total)) => total,
+        _ => {
+            out.push_str(
+                "      <p id=\"results-hidden\" class=\"note\">Results are hidden until the poll closes.</p>\n",
+            );
+            return;
+        }
+    };
+    out.push_str("      <ol id=\"results\" class=\"results\" aria-label=\"Votes per option\">\n");
+    for (index, option) in view.options.iter().enumerate() {
+        let votes = option.votes.unwrap_or(0).max(0);
+        let tenths = if total > 0 {
+            (votes * 1000 + total / 2) / total
+        } else {
+            0
+        };
+        let mine = if chosen.contains(&option.id) {
+            "<span class=\"result-mine\">Your vote</span>"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r#"        <li class="result result--c{palette}" data-option="{id}" data-votes="{votes}">
+          <div class="result-head">
+            <span class="result-label">{label}</span>{mine}
+            <span class="result-figures"><span class="result-count">{votes} {noun}</span> · <span class="result-pct">{whole}.{tenth}%</span></span>
+          </div>
+          <progress class="result-meter" max="{total_max}" value="{votes}" aria-hidden="true"></progress>
+        </li>
+"#,
+            palette = index % 4,
+            id = attr(&option.id),
+            label = text(&option.label),
+            noun = if votes == 1 { "vote" } else { "votes" },
+            whole = tenths / 10,
+            tenth = tenths % 10,
+            total_max = total.max(1),
+        );
+    }
+    let _ = write!(
+        out,
+        "      </ol>\n      <p class=\"meta\"><strong id=\"total\" data-total=\"{total}\">{total} {}</strong></p>\n",
+        if total == 1 { "vote" } else { "votes" }
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::view::ViewOption;
+
+    fn view(hidden: bool, open: bool) -> PageView {
+        PageView {
+            poll: "p1".into(),
+            question: "<script>alert(1)</script> & \"quotes\"".into(),
+            multiple: false,
+            open,
+            closes_at: None,
+            hidden,
+            total: (!hidden).then_some(3),
+            options: vec![
+                ViewOption {
+                    id: "a".into(),
+                    label: "Tea <b>".into(),
+                    votes: (!hidden).then_some(2),
+                },
+                ViewOption {
+                    id: "b".into(),
+                    label: "Coffee".into(),
+                    votes: (!hidden).then_some(1),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn poll_text_is_escaped() {
+        let page = vote_page(&view(false, true), &[]);
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp;"));
+        assert!(page.contains("Tea &lt;b&gt;"));
+    }
+
+    #[test]
+    fn an_open_poll_has_a_form_and_counts_with_percentages() {
+        let page = vote_page(&view(false, true), &["b".to_owned()]);
+        assert!(page.contains(r#"<form id="ballot" class="ballot" method="post" action="/vote">"#));
+        assert!(page.contains(r#"<input type="hidden" name="poll" value="p1">"#));
+        assert!(page.contains(r#"<input type="radio" name="option" value="b" checked required>"#));
+        assert!(page.contains("2 votes</span> · <span class=\"result-pct\">66.7%"));
+        assert!(page.contains("1 vote</span> · <span class=\"result-pct\">33.3%"));
+        assert!(!page.contains(" style="), "the CSP forbids inline styles");
+    }
+
+    #[test]
+    fn hidden_counts_never_reach_the_page() {
+        let page = vote_page(&view(true, true), &[]);
+        assert!(page.contains("Results are hidden until the poll closes."));
+        assert!(!page.contains("result-count"));
+        assert!(!page.contains("data-votes"));
+    }
+
+    #[test]
+    fn a_closed_poll_has_no_form() {
+        let page = vote_page(&view(false, false), &[]);
+        assert!(page.contains("This poll is closed."));
+        assert!(!page.contains("<form"));
+        assert!(page.contains("result-count"));
+    }
+}

@@ -1,0 +1,166 @@
+/* Tally live results: the poll's tallies over a WebSocket (/live/<poll>), drawn as big
+   bars for a projector; reconnects with backoff and says so while it does. */
+(function () {
+  "use strict";
+
+  const POLL = Tally.pollFromPath();
+  const RETRY_FIRST_MS = 500;        // first reconnect soon: most drops are brief
+  const RETRY_MAX_MS = 15000;        // never wait longer than this between tries
+  const ANNOUNCE_EVERY_MS = 5000;    // a screen reader hears a summary at most this often
+  const NO_SUCH_POLL = 4404;         // close code the result service uses
+
+  const question = document.getElementById("question");
+  const pollState = document.getElementById("poll-state");
+  const notice = document.getElementById("notice");
+  const totalEl = document.getElementById("total");
+  const conn = document.getElementById("conn");
+  const announcer = document.getElementById("announcer");
+  const bars = new Tally.Bars(document.getElementById("results"), true);
+
+  let socket = null;
+  let attempt = 0;
+  let retryTimer = null;
+  let gone = false;
+  let lastTotal = null;
+  let lastVersion = null;
+  let announceTimer = null;
+  let latest = null;
+
+  function setConn(state, text) {
+    conn.dataset.state = state;
+    conn.textContent = text;
+  }
+
+  function showNotice(text) {
+    notice.hidden = !text;
+    notice.textContent = text || "";
+  }
+
+  function render(data) {
+    if (!Tally.isResults(data)) return;
+    if (data.version !== undefined && data.version === lastVersion && latest) return;
+    lastVersion = data.version;
+    latest = data;
+    if (typeof data.question === "string" && data.question) {
+      question.textContent = data.question;
+      document.title = data.question + " — live results — Tally";
+    }
+    const shown = bars.update(data, []);
+    const closed = data.open === false;
+    pollState.textContent = closed ? "Final results" : "Live results";
+    if (shown.hidden) {
+      showNotice("Results are hidden until the poll closes. Votes are being counted.");
+      totalEl.textContent = "Results hidden";
+      delete totalEl.dataset.total;
+    } else {
+      showNotice(closed ? "This poll is closed." : "");
+      totalEl.dataset.total = String(shown.total);
+      totalEl.textContent = Tally.votesText(shown.total);
+    }
+    if (lastTotal !== null && shown.total !== lastTotal) scheduleAnnouncement();
+    lastTotal = shown.total;
+  }
+
+  // One polite summary of the latest numbers, at most every ANNOUNCE_EVERY_MS.
+  function scheduleAnnouncement() {
+    if (announceTimer) return;
+    announceTimer = setTimeout(() => {
+      announceTimer = null;
+      if (!latest || latest.hidden) return;
+      const total = Number(latest.total) || 0;
+      const parts = latest.options.map((o) => {
+        const share = total > 0 ? ((Number(o.votes) || 0) / total) * 100 : 0;
+        return (o.label || o.id) + " " + Tally.percentText(share);
+      });
+      Tally.announce(announcer, Tally.votesText(total) + ". " + parts.join(", ") + ".");
+    }, ANNOUNCE_EVERY_MS);
+  }
+
+  function liveUrl() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + location.host + "/live/" + encodeURIComponent(POLL);
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    if (gone) return;
+    let ws;
+    try {
+      ws = new WebSocket(liveUrl());
+    } catch (e) {
+      retry();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("message", (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type === "results") {
+        attempt = 0;
+        setConn("live", "Live");
+        render(message.results);
+      } else if (message.type === "status") {
+        if (message.state === "live") setConn("live", "Live");
+        else setConn("reconnecting", "Reconnecting… the numbers shown may be behind.");
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (event.code === NO_SUCH_POLL) {
+        gone = true;
+        setConn("gone", "Not connected");
+        showNotice("There is no such poll. Check the address.");
+        return;
+      }
+      retry();
+    });
+  }
+
+  // Exponential backoff with jitter, so a restarted server is not hit by every screen at once.
+  function retry() {
+    setConn("reconnecting", "Reconnecting… the numbers shown may be behind.");
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, attempt));
+    attempt += 1;
+    retryTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  // Back online or back in view: try at once instead of waiting out the backoff.
+  function nudge() {
+    if (!socket && retryTimer && !gone) connect();
+  }
+  window.addEventListener("online", nudge);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) nudge(); });
+
+  async function firstPaint() {
+    try {
+      const r = await Tally.requestJSON("/results/" + encodeURIComponent(POLL), { cache: "no-store" }, 5000);
+      if (r.status === 404) {
+        gone = true;
+        setConn("gone", "Not connected");
+        question.textContent = "No such poll";
+        showNotice("There is no such poll. Check the address.");
+        if (socket) socket.close();
+        return;
+      }
+      if (r.ok && !latest) render(r.data);
+    } catch (e) { /* the socket's snapshot will do */ }
+  }
+
+  if (!POLL) {
+    question.textContent = "No such poll";
+    showNotice("This address names no poll.");
+    setConn("gone", "Not connected");
+    return;
+  }
+  const share = location.host + "/p/" + POLL;
+  const link = document.getElementById("share-link");
+  link.href = "/p/" + POLL;
+  link.textContent = share;
+  const qr = document.getElementById("qr");
+  qr.src = "/p/" + encodeURIComponent(POLL) + "/qr.svg";
+  qr.alt = "QR code that opens " + share;
+  connect();
+  firstPaint();
+})();
