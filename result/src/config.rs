@@ -41,6 +41,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub server: ServerArgs,
+
+    #[command(flatten)]
+    pub live: crate::live::LiveArgs,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod live;
 pub mod lookup;
 pub mod page;
 pub mod route;
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 use cache::ResultsCache;
 pub use config::Config;
 use database::ResultsDatabase;
+use live::Live;
 use lookup::ResultsLookup;
 use service::ResultService;
 
@@ -49,7 +51,19 @@ pub async fn run(
         tally_connect::RedisLink::new(config.redis_url.clone()).connect(REDIS_RESPONSE_TIMEOUT)?;
     let cache = ResultsCache::new(redis, Keys::new(config.redis_key_prefix.clone()));
     let database = ResultsDatabase::new(config.database().clone(), config.db_pool_size as usize)?;
-    let service = Arc::new(ResultService::new(ResultsLookup::new(cache, database)));
+    let lookup = ResultsLookup::new(cache, database);
+    let keys = Keys::new(config.redis_key_prefix.clone());
+    let live = Live::start(config.live.clone(), &config.redis_url, keys, lookup.clone())?;
+    let service = Arc::new(ResultService::new(lookup, live.clone()));
+    // Upgraded connections leave the serve loop's drain: the live feed closes its own.
+    let shutdown = {
+        let live = live.clone();
+        async move {
+            shutdown.await;
+            live.shut_down();
+        }
+    };
     tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    live.closed(config.server.shutdown_grace).await;
     Ok(())
 }

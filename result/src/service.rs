@@ -7,6 +7,7 @@ use http::{header, HeaderValue, Method, Response, StatusCode};
 use tally_runtime::{json_bytes, Body, Handler, HttpError, Request, RequestContext};
 
 use crate::error::ResultError;
+use crate::live::{self, Live};
 use crate::lookup::ResultsLookup;
 use crate::page;
 use crate::route::poll_of;
@@ -21,17 +22,22 @@ const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 #[derive(Debug)]
 pub struct ResultService {
     pub(crate) lookup: ResultsLookup,
+    pub(crate) live: Live,
 }
 
 impl ResultService {
-    /// A service answering from `lookup`.
-    pub fn new(lookup: ResultsLookup) -> Self {
-        ResultService { lookup }
+    /// A service answering from `lookup`, with `live` serving `/live/<poll>`.
+    pub fn new(lookup: ResultsLookup, live: Live) -> Self {
+        ResultService { lookup, live }
     }
 }
 
 impl Handler for ResultService {
     async fn handle(self: Arc<Self>, request: Request, _context: RequestContext) -> Response<Body> {
+        if let Some(poll) = live::route::poll_of(request.uri().path()) {
+            let poll = poll.to_owned();
+            return self.live.accept(request, &poll);
+        }
         if let Some(poll_page) = page::poll_page_of(request.uri().path()) {
             let authority = request.uri().authority().map(|a| a.as_str());
             let (method, headers) = (request.method(), request.headers());

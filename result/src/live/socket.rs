@@ -1,0 +1,274 @@
+//! One live client's WebSocket session: a snapshot first, then the poll's newest results
+//! at most once per update interval (always ending on the newest), link status when
+//! Redis is lost and back, keep-alive pings, and a close code for every way it ends.
+//! Memory per client is bounded: one message in flight at a time, and a client whose
+//! socket does not take it within the send timeout is closed instead of queued for.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use tally_model::PollResults;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use super::fanout::{Feed, LinkState};
+use super::message::{Ending, ServerMessage, LIVE, RECONNECTING};
+use crate::error::ResultError;
+use crate::lookup::ResultsLookup;
+
+/// How often the server pings; a client that has sent nothing (no pong) by the next
+/// ping is gone. Well under the idle timeouts of common proxies (60 s).
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Time a close handshake may take before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How a session ended, when it did not end by the client leaving.
+enum End {
+    /// The server ends it with this code.
+    Close(Ending),
+    /// The client left or the connection broke: nothing more to send.
+    Gone,
+}
+
+/// What a session needs besides its socket.
+#[derive(Debug)]
+pub struct SessionParts {
+    /// The poll watched.
+    pub poll: String,
+    /// Its feed of published documents.
+    pub feed: Feed,
+    /// The Redis link's state.
+    pub link: watch::Receiver<LinkState>,
+    /// Where snapshots come from (the lookup `GET /results` uses).
+    pub lookup: ResultsLookup,
+    /// Shortest time between two results messages.
+    pub interval: Duration,
+    /// Time one message may take to be written.
+    pub send_timeout: Duration,
+    /// Cancelled when the service shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// A live session on `ws`.
+pub struct Session<S> {
+    ws: WebSocketStream<S>,
+    parts: SessionParts,
+    /// Version of the newest document sent, so an older one is never sent after it.
+    last_sent: i64,
+}
+
+impl<S> std::fmt::Debug for Session<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("poll", &self.parts.poll)
+            .field("last_sent", &self.last_sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    /// A session that has not sent anything yet.
+    pub fn new(ws: WebSocketStream<S>, parts: SessionParts) -> Self {
+        Session {
+            ws,
+            parts,
+            last_sent: i64::MIN,
+        }
+    }
+
+    /// Serves the client until it leaves, is too slow, or the service shuts down.
+    pub async fn run(mut self) {
+        match self.serve().await {
+            End::Close(ending) => {
+                tracing::debug!(poll = self.parts.poll, ?ending, "closing live session");
+                close(&mut self.ws, ending).await;
+            }
+            End::Gone => {
+                // Writes the reply to a client's close frame, if it sent one.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await;
+            }
+        }
+    }
+
+    async fn serve(&mut self) -> End {
+        let snapshot = match self.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(end) => return end,
+        };
+        if let Err(end) = self.send_results(&snapshot).await {
+            return end;
+        }
+        let mut next_send = Instant::now() + self.parts.interval;
+        let mut pending = false;
+        let mut link = *self.parts.link.borrow_and_update();
+        // A snapshot taken while not subscribed may miss updates: take another once live.
+        let mut refetch = link != LinkState::Live;
+        let mut announced_down = false;
+        if link == LinkState::Reconnecting {
+            if let Err(end) = self.send_status(RECONNECTING).await {
+                return end;
+            }
+            announced_down = true;
+        }
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut heard_from = true;
+
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = self.parts.shutdown.cancelled() => Err(End::Close(Ending::ShuttingDown)),
+                changed = self.parts.link.changed() => match changed {
+                    Err(_) => Err(End::Close(Ending::ShuttingDown)),
+                    Ok(()) => {
+                        link = *self.parts.link.borrow_and_update();
+                        self.on_link(link, &mut announced_down, &mut refetch).await
+                    }
+                },
+                changed = self.parts.feed.receiver().changed(), if !pending => match changed {
+                    Err(_) => Err(End::Close(Ending::ShuttingDown)),
+                    Ok(()) => {
+                        pending = true;
+                        Ok(())
+                    }
+                },
+                () = tokio::time::sleep_until(next_send), if pending => {
+                    pending = false;
+                    let latest = self.parts.feed.receiver().borrow_and_update().clone();
+                    match latest {
+                        Some(results) if results.version > self.last_sent => {
+                            next_send = Instant::now() + self.parts.interval;
+                            self.send_results(&results).await
+                        }
+                        _ => Ok(()),
+                    }
+                },
+                incoming = self.ws.next() => match incoming {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(End::Gone),
+                    Some(Ok(_)) => {
+                        heard_from = true;
+                        Ok(())
+                    }
+                },
+                _ = ping.tick() => {
+                    if !heard_from {
+                        Err(End::Close(Ending::NoPong))
+                    } else {
+                        heard_from = false;
+                        self.send(Message::Ping(Default::default())).await
+                    }
+                },
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Tells the client about a lost or regained link; once live again, a fresh snapshot.
+    async fn on_link(
+        &mut self,
+        link: LinkState,
+        announced_down: &mut bool,
+        refetch: &mut bool,
+    ) -> Result<(), End> {
+        match link {
+            LinkState::Connecting => Ok(()),
+            LinkState::Reconnecting => {
+                *refetch = true;
+                if !*announced_down {
+                    *announced_down = true;
+                    self.send_status(RECONNECTING).await?;
+                }
+                Ok(())
+            }
+            LinkState::Live => {
+                if *announced_down {
+                    *announced_down = false;
+                    self.send_status(LIVE).await?;
+                }
+                if std::mem::take(refetch) {
+                    let snapshot = self.snapshot().await?;
+                    if snapshot.version >= self.last_sent {
+                        self.send_results(&snapshot).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The poll's current results, as `GET /results/<poll>` finds them.
+    async fn snapshot(&mut self) -> Result<PollResults, End> {
+        snapshot(&self.parts.lookup, &self.parts.poll).await
+    }
+
+    async fn send_results(&mut self, results: &PollResults) -> Result<(), End> {
+        let view = results.clone().public_view(now_ms());
+        let text = serde_json::to_string(&ServerMessage::Results { results: &view })
+            .map_err(|_| End::Close(Ending::Unavailable))?;
+        self.send(Message::text(text)).await?;
+        self.last_sent = results.version;
+        Ok(())
+    }
+
+    async fn send_status(&mut self, state: &'static str) -> Result<(), End> {
+        let text = serde_json::to_string(&ServerMessage::Status { state })
+            .map_err(|_| End::Close(Ending::Unavailable))?;
+        self.send(Message::text(text)).await
+    }
+
+    /// Writes one message; a client that does not take it in time is too slow.
+    async fn send(&mut self, message: Message) -> Result<(), End> {
+        match tokio::time::timeout(self.parts.send_timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Close(Ending::TooSlow)),
+        }
+    }
+}
+
+/// `poll`'s current results from `lookup` (a separate function: the socket is not
+/// `Sync`, so the future must not borrow the whole session).
+async fn snapshot(lookup: &ResultsLookup, poll: &str) -> Result<PollResults, End> {
+    let body = lookup.body(poll).await.map_err(|error| match error {
+        ResultError::UnknownPoll(_) | ResultError::NotFound => End::Close(Ending::UnknownPoll),
+        _ => End::Close(Ending::Unavailable),
+    })?;
+    serde_json::from_slice(&body).map_err(|error| {
+        tracing::error!(%error, poll, "cached results do not parse");
+        End::Close(Ending::Unavailable)
+    })
+}
+
+/// Sends the close frame for `ending` and waits briefly for the client's reply. A client
+/// too slow to take the frame is simply disconnected when the socket drops.
+pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, ending: Ending) {
+    let frame = CloseFrame {
+        code: ending.code(),
+        reason: ending.reason().into(),
+    };
+    if !matches!(
+        tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// Milliseconds since the Unix epoch (what `public_view` compares closing times with).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
