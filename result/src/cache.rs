@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Script};
-use tally_model::{Keys, STORE_RESULTS_LUA};
+use tally_model::{Keys, PollDefinition, STORE_RESULTS_LUA};
 
 /// Time one cache read or write may take before Redis counts as down for this request.
 /// Redis answers in well under a millisecond; waiting longer only delays the fallback
@@ -35,6 +35,9 @@ pub enum CacheError {
     /// Redis failed moments ago; not asked again yet.
     #[error("redis failed less than {COOL_DOWN:?} ago")]
     CoolingDown,
+    /// A poll definition in Redis is not valid JSON of a definition.
+    #[error("the cached poll definition is unreadable: {0}")]
+    BadDefinition(#[from] serde_json::Error),
 }
 
 /// When Redis last failed, so that requests stop waiting on it for a while.
@@ -139,6 +142,26 @@ impl ResultsCache {
             .await
             .map_err(|_| CacheError::Timeout)??;
         Ok(())
+    }
+
+    /// The poll's definition as the worker wrote it (it holds the admin token's hash,
+    /// which the read-only database role cannot see); `None` when there is none.
+    pub async fn definition(&self, poll: &str) -> Result<Option<PollDefinition>, CacheError> {
+        if self.failures.cooling_down() {
+            return Err(CacheError::CoolingDown);
+        }
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd("GET");
+        command.arg(self.keys.poll_definition(poll));
+        let read = command.query_async::<Option<Vec<u8>>>(&mut redis);
+        let read = tokio::time::timeout(CACHE_BUDGET, read)
+            .await
+            .map_err(|_| CacheError::Timeout)
+            .and_then(|read| read.map_err(CacheError::from));
+        let json = self.failures.record(read)?;
+        Ok(json
+            .map(|json| serde_json::from_slice::<PollDefinition>(&json))
+            .transpose()?)
     }
 
     /// Whether Redis answers a PING (asked even while cooling down).

@@ -20,6 +20,15 @@ pub enum ResultError {
     /// The route exists but not for this method.
     #[error("method not allowed; use GET or HEAD")]
     MethodNotAllowed,
+    /// An admin-only resource asked for without a token.
+    #[error("send the poll's admin token as Authorization: Bearer <token>")]
+    Unauthorized,
+    /// A token that does not administer this poll.
+    #[error("this token does not administer poll {0:?}")]
+    Forbidden(String),
+    /// The token could not be checked (the poll definitions in Redis are unreachable).
+    #[error("the admin token cannot be checked right now; try again shortly")]
+    AdminUnavailable,
     /// The cache missed and Postgres did not answer.
     #[error("results are unavailable; try again shortly")]
     Unavailable,
@@ -30,12 +39,20 @@ impl HttpError for ResultError {
         match self {
             ResultError::NotFound | ResultError::UnknownPoll(_) => StatusCode::NOT_FOUND,
             ResultError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ResultError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ResultError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ResultError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ResultError::Unavailable | ResultError::AdminUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        matches!(self, ResultError::Unavailable).then_some(RETRY_AFTER)
+        matches!(
+            self,
+            ResultError::Unavailable | ResultError::AdminUnavailable
+        )
+        .then_some(RETRY_AFTER)
     }
 }
 

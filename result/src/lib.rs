@@ -2,9 +2,12 @@
 //! Redis after every commit); on a miss, Postgres through a read-only role, then the
 //! cache is filled. Redis being down costs a Postgres read, never a request.
 
+pub mod admin;
 pub mod cache;
 pub mod config;
+pub mod csv_export;
 pub mod database;
+pub mod document;
 pub mod error;
 pub mod live;
 pub mod lookup;

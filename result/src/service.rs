@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
-use tally_runtime::{json_bytes, Body, Handler, HttpError, Request, RequestContext};
+use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
 
+use crate::document::{self, ResultsRequest};
 use crate::error::ResultError;
 use crate::live::{self, Live};
 use crate::lookup::ResultsLookup;
 use crate::page;
-use crate::route::poll_of;
+use crate::route::route_of;
 
 /// Results change with every vote; a cached copy is stale at once.
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-store");
@@ -43,21 +43,33 @@ impl Handler for ResultService {
             let (method, headers) = (request.method(), request.headers());
             return page::respond(&self.lookup, method, headers, authority, poll_page).await;
         }
-        let head = request.method() == Method::HEAD;
-        let result = match (request.method(), poll_of(request.uri().path())) {
-            (&Method::GET | &Method::HEAD, Some(poll)) => self.lookup.body(poll).await,
+        let result = match (request.method(), route_of(request.uri().path())) {
+            (&Method::GET | &Method::HEAD, Some((poll, format))) => {
+                let asked = ResultsRequest {
+                    method: request.method(),
+                    headers: request.headers(),
+                    query: request.uri().query(),
+                    poll,
+                    format,
+                };
+                document::respond(&self.lookup, asked).await
+            }
             (_, Some(_)) => Err(ResultError::MethodNotAllowed),
             (_, None) => Err(ResultError::NotFound),
         };
-        let mut response = match result {
-            Ok(body) => results_response(body, head),
-            Err(error) => error.to_response(),
-        };
+        let mut response = result.unwrap_or_else(|error| error.to_response());
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, CACHE_CONTROL);
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             response.headers_mut().insert(header::ALLOW, ALLOW);
+        }
+        if response.status() == StatusCode::UNAUTHORIZED {
+            // The scheme the client must use (RFC 9110 §11.6.1, RFC 6750 §3).
+            let challenge = HeaderValue::from_static("Bearer");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }
@@ -78,17 +90,4 @@ impl Handler for ResultService {
             Err(down.join("; "))
         }
     }
-}
-
-/// `200` with the results JSON; for HEAD the same headers and no body.
-fn results_response(body: Bytes, head: bool) -> Response<Body> {
-    if !head {
-        return json_bytes(StatusCode::OK, body);
-    }
-    // An empty body; the length says what GET would send (RFC 9110 §9.3.2).
-    let mut response = json_bytes(StatusCode::OK, Bytes::new());
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    response
 }

@@ -145,7 +145,10 @@ async fn a_miss_reads_postgres_and_fills_the_cache() {
 async fn a_hit_returns_the_cached_bytes_unchanged() {
     let service = start(&shared_redis().url(), &seeded_database().await).await;
     let cache_key = Keys::new(service.prefix.clone()).results_cache("lunch");
-    let cached = r#"{"poll":"lunch",  "from":"cache"}"#;
+    // Spacing no serialiser would produce: the bytes are the cache's, not a re-encoding.
+    let cached = r#"{"poll":"lunch",  "question":"From the cache?","options":[],"total":0,
+        "updated_at":"2026-01-01T00:00:00.000Z","version":100,"open":true,"closes_at":null,
+        "choice":"single","hide_results":false,"hidden":false}"#;
     let () = redis::cmd("HSET")
         .arg(&cache_key)
         .arg("version")
@@ -223,6 +226,8 @@ async fn both_down_on_a_miss_is_503_with_retry_after() {
     assert!(json(&body)["error"].is_string());
 }
 
+const CACHED_DEFAULT: &str = r#"{"poll":"default","question":"Cats vs Dogs","options":[],"total":0,"updated_at":"2026-01-01T00:00:00.000Z","version":1}"#;
+
 #[tokio::test]
 async fn postgres_down_still_serves_cached_results() {
     let database_url = format!("postgres://tally_result@{}/tally", closed_port().await);
@@ -233,11 +238,11 @@ async fn postgres_down_still_serves_cached_results() {
         .arg("version")
         .arg(1)
         .arg("body")
-        .arg(r#"{"poll":"default"}"#)
+        .arg(CACHED_DEFAULT)
         .query_async(&mut redis().await)
         .await
         .expect("seed cache");
     let (status, _, body) = request(&service, Method::GET, "/results").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, r#"{"poll":"default"}"#.as_bytes());
+    assert_eq!(body, CACHED_DEFAULT.as_bytes());
 }

@@ -86,7 +86,7 @@ pub async fn accept(
 /// Reads the whole body, refusing one longer than `limit` before reading it when
 /// `Content-Length` says so, and as soon as it passes the limit otherwise (chunked).
 /// A refused body is drained (bounded) first, so the client reads the 413.
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     mut body: hyper::body::Incoming,
     limit: usize,
@@ -115,7 +115,7 @@ async fn read_body(
 }
 
 /// A browser's form post prefers HTML; fetch and API clients ask for JSON or anything.
-fn wants_html(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

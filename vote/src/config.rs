@@ -51,6 +51,11 @@ pub struct Config {
     #[arg(long, env = "VOTE_MAX_BODY_BYTES", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub max_body_bytes: u32,
 
+    /// Largest body accepted when creating a poll, in bytes (10 labels of 200 characters
+    /// in any script need more than a ballot).
+    #[arg(long, env = "VOTE_MAX_POLL_BODY_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1024..=1_048_576))]
+    pub max_poll_body_bytes: u32,
+
     /// How long a poll definition read from Redis is reused.
     #[arg(long, env = "VOTE_POLL_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
     pub poll_cache_ttl: Duration,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use tally_model::BallotError;
+use tally_model::{BallotError, PollRuleError};
 use tally_runtime::HttpError;
 
 /// How long a client is told to wait when the queue is full or Redis is away.
@@ -16,7 +16,7 @@ pub enum VoteError {
     #[error("{0}")]
     Malformed(String),
     /// A content type other than JSON or a form.
-    #[error("send the ballot as application/json or application/x-www-form-urlencoded")]
+    #[error("send the body as application/json or application/x-www-form-urlencoded")]
     UnsupportedMediaType,
     /// The body is larger than the configured limit.
     #[error("request body is larger than {0} bytes")]
@@ -30,6 +30,15 @@ pub enum VoteError {
     /// The ballot does not fit the poll.
     #[error("{0}")]
     Ballot(BallotError),
+    /// A new poll breaks a rule (options, lengths, closing time).
+    #[error("{0}")]
+    PollRule(#[from] PollRuleError),
+    /// No admin token was presented.
+    #[error("send the poll's admin token as Authorization: Bearer <token>")]
+    Unauthorized,
+    /// The admin token is not this poll's.
+    #[error("this token does not administer poll {0:?}")]
+    Forbidden(String),
     /// No such route.
     #[error("no such endpoint")]
     NotFound,
@@ -61,7 +70,9 @@ impl HttpError for VoteError {
             VoteError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             VoteError::UnknownPoll(_) | VoteError::NotFound => StatusCode::NOT_FOUND,
             VoteError::Closed(_) => StatusCode::CONFLICT,
-            VoteError::Ballot(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            VoteError::Ballot(_) | VoteError::PollRule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            VoteError::Unauthorized => StatusCode::UNAUTHORIZED,
+            VoteError::Forbidden(_) => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             VoteError::Busy | VoteError::QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -1,12 +1,15 @@
-//! tally-vote: accepts ballots over HTTP, checks them against the poll definitions the
+//! tally-vote: accepts ballots and poll commands (create, close, reopen) over HTTP, checks them against the poll definitions the
 //! worker caches in Redis, and appends them to the `votes` stream. It never touches
 //! Postgres: a vote answered `202` is in the stream, and the worker takes it from there.
 
 pub mod accept;
+pub mod admin;
 pub mod ballot;
 pub mod config;
 pub mod cookie;
+pub mod create;
 pub mod error;
+pub mod poll_request;
 pub mod polls;
 pub mod queue;
 pub mod service;
@@ -64,6 +67,7 @@ pub async fn run(
         backlog,
         queue_high_water: config.queue_high_water,
         max_body_bytes: config.max_body_bytes as usize,
+        max_poll_body_bytes: config.max_poll_body_bytes as usize,
         redis,
         replica,
     });

@@ -14,10 +14,15 @@ use crate::error::VoteError;
 
 /// The `XADD` command that appends `entry` to the vote stream.
 pub fn xadd_command(keys: &Keys, entry: &VoteEntry) -> redis::Cmd {
+    xadd_fields(keys, &entry.to_fields())
+}
+
+/// The `XADD` command that appends an entry with `fields` (a vote or a poll command).
+pub fn xadd_fields(keys: &Keys, fields: &[(&'static str, String)]) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
     cmd.arg(keys.vote_stream()).arg("*");
-    for (field, value) in entry.to_fields() {
-        cmd.arg(field).arg(value);
+    for (field, value) in fields {
+        cmd.arg(*field).arg(value);
     }
     cmd
 }
@@ -37,7 +42,15 @@ impl Queue {
 
     /// Appends `entry`; returns its stream entry id.
     pub async fn append(&self, entry: &VoteEntry) -> Result<String, VoteError> {
-        xadd_command(&self.keys, entry)
+        self.append_fields(&entry.to_fields()).await
+    }
+
+    /// Appends an entry with `fields`; returns its stream entry id.
+    pub async fn append_fields(
+        &self,
+        fields: &[(&'static str, String)],
+    ) -> Result<String, VoteError> {
+        xadd_fields(&self.keys, fields)
             .query_async(&mut self.redis.clone())
             .await
             .map_err(|error| {

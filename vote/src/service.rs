@@ -7,7 +7,9 @@ use redis::aio::ConnectionManager;
 use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
 
 use crate::accept::accept;
+use crate::admin::{command, command_of};
 use crate::cookie::VoterSigner;
+use crate::create::create;
 use crate::error::VoteError;
 use crate::polls::PollDefinitions;
 use crate::queue::{Backlog, Queue};
@@ -24,6 +26,7 @@ pub struct VoteService {
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) queue_high_water: u64,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_poll_body_bytes: usize,
     pub(crate) redis: ConnectionManager,
     pub(crate) replica: HeaderValue,
 }
@@ -31,10 +34,18 @@ pub struct VoteService {
 impl Handler for VoteService {
     async fn handle(self: Arc<Self>, request: Request, _context: RequestContext) -> Response<Body> {
         let replica = self.replica.clone();
-        let result = match (request.method(), request.uri().path()) {
+        let path = request.uri().path().to_owned();
+        let result = match (request.method(), path.as_str()) {
             (&Method::POST, "/vote" | "/") => accept(self, request).await,
-            (_, "/vote" | "/") => Err(VoteError::MethodNotAllowed),
-            _ => Err(VoteError::NotFound),
+            (&Method::POST, "/polls") => create(self, request).await,
+            (_, "/vote" | "/" | "/polls") => Err(VoteError::MethodNotAllowed),
+            (method, path) => match command_of(path) {
+                Some((poll, action)) if method == Method::POST => {
+                    command(self, request, poll, action).await
+                }
+                Some(_) => Err(VoteError::MethodNotAllowed),
+                None => Err(VoteError::NotFound),
+            },
         };
         let mut response = result.unwrap_or_else(|error| {
             if error.status().is_server_error() {
@@ -45,6 +56,13 @@ impl Handler for VoteService {
         if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
             let allow = HeaderValue::from_static("POST");
             response.headers_mut().insert(header::ALLOW, allow);
+        }
+        if response.status() == http::StatusCode::UNAUTHORIZED {
+            // The scheme the client must use (RFC 9110 §11.6.1, RFC 6750 §3).
+            let challenge = HeaderValue::from_static("Bearer");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response.headers_mut().insert(REPLICA_HEADER, replica);
         response

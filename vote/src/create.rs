@@ -1,0 +1,144 @@
+//! `POST /polls`: a new poll goes into the stream like a vote (this service never
+//! touches Postgres); the worker creates it. The creator gets the poll's id, its links
+//! and the admin token, which is shown once: only its SHA-256 travels on.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use rand::distr::{Alphanumeric, SampleString};
+use rand::RngCore;
+use serde::Serialize;
+use tally_model::admin_token::hash_token;
+use tally_model::new_poll::CREATED_POLL_ID_LEN;
+use tally_model::timestamp::now_ms;
+use tally_model::CreateEntry;
+use tally_runtime::{empty, json, Body, Request};
+
+use crate::accept::read_body;
+use crate::ballot::BodyFormat;
+use crate::error::VoteError;
+use crate::poll_request::decode_poll;
+use crate::service::VoteService;
+
+/// Random bytes in an admin token: 256 bits, 43 characters of URL-safe base64.
+const ADMIN_TOKEN_BYTES: usize = 32;
+
+/// The answer carries a secret: no cache may keep it (RFC 9111 §5.2.2.5).
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+#[derive(Serialize)]
+struct Created {
+    poll: String,
+    share_path: String,
+    live_path: String,
+    admin_path: String,
+    admin_token: String,
+}
+
+/// Handles `POST /polls`.
+pub async fn create(
+    service: Arc<VoteService>,
+    request: Request,
+) -> Result<Response<Body>, VoteError> {
+    if service.backlog.get() > service.queue_high_water {
+        return Err(VoteError::Busy);
+    }
+    let (parts, body) = request.into_parts();
+    let format = BodyFormat::from_content_type(
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let body = read_body(&parts.headers, body, service.max_poll_body_bytes).await?;
+    let new_poll = decode_poll(format, &body)?;
+    let now = now_ms();
+    new_poll.check_at(now)?;
+
+    let poll = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
+    let token = new_admin_token();
+    let entry = CreateEntry {
+        poll: poll.clone(),
+        new_poll,
+        admin_hash: hash_token(&token),
+        at_ms: now,
+    };
+    service.queue.append_fields(&entry.to_fields()).await?;
+    tracing::info!(poll, "poll creation queued");
+
+    let admin_path = format!("/p/{poll}/admin#{token}");
+    let mut response = if format == BodyFormat::Form && !wants_json(&parts.headers) {
+        let mut response = Response::new(empty());
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        if let Ok(location) = HeaderValue::from_str(&admin_path) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    } else {
+        json(
+            StatusCode::ACCEPTED,
+            &Created {
+                share_path: format!("/p/{poll}"),
+                live_path: format!("/p/{poll}/live"),
+                admin_path,
+                admin_token: token,
+                poll,
+            },
+        )
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, NO_STORE);
+    Ok(response)
+}
+
+/// A fresh admin token: 256 random bits, URL-safe (it travels in a link's fragment).
+fn new_admin_token() -> String {
+    let mut bytes = [0u8; ADMIN_TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether the client asked for JSON; a browser's form post asks for HTML or anything.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (new_admin_token(), new_admin_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+
+    #[test]
+    fn poll_ids_have_the_created_shape() {
+        let id = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
+        assert!(tally_model::new_poll::is_created_poll_id(&id), "{id}");
+    }
+
+    #[test]
+    fn json_is_wanted_only_when_asked_for() {
+        let mut headers = HeaderMap::new();
+        assert!(!wants_json(&headers));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,*/*;q=0.8"),
+        );
+        assert!(!wants_json(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(wants_json(&headers));
+    }
+}

@@ -1,0 +1,213 @@
+//! Reading a new poll out of a request body: JSON
+//! (`{"question","options":[…],"choice","closes_at","hide_results"}`) or a browser's
+//! form (`question`, `option` repeated with empty ones ignored, `choice`, `closes_at`
+//! from a `datetime-local` field, `hide_results=on`). Shapes are checked here (400); the
+//! poll rules are checked by the caller against the clock (422).
+
+use serde::Deserialize;
+use tally_model::new_poll::MAX_OPTIONS;
+use tally_model::timestamp::parse_ms;
+use tally_model::{Choice, NewPoll, PollRuleError};
+
+use crate::ballot::BodyFormat;
+use crate::error::VoteError;
+
+/// Most options read from a form before giving up: well past [`MAX_OPTIONS`], so the
+/// rule's own message (422) answers an honest mistake, while a flood stops early.
+const MAX_FORM_OPTIONS: usize = 4 * MAX_OPTIONS;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPoll {
+    question: String,
+    options: Vec<String>,
+    #[serde(default)]
+    choice: Option<String>,
+    #[serde(default)]
+    closes_at: Option<String>,
+    #[serde(default)]
+    hide_results: bool,
+}
+
+/// Reads a new poll from `body` in `format`; labels and question are trimmed.
+pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError> {
+    let raw = match format {
+        BodyFormat::Json => serde_json::from_slice::<JsonPoll>(body)
+            .map_err(|error| VoteError::Malformed(format!("invalid JSON poll: {error}")))?,
+        BodyFormat::Form => decode_form(body)?,
+    };
+    let choice = match raw.choice.as_deref().map(str::trim) {
+        None | Some("") | Some("single") => Choice::Single,
+        Some("multiple") => Choice::Multiple,
+        Some(other) => {
+            return Err(VoteError::Malformed(format!(
+                "choice must be \"single\" or \"multiple\", not {:?}",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    };
+    let closes_at = match raw.closes_at.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            Some(parse_ms(text).map_err(|error| VoteError::Malformed(error.to_string()))?)
+        }
+    };
+    Ok(NewPoll {
+        question: raw.question.trim().to_owned(),
+        choice,
+        labels: raw.options.iter().map(|l| l.trim().to_owned()).collect(),
+        closes_at,
+        hide_results: raw.hide_results,
+    })
+}
+
+fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+    let mut question = None;
+    let mut options = Vec::new();
+    let mut choice = None;
+    let mut closes_at = None;
+    let mut hide_results = false;
+    for (name, value) in pairs {
+        let once = |slot: &Option<String>| {
+            if slot.is_some() {
+                Err(VoteError::Malformed(format!("{name} is given twice")))
+            } else {
+                Ok(Some(value.clone()))
+            }
+        };
+        match name.as_str() {
+            "question" => question = once(&question)?,
+            "choice" => choice = once(&choice)?,
+            "closes_at" => closes_at = once(&closes_at)?,
+            "hide_results" => hide_results = matches!(value.as_str(), "on" | "true" | "1"),
+            "option" | "options" => {
+                if value.trim().is_empty() {
+                    continue;
+                }
+                if options.len() == MAX_FORM_OPTIONS {
+                    return Err(PollRuleError::TooManyOptions.into());
+                }
+                options.push(value);
+            }
+            other => {
+                return Err(VoteError::Malformed(format!(
+                    "unknown form field {:?}",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    Ok(JsonPoll {
+        question: question.ok_or_else(|| VoteError::Malformed("question is missing".into()))?,
+        options,
+        choice,
+        closes_at,
+        hide_results,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(poll: &NewPoll) -> Vec<&str> {
+        poll.labels.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn reads_json_with_defaults() {
+        let poll = decode_poll(
+            BodyFormat::Json,
+            br#"{"question":" Tea? ","options":["Tea"," Coffee "]}"#,
+        )
+        .unwrap();
+        assert_eq!(poll.question, "Tea?");
+        assert_eq!(labels(&poll), ["Tea", "Coffee"]);
+        assert_eq!(poll.choice, Choice::Single);
+        assert_eq!((poll.closes_at, poll.hide_results), (None, false));
+
+        let poll = decode_poll(
+            BodyFormat::Json,
+            br#"{"question":"Q","options":["a","b"],"choice":"multiple",
+                 "closes_at":"2030-01-01T00:00:00Z","hide_results":true}"#,
+        )
+        .unwrap();
+        assert_eq!(poll.choice, Choice::Multiple);
+        assert_eq!(poll.closes_at, Some(1_893_456_000_000));
+        assert!(poll.hide_results);
+    }
+
+    #[test]
+    fn reads_a_browser_form() {
+        let poll = decode_poll(
+            BodyFormat::Form,
+            b"question=Lunch%3F&option=Pizza&option=&option=Salad&option=+&choice=multiple\
+              &closes_at=2030-01-01T00%3A00&hide_results=on",
+        )
+        .unwrap();
+        assert_eq!(poll.question, "Lunch?");
+        assert_eq!(
+            labels(&poll),
+            ["Pizza", "Salad"],
+            "empty options are ignored"
+        );
+        assert_eq!(poll.choice, Choice::Multiple);
+        assert_eq!(poll.closes_at, Some(1_893_456_000_000));
+        assert!(poll.hide_results);
+
+        let plain =
+            decode_poll(BodyFormat::Form, b"question=Q&option=a&option=b&closes_at=").unwrap();
+        assert_eq!((plain.closes_at, plain.hide_results), (None, false));
+    }
+
+    #[test]
+    fn refuses_malformed_bodies() {
+        let cases: [(BodyFormat, &[u8]); 11] = [
+            (BodyFormat::Json, b"{"),
+            (BodyFormat::Json, b"[]"),
+            (BodyFormat::Json, br#"{"options":["a","b"]}"#),
+            (BodyFormat::Json, br#"{"question":"Q","options":"a,b"}"#),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"admin":true}"#,
+            ),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"choice":"all"}"#,
+            ),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"closes_at":"soon"}"#,
+            ),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"hide_results":"yes"}"#,
+            ),
+            (BodyFormat::Form, b"option=a&option=b"),
+            (BodyFormat::Form, b"question=Q&question=R&option=a&option=b"),
+            (
+                BodyFormat::Form,
+                b"question=Q&option=a&option=b&poll=default",
+            ),
+        ];
+        for (format, body) in cases {
+            let error = decode_poll(format, body).unwrap_err();
+            assert!(
+                matches!(error, VoteError::Malformed(_)),
+                "{}: {error:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn a_flood_of_form_options_stops_early() {
+        let body = format!("question=Q{}", "&option=x".repeat(MAX_FORM_OPTIONS + 1));
+        assert!(matches!(
+            decode_poll(BodyFormat::Form, body.as_bytes()),
+            Err(VoteError::PollRule(PollRuleError::TooManyOptions))
+        ));
+    }
+}
