@@ -14,6 +14,11 @@ use crate::error::VoteError;
 /// Entries kept before the cache starts over; bounds memory under a flood of unknown ids.
 const MAX_CACHED_POLLS: usize = 10_000;
 
+/// How long "no such poll" is remembered, at most: a poll created a moment ago is
+/// readable (its results) as soon as the worker commits, and its definition follows a
+/// millisecond later; a miss remembered for the full TTL would refuse its first votes.
+const MISS_TTL: Duration = Duration::from_millis(100);
+
 /// A definition (or the fact that there is none) and when it was read.
 type Cached = (Instant, Option<Arc<PollDefinition>>);
 
@@ -69,7 +74,11 @@ impl PollDefinitions {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (read_at, definition) = cache.get(poll)?;
-        (read_at.elapsed() < self.ttl).then(|| definition.clone())
+        let ttl = match definition {
+            Some(_) => self.ttl,
+            None => self.ttl.min(MISS_TTL),
+        };
+        (read_at.elapsed() < ttl).then(|| definition.clone())
     }
 
     fn remember(&self, poll: &str, definition: Option<Arc<PollDefinition>>) {
