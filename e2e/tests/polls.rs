@@ -398,6 +398,16 @@ async fn closing_times_in_the_past_are_refused_and_a_poll_closes_by_itself() {
     })
     .await;
     assert_eq!(document["open"], false, "past closes_at reads as closed");
+    let closed_by_worker = eventually(WAIT, "the worker closes the poll past its time", || async {
+        let row = stack
+            .postgres()
+            .await
+            .query_one("SELECT open FROM polls WHERE id = $1", &[&poll.id])
+            .await
+            .ok()?;
+        (!row.get::<_, bool>(0)).then_some(())
+    });
+    closed_by_worker.await;
     assert_eq!(document["hidden"], false, "and hidden counts are shown");
     assert_eq!(counts(&document), expected(&[("a", 1), ("b", 0)]));
 }

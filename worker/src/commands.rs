@@ -4,7 +4,10 @@
 //!   the poll id is the key, so a redelivered creation changes nothing.
 //! - A close or reopen sets `open` and bumps the version, but only when its stream
 //!   entry is newer than the one that last set the poll's status (kept in the row), so a
-//!   redelivered close cannot undo a later reopen, whatever the delivery order.
+//!   redelivered close cannot undo a later reopen, whatever the delivery order. A reopen
+//!   of a poll whose closing time had passed (when the admin asked) drops that time.
+//! - A poll whose closing time passes is closed by housekeeping ([`close_expired`]), so
+//!   that its results are published again (hidden counts revealed) without a vote.
 
 use tally_model::poll_entry::choice_name;
 use tally_model::{CreateEntry, EntryId, StatusEntry};
@@ -105,13 +108,16 @@ pub async fn set_statuses(
         let updated = transaction
             .execute(
                 "UPDATE polls SET open = $2, version = version + 1,
-                                  status_entry_ms = $3, status_entry_seq = $4
+                                  status_entry_ms = $3, status_entry_seq = $4,
+                                  closes_at = CASE WHEN $2 AND closes_at <= to_timestamp($5::int8 / 1000.0)
+                                                   THEN NULL ELSE closes_at END
                   WHERE id = $1 AND (status_entry_ms, status_entry_seq) < ($3, $4)",
                 &[
                     &status.entry.poll,
                     &status.entry.open,
                     &(status.id.ms as i64),
                     &(status.id.seq as i64),
+                    &(status.entry.at_ms as i64),
                 ],
             )
             .await?;
@@ -152,4 +158,20 @@ pub async fn lock_polls(
         )
         .await?;
     Ok(())
+}
+
+/// Closes the open polls whose closing time has passed and bumps their version; returns
+/// their ids. Idempotent: a closed poll is not touched again.
+pub async fn close_expired(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "UPDATE polls SET open = false, version = version + 1
+              WHERE open AND closes_at <= now()
+             RETURNING id",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }

@@ -12,7 +12,7 @@ use tally_model::{EntryId, StreamEntry};
 use tokio::sync::watch;
 
 use crate::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
-use crate::commands::{StreamCreate, StreamStatus};
+use crate::commands::{close_expired, StreamCreate, StreamStatus};
 use crate::polls::{load_definitions, read_results, RedisCopies};
 use crate::stream::{RawEntry, VoteStream};
 
@@ -282,6 +282,32 @@ impl Consumer {
         }
         if let Err(error) = self.stream.trim_acknowledged().await {
             tracing::debug!(%error, "trimming the vote stream failed");
+        }
+        self.close_expired().await;
+    }
+
+    /// Closes polls whose closing time has passed, then rewrites and publishes them.
+    async fn close_expired(&self) {
+        let closed = match self.pool.get().await {
+            Ok(client) => close_expired(&**client).await,
+            Err(error) => {
+                tracing::debug!(%error, "cannot check for polls past their closing time");
+                return;
+            }
+        };
+        match closed {
+            Ok(polls) if polls.is_empty() => {}
+            Ok(polls) => {
+                tracing::info!(?polls, "closed polls past their closing time");
+                let outcome = BatchOutcome {
+                    changed_polls: polls.clone(),
+                    redefined_polls: polls,
+                    ..BatchOutcome::default()
+                };
+                self.rewrite_definitions(&outcome).await;
+                self.publish(&outcome).await;
+            }
+            Err(error) => tracing::warn!(%error, "closing polls past their closing time failed"),
         }
     }
 

@@ -9,7 +9,7 @@ use tally_model::admin_token::hash_token;
 use tally_model::{Choice, CreateEntry, EntryId, NewPoll, StatusEntry, VoteEntry};
 use tally_testkit::shared_postgres;
 use tally_worker::apply::{apply_entries, Batch, StreamVote};
-use tally_worker::commands::{StreamCreate, StreamStatus};
+use tally_worker::commands::{close_expired, StreamCreate, StreamStatus};
 use tally_worker::migrate::migrate;
 use tally_worker::polls::load_definitions;
 
@@ -224,4 +224,47 @@ async fn the_reader_role_cannot_read_admin_hashes() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "Tea or coffee?");
     assert!(row.get::<_, bool>(1) && row.get::<_, bool>(2));
+}
+
+#[tokio::test]
+async fn polls_past_their_closing_time_close_once_and_a_reopen_drops_the_time() {
+    let (mut client, _database) = database().await;
+    let mut expired = create(1);
+    expired.entry.new_poll.closes_at = Some(1_000);
+    apply_entries(
+        &mut client,
+        &Batch {
+            creates: vec![expired],
+            ..Batch::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (_, version) = open_and_version(&client).await;
+    assert_eq!(close_expired(&client).await.unwrap(), [POLL]);
+    assert_eq!(open_and_version(&client).await, (false, version + 1));
+    assert!(
+        close_expired(&client).await.unwrap().is_empty(),
+        "only once"
+    );
+
+    let mut reopen = status(50, true);
+    reopen.entry.at_ms = 2_000;
+    apply_entries(
+        &mut client,
+        &Batch {
+            statuses: vec![reopen],
+            ..Batch::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(open_and_version(&client).await.0);
+    let definitions = load_definitions(&client, Some(&[POLL])).await.unwrap();
+    assert_eq!(
+        definitions[0].closes_at, None,
+        "the passed closing time is gone"
+    );
+    assert!(definitions[0].is_open_at(u64::MAX));
+    assert!(close_expired(&client).await.unwrap().is_empty());
 }
