@@ -169,6 +169,18 @@ async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
+/// Whether a new client on `poll` is served (gets results) rather than closed.
+async fn is_served(service: &Service, poll: &str) -> Option<()> {
+    let mut socket = service.connect(poll).await;
+    match tokio::time::timeout(WAIT, socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            (message["type"] == "results").then_some(())
+        }
+        _ => None,
+    }
+}
+
 /// The close frame that ends the session.
 async fn next_close(socket: &mut Socket) -> (CloseCode, String) {
     loop {
@@ -321,11 +333,7 @@ async fn clients_over_the_cap_are_closed_with_1013() {
 
     // A client leaving frees its place.
     first.close(None).await.unwrap();
-    eventually(WAIT, "a place frees up", || async {
-        let mut third = service.connect("cap").await;
-        (next_json(&mut third).await["type"] == "results").then_some(())
-    })
-    .await;
+    eventually(WAIT, "a place frees up", || is_served(&service, "cap")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,9 +421,8 @@ async fn a_client_that_never_reads_is_dropped() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The server let go of it: its one place is free again.
-    eventually(WAIT, "the slow client's place frees up", || async {
-        let mut next = service.connect("slow").await;
-        (next_json(&mut next).await["type"] == "results").then_some(())
+    eventually(WAIT, "the slow client's place frees up", || {
+        is_served(&service, "slow")
     })
     .await;
 

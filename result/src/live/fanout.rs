@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tally_model::PollResults;
 use tokio::sync::watch;
 
+use super::message::Rendered;
+
 /// The newest document published for a poll since it was first watched.
-pub type Latest = Option<Arc<PollResults>>;
+pub type Latest = Option<Arc<Rendered>>;
 
 /// The state of the process's Redis subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,18 +64,18 @@ impl Hub {
         self.lock().len()
     }
 
-    /// Hands `results` to the watchers of its poll unless they already have that version
+    /// Hands `rendered` to the watchers of `poll` unless they already have that version
     /// or a newer one. Returns whether it replaced the previous document.
-    pub fn publish(&self, results: PollResults) -> bool {
+    pub fn publish(&self, poll: &str, rendered: Rendered) -> bool {
         let feeds = self.lock();
-        let Some(sender) = feeds.get(&results.poll) else {
+        let Some(sender) = feeds.get(poll) else {
             return false;
         };
-        let results = Arc::new(results);
+        let results = Arc::new(rendered);
         sender.send_if_modified(|latest| {
             let newer = latest
                 .as_ref()
-                .is_none_or(|current| results.version > current.version);
+                .is_none_or(|current| results.version() > current.version());
             if newer {
                 *latest = Some(results.clone());
             }
@@ -135,30 +136,30 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn results(poll: &str, version: i64) -> PollResults {
+    fn results(poll: &str, version: i64) -> Rendered {
         let json = serde_json::json!({
             "poll": poll, "question": "Q?", "options": [], "total": version,
             "updated_at": "2026-01-01T00:00:00.000Z", "version": version,
         });
-        serde_json::from_value(json).unwrap()
+        Rendered::new(serde_json::from_value(json).unwrap(), 0).unwrap()
     }
 
     #[test]
     fn an_older_version_never_replaces_a_newer_one() {
         let hub = Hub::new();
         let mut feed = hub.watch("p");
-        assert!(hub.publish(results("p", 5)));
-        assert!(!hub.publish(results("p", 4)));
-        assert!(!hub.publish(results("p", 5)));
-        assert_eq!(feed.receiver().borrow().as_ref().unwrap().version, 5);
-        assert!(hub.publish(results("p", 6)));
-        assert_eq!(feed.receiver().borrow().as_ref().unwrap().version, 6);
+        assert!(hub.publish("p", results("p", 5)));
+        assert!(!hub.publish("p", results("p", 4)));
+        assert!(!hub.publish("p", results("p", 5)));
+        assert_eq!(feed.receiver().borrow().as_ref().unwrap().version(), 5);
+        assert!(hub.publish("p", results("p", 6)));
+        assert_eq!(feed.receiver().borrow().as_ref().unwrap().version(), 6);
     }
 
     #[test]
     fn unwatched_polls_are_dropped_and_forgotten() {
         let hub = Hub::new();
-        assert!(!hub.publish(results("p", 1)));
+        assert!(!hub.publish("p", results("p", 1)));
         let first = hub.watch("p");
         let second = hub.watch("p");
         assert!(hub.is_watched("p"));

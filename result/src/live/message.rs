@@ -1,8 +1,10 @@
 //! What the server sends a live client: JSON text frames, and the close codes it ends with.
 
 use serde::Serialize;
+use tally_model::timestamp::parse_ms;
 use tally_model::PollResults;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A text frame from the server (see README, "Live results").
 #[derive(Debug, Serialize)]
@@ -18,6 +20,54 @@ pub enum ServerMessage<'a> {
         /// `reconnecting` while Redis is lost, `live` once it is back.
         state: &'static str,
     },
+}
+
+/// The text of a results frame: the public view of `results` at `now_ms`.
+pub fn results_text(results: &PollResults, now_ms: u64) -> Result<Utf8Bytes, serde_json::Error> {
+    let view = results.clone().public_view(now_ms);
+    serde_json::to_string(&ServerMessage::Results { results: &view }).map(Utf8Bytes::from)
+}
+
+/// A published document with its frame rendered once for every client watching: the
+/// clients of a busy poll share one buffer instead of each serialising its own copy.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The document as published (with its counts).
+    pub results: PollResults,
+    text: Utf8Bytes,
+    /// When the public view changes by itself: the closing time of a poll still open.
+    stale_at_ms: Option<u64>,
+}
+
+impl Rendered {
+    /// Renders `results` as of `now_ms`.
+    pub fn new(results: PollResults, now_ms: u64) -> Result<Rendered, serde_json::Error> {
+        let text = results_text(&results, now_ms)?;
+        let stale_at_ms = results
+            .closes_at
+            .as_deref()
+            .and_then(|closes_at| parse_ms(closes_at).ok())
+            .filter(|closes_at| results.open && *closes_at > now_ms);
+        Ok(Rendered {
+            results,
+            text,
+            stale_at_ms,
+        })
+    }
+
+    /// The document's version.
+    pub fn version(&self) -> i64 {
+        self.results.version
+    }
+
+    /// The frame's text at `now_ms`: the shared rendering unless the poll has closed
+    /// by time since.
+    pub fn text(&self, now_ms: u64) -> Result<Utf8Bytes, serde_json::Error> {
+        match self.stale_at_ms {
+            Some(stale_at) if now_ms >= stale_at => results_text(&self.results, now_ms),
+            _ => Ok(self.text.clone()),
+        }
+    }
 }
 
 /// Status sent when the Redis link is lost.
@@ -81,6 +131,35 @@ mod tests {
         })
         .expect("serialises");
         assert_eq!(text, r#"{"type":"status","state":"reconnecting"}"#);
+    }
+
+    fn hidden_until(closes_at: &str) -> PollResults {
+        serde_json::from_value(serde_json::json!({
+            "poll": "p", "question": "Q?", "options": [{"id": "a", "label": "A", "votes": 3}],
+            "total": 3, "updated_at": "2026-01-01T00:00:00.000Z", "version": 1,
+            "hide_results": true, "closes_at": closes_at,
+        }))
+        .expect("a document")
+    }
+
+    #[test]
+    fn a_shared_frame_is_rendered_again_once_the_poll_closes_by_time() {
+        // 2026-05-01T18:00:00Z
+        let closes_at = 1_777_658_400_000;
+        let rendered = Rendered::new(hidden_until("2026-05-01T18:00:00.000Z"), closes_at - 1)
+            .expect("renders");
+        let before = rendered.text(closes_at - 1).expect("text");
+        assert!(
+            before.as_str().contains(r#""votes":null"#),
+            "{}",
+            before.as_str()
+        );
+        let after = rendered.text(closes_at).expect("text");
+        assert!(
+            after.as_str().contains(r#""votes":3"#),
+            "{}",
+            after.as_str()
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! Memory per client is bounded: one message in flight at a time, and a client whose
 //! socket does not take it within the send timeout is closed instead of queued for.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tally_model::timestamp::now_ms;
 use tally_model::PollResults;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{Feed, LinkState};
-use super::message::{Ending, ServerMessage, LIVE, RECONNECTING};
+use super::message::{results_text, Ending, Rendered, ServerMessage, LIVE, RECONNECTING};
 use crate::error::ResultError;
 use crate::lookup::ResultsLookup;
 
@@ -142,9 +143,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     pending = false;
                     let latest = self.parts.feed.receiver().borrow_and_update().clone();
                     match latest {
-                        Some(results) if results.version > self.last_sent => {
+                        Some(rendered) if rendered.version() > self.last_sent => {
                             next_send = Instant::now() + self.parts.interval;
-                            self.send_results(&results).await
+                            self.send_rendered(&rendered).await
                         }
                         _ => Ok(()),
                     }
@@ -189,13 +190,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Ok(())
             }
             LinkState::Live => {
-                if *announced_down {
-                    *announced_down = false;
+                // After an announced outage the client is promised a fresh snapshot even
+                // if nothing changed; after the first subscription only a newer one.
+                let promised = std::mem::take(announced_down);
+                if promised {
                     self.send_status(LIVE).await?;
                 }
                 if std::mem::take(refetch) {
                     let snapshot = self.snapshot().await?;
-                    if snapshot.version >= self.last_sent {
+                    if snapshot.version > self.last_sent
+                        || (promised && snapshot.version == self.last_sent)
+                    {
                         self.send_results(&snapshot).await?;
                     }
                 }
@@ -209,12 +214,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         snapshot(&self.parts.lookup, &self.parts.poll).await
     }
 
+    /// Sends a snapshot (rendered for this client alone).
     async fn send_results(&mut self, results: &PollResults) -> Result<(), End> {
-        let view = results.clone().public_view(now_ms());
-        let text = serde_json::to_string(&ServerMessage::Results { results: &view })
-            .map_err(|_| End::Close(Ending::Unavailable))?;
-        self.send(Message::text(text)).await?;
+        let text = results_text(results, now_ms()).map_err(|_| End::Close(Ending::Unavailable))?;
+        self.send(Message::Text(text)).await?;
         self.last_sent = results.version;
+        Ok(())
+    }
+
+    /// Sends a published document (its frame shared by every client of the poll).
+    async fn send_rendered(&mut self, rendered: &Rendered) -> Result<(), End> {
+        let text = rendered
+            .text(now_ms())
+            .map_err(|_| End::Close(Ending::Unavailable))?;
+        self.send(Message::Text(text)).await?;
+        self.last_sent = rendered.version();
         Ok(())
     }
 
@@ -264,11 +278,4 @@ pub async fn close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
-}
-
-/// Milliseconds since the Unix epoch (what `public_view` compares closing times with).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
 }

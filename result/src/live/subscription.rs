@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
+use tally_model::timestamp::now_ms;
 use tally_model::{Keys, PollResults};
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{Hub, LinkState};
+use super::message::Rendered;
 
 /// Time to open the connection and subscribe; Redis answers in microseconds when up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -108,9 +110,12 @@ async fn forward(
                     continue;
                 }
                 match serde_json::from_slice::<PollResults>(message.get_payload_bytes()) {
-                    Ok(results) if results.poll == poll => {
-                        hub.publish(results);
-                    }
+                    Ok(results) if results.poll == poll => match Rendered::new(results, now_ms()) {
+                        Ok(rendered) => {
+                            hub.publish(poll, rendered);
+                        }
+                        Err(error) => tracing::error!(%error, poll, "results do not serialise"),
+                    },
                     Ok(_) => tracing::warn!(poll, "published results name another poll; ignored"),
                     Err(error) => tracing::warn!(%error, poll, "published results do not parse; ignored"),
                 }
