@@ -214,6 +214,7 @@ async fn the_live_page_follows_votes_from_other_browsers() {
         })
         .await;
 
+    alice.client.set_window_size(390, 844).await.unwrap();
     let (said, pressed) = vote_on_page(&alice, &created.id, &["b"], false).await;
     assert!(said.contains("received"), "alice's changed vote: {said:?}");
     let took = live_shows(&creator, &counts(&[("a", 0), ("b", 2), ("c", 0)]), pressed).await;
@@ -242,6 +243,7 @@ async fn the_live_page_follows_votes_from_other_browsers() {
     // Screenshots for people (and CI's artifacts): the projector view, light and dark.
     tokio::time::sleep(Duration::from_millis(800)).await; // let the bars finish growing
     let light = creator.screenshot("live-light.png").await;
+    alice.screenshot("vote-phone.png").await;
     let dark = Browser::open(
         &driver,
         &base,
