@@ -450,6 +450,51 @@ async fn a_client_that_never_reads_is_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_answers_pings_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let service = Service::start(
+        &shared_redis().url(),
+        &seeded_database().await,
+        &["--live-ping-interval=200ms"],
+    )
+    .await;
+    // A raw client: it completes the handshake, then reads bytes and never writes (a
+    // WebSocket library would answer the pings by itself).
+    let mut stream = TcpStream::connect(service.address).await.unwrap();
+    stream
+        .write_all(
+            b"GET /live/lunch HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
+              sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(
+        text.contains(r#"{"type":"results""#),
+        "a snapshot first: {text}"
+    );
+    // A ping frame (0x89) went out, then a close frame (0x88) with 1001 "no pong".
+    assert!(received.contains(&0x89), "pinged");
+    let close = received
+        .iter()
+        .rposition(|b| *b == 0x88)
+        .expect("a close frame");
+    assert_eq!(&received[close + 2..close + 4], &1001u16.to_be_bytes());
+    assert_eq!(&received[close + 4..], b"no pong");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "two intervals"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_sessions_with_1001() {
     let service = Service::start(&shared_redis().url(), &seeded_database().await, &[]).await;
     let mut socket = service.connect("lunch").await;

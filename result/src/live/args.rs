@@ -22,6 +22,11 @@ pub struct LiveArgs {
     /// that is closed with 1008 "too slow" instead of having data queued for it.
     #[arg(long, env = "RESULT_LIVE_SEND_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub live_send_timeout: Duration,
+
+    /// How often a live client is pinged; one that has sent nothing (no pong) by the next
+    /// ping is dropped. Well under the idle timeouts of common proxies (60 s).
+    #[arg(long, env = "RESULT_LIVE_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub live_ping_interval: Duration,
 }
 
 impl LiveArgs {
@@ -52,6 +57,7 @@ mod tests {
         assert_eq!(live.live_max_clients, 10_000);
         assert_eq!(live.update_interval(), Duration::from_millis(100));
         assert_eq!(live.live_send_timeout, Duration::from_secs(5));
+        assert_eq!(live.live_ping_interval, Duration::from_secs(15));
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl Live {
                     lookup: inner.lookup.clone(),
                     interval: inner.args.update_interval(),
                     send_timeout: inner.args.live_send_timeout,
+                    ping_interval: inner.args.live_ping_interval,
                     shutdown: inner.shutdown.clone(),
                 };
                 Session::new(ws, parts).run().await;

@@ -22,10 +22,6 @@ use super::message::{results_text, Ending, Rendered, ServerMessage, LIVE, RECONN
 use crate::error::ResultError;
 use crate::lookup::ResultsLookup;
 
-/// How often the server pings; a client that has sent nothing (no pong) by the next
-/// ping is gone. Well under the idle timeouts of common proxies (60 s).
-pub const PING_INTERVAL: Duration = Duration::from_secs(15);
-
 /// Time a close handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -52,6 +48,8 @@ pub struct SessionParts {
     pub interval: Duration,
     /// Time one message may take to be written.
     pub send_timeout: Duration,
+    /// How often the client is pinged; silence until the next ping ends the session.
+    pub ping_interval: Duration,
     /// Cancelled when the service shuts down.
     pub shutdown: CancellationToken,
 }
@@ -117,7 +115,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             announced_down = true;
         }
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        let every = self.parts.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut heard_from = true;
 
