@@ -38,6 +38,11 @@ pub struct Config {
     #[arg(long, env = "EDGE_MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
 
+    /// Threads serving requests, each with its own accept loop and upstream
+    /// connections (nginx's `worker_processes`); 0 means one per CPU core.
+    #[arg(long, env = "EDGE_WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
+
     #[command(flatten)]
     pub server: ServerArgs,
 
@@ -46,6 +51,16 @@ pub struct Config {
 
     #[command(flatten)]
     pub client_side: ClientSideArgs,
+}
+
+impl Config {
+    /// The number of worker threads to run: as configured, or one per CPU core.
+    pub fn worker_count(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            count => count,
+        }
+    }
 }
 
 /// Accepts `host:port` (`[v6]:port` for IPv6 literals) with a port from 1 to 65535.

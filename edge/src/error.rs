@@ -19,6 +19,12 @@ pub enum EdgeError {
     /// The request body is over the limit.
     #[error("request body is larger than {0} bytes")]
     TooLarge(u64),
+    /// The client did not finish sending the body it announced in time.
+    #[error("request body not received in time")]
+    BodyTimeout,
+    /// The client's body broke off or was malformed.
+    #[error("request body could not be read")]
+    BodyUnreadable,
     /// No upstream of this kind could be reached, or it failed mid-answer.
     #[error("upstream {0} unavailable")]
     UpstreamUnavailable(&'static str),
@@ -33,6 +39,8 @@ impl HttpError for EdgeError {
             EdgeError::NotFound => StatusCode::NOT_FOUND,
             EdgeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             EdgeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            EdgeError::BodyUnreadable => StatusCode::BAD_REQUEST,
             EdgeError::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }

@@ -38,20 +38,19 @@ pub mod tls;
 pub mod tunnel;
 pub mod upstream;
 pub mod upstream_args;
+pub mod workers;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 pub use config::Config;
 pub use listeners::Listeners;
-use proxy::{upstream_client, Proxy};
+use proxy::upstream_client;
 use resolve::{Resolve, SystemResolver};
-use service::EdgeService;
+use service::SharedState;
 use static_files::{LoadError, StaticFiles};
-use tunnel::Tunnels;
 use upstream::{Pool, ResolveError};
 
 /// Why the edge could not start.
@@ -66,6 +65,9 @@ pub enum StartError {
     /// The TLS certificate, key or port could not be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// A listening socket could not be handed to the workers, or a worker not started.
+    #[error("cannot start the workers: {0}")]
+    Workers(#[from] std::io::Error),
 }
 
 /// Serves the edge on `listener` until `shutdown` completes, then drains. Upstream
@@ -111,6 +113,7 @@ pub async fn run_with_resolver(
         result = result.replicas().len(),
         "edge configured"
     );
+    // Health checks run on the control thread with a client of their own.
     let client = upstream_client(&config.upstream);
     // Re-resolution and health checks run while the edge serves; dropping the set
     // stops them.
@@ -125,32 +128,14 @@ pub async fn run_with_resolver(
         let policy = config.upstream.health_policy();
         upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
     }
-    let tunnels = Tunnels::new(config.upstream.tunnel_idle_timeout);
-    let service = Arc::new(EdgeService {
-        proxy: Proxy::new(
-            client,
-            config.upstream_timeout,
-            config.max_body_bytes,
-            tunnels.clone(),
-        ),
+    let shared = Arc::new(SharedState {
         vote,
         result,
         files,
         metrics: metrics::RequestMetrics::default(),
         admission: config.client_side.admission(listeners.https_port()),
     });
-    let shutdown_began = OnceLock::new();
-    let shutdown = async {
-        shutdown.await;
-        let _ = shutdown_began.set(Instant::now());
-    };
-    let limits = config.client_side.header_limits();
-    listeners
-        .serve(&config.server, limits, service, shutdown)
-        .await;
-    // Upgraded connections left the serve loop's drain; they get what is left of the grace.
-    let began = shutdown_began.get().copied().unwrap_or_else(Instant::now);
-    tunnels.drain(began + config.server.shutdown_grace).await;
+    workers::run(listeners, &config, shared, shutdown).await?;
     upkeep.shutdown().await;
     Ok(())
 }

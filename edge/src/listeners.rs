@@ -1,7 +1,8 @@
 //! The edge's ports: the plain one always, the TLS one when a certificate is configured.
 //! Both run the runtime's serve loop with the same handler; each sets the security
 //! headers for its transport (HSTS only over TLS) and hyper's hard head limits, and
-//! both stop and drain on the same shutdown.
+//! both stop and drain on the same shutdown. Every worker thread serves its own copy of
+//! the sockets (one accept queue, taken from by every worker).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::client_side_args::ClientSideArgs;
 use crate::limits::HeaderLimits;
 use crate::security::security_headers;
 use crate::tls::{TlsError, TlsHandshake};
+use crate::StartError;
 
 /// The sockets the edge serves on. A bare [`TcpListener`] is the plain port alone;
 /// with TLS configured and no TLS listener given, the edge binds `EDGE_TLS_LISTEN`.
@@ -31,21 +33,20 @@ impl From<TcpListener> for Listeners {
     }
 }
 
-/// The listeners with the TLS configuration loaded, ready to serve.
+/// The listeners with the TLS configuration loaded, ready to serve. The sockets are
+/// held outside any runtime so that each worker thread can serve them on its own.
 #[derive(Debug)]
 pub struct Prepared {
-    plain: TcpListener,
-    tls: Option<(TcpListener, TlsHandshake, u16)>,
+    plain: std::net::TcpListener,
+    tls: Option<(std::net::TcpListener, TlsHandshake, u16)>,
 }
 
 impl Listeners {
     /// Loads the certificate and binds the TLS port if needed, before anything is served.
-    pub async fn prepare(self, args: &ClientSideArgs) -> Result<Prepared, TlsError> {
+    pub async fn prepare(self, args: &ClientSideArgs) -> Result<Prepared, StartError> {
+        let plain = self.plain.into_std()?;
         let Some((cert, key)) = args.tls_files() else {
-            return Ok(Prepared {
-                plain: self.plain,
-                tls: None,
-            });
+            return Ok(Prepared { plain, tls: None });
         };
         let handshake = TlsHandshake::from_pem_files(cert, key)?;
         let listener = match self.tls {
@@ -60,8 +61,9 @@ impl Listeners {
         let port = listener
             .local_addr()
             .map_or(args.tls_listen.port(), |address| address.port());
+        let listener = listener.into_std()?;
         Ok(Prepared {
-            plain: self.plain,
+            plain,
             tls: Some((listener, handshake, port)),
         })
     }
@@ -73,15 +75,39 @@ impl Prepared {
         self.tls.as_ref().map(|(_, _, port)| *port)
     }
 
-    /// Serves `handler` on every port until `shutdown`, then drains them together.
+    /// Another handle on the same sockets, for another worker thread.
+    pub fn try_clone(&self) -> std::io::Result<Prepared> {
+        let tls = match &self.tls {
+            Some((listener, handshake, port)) => {
+                Some((listener.try_clone()?, handshake.clone(), *port))
+            }
+            None => None,
+        };
+        Ok(Prepared {
+            plain: self.plain.try_clone()?,
+            tls,
+        })
+    }
+
+    /// Serves `handler` on every port until `shutdown`, then drains them together; this
+    /// worker takes `connections` of the connection limit. Must run inside a runtime.
     pub async fn serve<H: Handler>(
         self,
         server: &ServerArgs,
         limits: HeaderLimits,
+        connections: usize,
         handler: Arc<H>,
         shutdown: impl Future<Output = ()>,
     ) {
+        let (plain, tls) = match self.into_tokio() {
+            Ok(listeners) => listeners,
+            Err(error) => {
+                tracing::error!(%error, "cannot serve the listening sockets");
+                return;
+            }
+        };
         let mut plain_config = server.serve_config();
+        plain_config.max_connections = connections;
         let (max_header_bytes, max_headers) = limits.hard_limits();
         plain_config.max_header_bytes = Some(max_header_bytes);
         plain_config.max_headers = Some(max_headers);
@@ -90,8 +116,8 @@ impl Prepared {
             ..plain_config.clone()
         };
         plain_config.response_headers = security_headers(false);
-        let Some((tls_listener, handshake, _)) = self.tls else {
-            tally_runtime::serve(self.plain, plain_config, handler, shutdown).await;
+        let Some((tls_listener, handshake)) = tls else {
+            tally_runtime::serve(plain, plain_config, handler, shutdown).await;
             return;
         };
         let (stop, stopped) = watch::channel(false);
@@ -99,7 +125,7 @@ impl Prepared {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
         let plain = tally_runtime::serve(
-            self.plain,
+            plain,
             plain_config,
             handler.clone(),
             until_stopped(stopped.clone()),
@@ -116,5 +142,15 @@ impl Prepared {
             let _ = stop.send(true);
         };
         tokio::join!(plain, tls, signal);
+    }
+
+    /// The sockets registered with the current thread's runtime.
+    fn into_tokio(self) -> std::io::Result<(TcpListener, Option<(TcpListener, TlsHandshake)>)> {
+        let plain = TcpListener::from_std(self.plain)?;
+        let tls = match self.tls {
+            Some((listener, handshake, _)) => Some((TcpListener::from_std(listener)?, handshake)),
+            None => None,
+        };
+        Ok((plain, tls))
     }
 }

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::access_log::ServedBy;
 use crate::error::EdgeError;
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
-use crate::request_body::{AttemptBody, RequestBody};
+use crate::request_body::{AttemptBody, ReadError, RequestBody};
 use crate::retry::{AttemptError, Failure, Retries};
 use crate::tunnel::{restore_upgrade, websocket_upgrade, Tunnels};
 use crate::upstream::{InFlight, Pool, Replica};
@@ -34,6 +34,10 @@ use crate::upstream_args::UpstreamArgs;
 /// Idle connections kept per replica: enough for a burst of concurrent votes without
 /// reconnecting, bounded so a burst does not pin file descriptors forever.
 const POOL_MAX_IDLE_PER_HOST: usize = 256;
+
+/// Time a client has to send a body it declared the length of: nginx's
+/// `client_body_timeout` is 60 s between reads; a ballot is one packet.
+const CLIENT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the edge sends upstream: the client's body, or nothing (health checks).
 pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
@@ -134,7 +138,22 @@ impl Proxy {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let body = RequestBody::new(body, self.max_body_bytes);
+        let body = match tokio::time::timeout(
+            CLIENT_BODY_TIMEOUT,
+            RequestBody::read(body, self.max_body_bytes),
+        )
+        .await
+        {
+            Ok(Ok(body)) => body,
+            Ok(Err(ReadError::TooLarge(_))) => {
+                return Err(EdgeError::TooLarge(self.max_body_bytes))
+            }
+            Ok(Err(ReadError::Broken(error))) => {
+                tracing::debug!(%error, "client body broke off");
+                return Err(EdgeError::BodyUnreadable);
+            }
+            Err(_elapsed) => return Err(EdgeError::BodyTimeout),
+        };
 
         // Choose, send, and retry where that is safe.
         let mut retries = Retries::default();

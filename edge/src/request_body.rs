@@ -1,6 +1,9 @@
-//! The client's request body on its way upstream: streamed, never buffered, limited in
-//! size, and lent to one upstream attempt at a time so that an attempt whose connection
-//! failed before any of it was sent can hand it on to the next upstream.
+//! The client's request body on its way upstream. A body that declared its length (a
+//! ballot, a poll) is read whole first, as nginx's `proxy_request_buffering` does: the
+//! upstream gets head and body in one write, a slow client never holds an upstream
+//! connection, and any attempt can send it again. A chunked body is streamed, limited in
+//! size, and lent to one attempt at a time so that an attempt whose connection failed
+//! before any of it was sent can hand it on to the next upstream.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tally_runtime::BoxError;
 
@@ -22,8 +26,9 @@ pub struct BodyTooLarge(pub u64);
 #[error("the request body was already sent to another upstream")]
 struct AlreadySent;
 
+/// A streamed body and what its attempts share.
 #[derive(Debug)]
-struct Shared {
+pub struct Shared {
     /// The body until an attempt starts sending it.
     unsent: Mutex<Option<Incoming>>,
     /// The body's own size hint and end flag, taken before it could be lent out.
@@ -35,12 +40,43 @@ struct Shared {
 
 /// The client's body, owned by the proxy for the length of one request.
 #[derive(Debug, Clone)]
-pub struct RequestBody(Arc<Shared>);
+pub enum RequestBody {
+    /// Read whole: every attempt sends the same bytes.
+    Buffered(Bytes),
+    /// Streamed to the one attempt that takes it first.
+    Streamed(Arc<Shared>),
+}
+
+/// Why the client's body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// It grew past the limit (its `Content-Length` was not the truth).
+    #[error(transparent)]
+    TooLarge(#[from] BodyTooLarge),
+    /// The client stopped sending or went away.
+    #[error("the request body could not be read: {0}")]
+    Broken(#[source] BoxError),
+}
 
 impl RequestBody {
-    /// Wraps `body`, refusing to send more than `limit` bytes of it.
-    pub fn new(body: Incoming, limit: u64) -> Self {
-        RequestBody(Arc::new(Shared {
+    /// Takes `body` for forwarding, refusing more than `limit` bytes of it: read whole
+    /// when it declared its length (the caller has refused a declared length over the
+    /// limit), streamed otherwise.
+    pub async fn read(body: Incoming, limit: u64) -> Result<Self, ReadError> {
+        if body.size_hint().exact().is_none() {
+            return Ok(Self::streamed(body, limit));
+        }
+        let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+        match Limited::new(body, limit_bytes).collect().await {
+            // One frame (the usual ballot) becomes the body without a copy.
+            Ok(collected) => Ok(RequestBody::Buffered(collected.to_bytes())),
+            Err(error) if error.is::<LengthLimitError>() => Err(BodyTooLarge(limit).into()),
+            Err(error) => Err(ReadError::Broken(error)),
+        }
+    }
+
+    fn streamed(body: Incoming, limit: u64) -> Self {
+        RequestBody::Streamed(Arc::new(Shared {
             size_hint: body.size_hint(),
             end_stream: body.is_end_stream(),
             unsent: Mutex::new(Some(body)),
@@ -49,37 +85,52 @@ impl RequestBody {
         }))
     }
 
-    /// A body for one upstream attempt. It takes the client's body only when the
+    /// A body for one upstream attempt. A streamed body is taken only when the
     /// upstream connection asks for the first frame.
     pub fn lend(&self) -> AttemptBody {
-        AttemptBody {
-            shared: self.0.clone(),
-            body: None,
-            sent: 0,
+        match self {
+            RequestBody::Buffered(bytes) => AttemptBody::Buffered(Some(bytes.clone())),
+            RequestBody::Streamed(shared) => AttemptBody::Streamed {
+                shared: shared.clone(),
+                body: None,
+                sent: 0,
+            },
         }
     }
 
-    /// Whether no attempt has begun sending the body, so another attempt may.
+    /// Whether another attempt may send the body: it is buffered, or no attempt has
+    /// begun sending it.
     pub fn unsent(&self) -> bool {
-        self.0
-            .unsent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        match self {
+            RequestBody::Buffered(_) => true,
+            RequestBody::Streamed(shared) => shared
+                .unsent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some(),
+        }
     }
 
     /// Whether sending stopped because the body passed the limit.
     pub fn too_large(&self) -> bool {
-        self.0.too_large.load(Ordering::Relaxed)
+        match self {
+            RequestBody::Buffered(_) => false,
+            RequestBody::Streamed(shared) => shared.too_large.load(Ordering::Relaxed),
+        }
     }
 }
 
 /// One attempt's view of the request body.
 #[derive(Debug)]
-pub struct AttemptBody {
-    shared: Arc<Shared>,
-    body: Option<Incoming>,
-    sent: u64,
+pub enum AttemptBody {
+    /// The whole body, sent as one frame (`None` once sent or when empty).
+    Buffered(Option<Bytes>),
+    /// The client's body, once this attempt took it.
+    Streamed {
+        shared: Arc<Shared>,
+        body: Option<Incoming>,
+        sent: u64,
+    },
 }
 
 impl Body for AttemptBody {
@@ -90,48 +141,73 @@ impl Body for AttemptBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if this.body.is_none() {
-            let taken = this
-                .shared
-                .unsent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            match taken {
-                Some(body) => this.body = Some(body),
-                None => return Poll::Ready(Some(Err(AlreadySent.into()))),
-            }
+        match &mut *self {
+            AttemptBody::Buffered(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b))),
+            ),
+            AttemptBody::Streamed { shared, body, sent } => poll_streamed(shared, body, sent, cx),
         }
-        let Some(body) = this.body.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let frame = match std::task::ready!(Pin::new(body).poll_frame(cx)) {
-            None => return Poll::Ready(None),
-            Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
-            Some(Ok(frame)) => frame,
-        };
-        if let Some(data) = frame.data_ref() {
-            this.sent += data.len() as u64;
-            if this.sent > this.shared.limit {
-                this.shared.too_large.store(true, Ordering::Relaxed);
-                return Poll::Ready(Some(Err(BodyTooLarge(this.shared.limit).into())));
-            }
-        }
-        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.body {
-            Some(body) => body.is_end_stream(),
-            None => self.shared.end_stream,
+        match self {
+            AttemptBody::Buffered(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            AttemptBody::Streamed {
+                body: Some(body), ..
+            } => body.is_end_stream(),
+            AttemptBody::Streamed { shared, .. } => shared.end_stream,
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.body {
-            Some(body) => body.size_hint(),
-            None => self.shared.size_hint,
+        match self {
+            AttemptBody::Buffered(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            AttemptBody::Streamed {
+                body: Some(body), ..
+            } => body.size_hint(),
+            AttemptBody::Streamed { shared, .. } => shared.size_hint,
         }
     }
+}
+
+/// The next frame of a streamed body for the attempt holding `body` (taken from
+/// `shared` on the first call), counting what was sent against the limit.
+fn poll_streamed(
+    shared: &Shared,
+    body: &mut Option<Incoming>,
+    sent: &mut u64,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    if body.is_none() {
+        let taken = shared
+            .unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match taken {
+            Some(taken) => *body = Some(taken),
+            None => return Poll::Ready(Some(Err(AlreadySent.into()))),
+        }
+    }
+    let Some(body) = body.as_mut() else {
+        return Poll::Ready(None);
+    };
+    let frame = match std::task::ready!(Pin::new(body).poll_frame(cx)) {
+        None => return Poll::Ready(None),
+        Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
+        Some(Ok(frame)) => frame,
+    };
+    if let Some(data) = frame.data_ref() {
+        *sent += data.len() as u64;
+        if *sent > shared.limit {
+            shared.too_large.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(BodyTooLarge(shared.limit).into())));
+        }
+    }
+    Poll::Ready(Some(Ok(frame)))
 }

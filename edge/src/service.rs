@@ -18,10 +18,18 @@ use crate::upstream::Pool;
 /// Time one upstream has to answer `/healthz` during a readiness check.
 const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Everything a request needs, shared by all connections.
+/// One worker thread's request handling: its own proxy (upstream connections and
+/// tunnels live on the thread that made them) over the state every worker shares.
 #[derive(Debug)]
 pub struct EdgeService {
     pub(crate) proxy: Proxy,
+    pub(crate) shared: Arc<SharedState>,
+}
+
+/// What every worker thread sees the same: replicas and their health, the files, the
+/// counters and the rate limits.
+#[derive(Debug)]
+pub struct SharedState {
     pub(crate) vote: Arc<Pool>,
     pub(crate) result: Arc<Pool>,
     pub(crate) files: StaticFiles,
@@ -38,19 +46,22 @@ impl Handler for EdgeService {
         let started = tokio::time::Instant::now();
         let (method, uri) = (request.method().clone(), request.uri().clone());
         let route = route(&method, uri.path());
-        let refused = self.admission.refuse(&mut request, &context, route);
+        let shared = &self.shared;
+        let refused = shared.admission.refuse(&mut request, &context, route);
         let answer = match (refused, route) {
             (Some(refused), _) => Ok(refused),
-            (None, Route::Vote) => self.proxy.forward(&self.vote, request, &context).await,
-            (None, Route::Result) => self.proxy.forward(&self.result, request, &context).await,
+            (None, Route::Vote) => self.proxy.forward(&shared.vote, request, &context).await,
+            (None, Route::Result) => self.proxy.forward(&shared.result, request, &context).await,
             (None, Route::Static) => {
                 let path = request.uri().path();
                 let file = static_alias(path).unwrap_or(path);
-                self.files.serve(request.method(), file, request.headers())
+                shared
+                    .files
+                    .serve(request.method(), file, request.headers())
             }
         };
         let response = answer.unwrap_or_else(|error| error.to_response());
-        self.metrics.record(route, response.status());
+        shared.metrics.record(route, response.status());
         AccessEntry {
             method: &method,
             path: uri.path(),
@@ -66,9 +77,12 @@ impl Handler for EdgeService {
 
     /// Ready when at least one replica of each upstream answers its `/healthz`.
     async fn ready(self: Arc<Self>) -> Result<(), String> {
-        let (vote, result) =
-            tokio::join!(self.any_healthy(&self.vote), self.any_healthy(&self.result));
-        let down: Vec<String> = [(vote, &self.vote), (result, &self.result)]
+        let shared = &self.shared;
+        let (vote, result) = tokio::join!(
+            self.any_healthy(&shared.vote),
+            self.any_healthy(&shared.result)
+        );
+        let down: Vec<String> = [(vote, &shared.vote), (result, &shared.result)]
             .into_iter()
             .filter(|(healthy, _)| !healthy)
             .map(|(_, pool)| format!("no healthy {} upstream", pool.kind()))
