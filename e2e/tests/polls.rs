@@ -214,11 +214,25 @@ async fn a_created_poll_takes_ballots_closes_reopens_and_exports_csv() {
     let refused = vote(&bob, id, &["c"]).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
     assert!(refused.error().contains("closed"), "{}", refused.error());
+    // A page without JavaScript is sent back to the poll's page, which says why.
+    let refused_form = bob
+        .send(
+            Method::POST,
+            "/vote",
+            &[FORM, ("accept", "text/html")],
+            format!("poll={id}&option=c"),
+        )
+        .await;
+    assert_eq!(refused_form.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        refused_form.headers["location"],
+        format!("/p/{id}#closed").as_str()
+    );
     stack.wait_drained().await;
     assert_eq!(
         counts(&results(&creator, id, None).await),
         want,
-        "the refused vote changed nothing"
+        "the refused votes changed nothing"
     );
 
     // Reopened, votes count again.

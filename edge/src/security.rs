@@ -74,7 +74,19 @@ mod tests {
     #[test]
     fn the_front_end_needs_no_inline_code() {
         let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
-        for page in ["index.html", "results.html"] {
+        let pages: Vec<String> = std::fs::read_dir(&www)
+            .expect("www")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|name| name.ends_with(".html"))
+            .collect();
+        assert!(pages.len() >= 5, "pages found: {pages:?}");
+        for page in &pages {
             let html = std::fs::read_to_string(www.join(page)).expect("page");
             assert!(!html.contains("<style"), "{page} has an inline style block");
             assert!(!html.contains(" style="), "{page} has a style attribute");

@@ -8,10 +8,11 @@ use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
+use tally_model::poll::BallotError;
 use tally_model::{VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, Request};
 
-use crate::ballot::{decode_ballot, BallotRequest, BodyFormat};
+use crate::ballot::{decode_ballot, BodyFormat};
 use crate::cookie::{choice_cookie, VoterSigner};
 use crate::error::VoteError;
 use crate::service::VoteService;
@@ -39,13 +40,20 @@ pub async fn accept(
     )?;
     let body = read_body(&parts.headers, body, service.max_body_bytes).await?;
     let ballot = decode_ballot(format, &body)?;
+    let browser = format == BodyFormat::Form && wants_html(&parts.headers);
 
     let definition = service
         .polls
         .get(&ballot.poll)
         .await?
         .ok_or_else(|| VoteError::UnknownPoll(ballot.poll.clone()))?;
-    definition.check_ballot(&ballot.options)?;
+    match definition.check_ballot(&ballot.options) {
+        // A page without JavaScript shows why, instead of a JSON error.
+        Err(BallotError::Closed(_)) if browser => {
+            return Ok(redirect_to(&poll_page(&ballot.poll, "closed")))
+        }
+        checked => checked?,
+    }
 
     let known_voter = service
         .signer
@@ -64,8 +72,13 @@ pub async fn accept(
     service.queue.append(&entry).await?;
 
     let secure = came_over_tls(&parts.headers);
-    let mut response = if format == BodyFormat::Form && wants_html(&parts.headers) {
-        redirect_back(&ballot)
+    let mut response = if browser {
+        let first = ballot.options.first().map(String::as_str);
+        let anchor = match (ballot.poll.as_str(), first) {
+            (DEFAULT_POLL_ID, Some(first)) => format!("voted-{first}"),
+            _ => "voted".to_owned(),
+        };
+        redirect_to(&poll_page(&ballot.poll, &anchor))
     } else {
         json(
             StatusCode::ACCEPTED,
@@ -129,21 +142,21 @@ fn came_over_tls(headers: &HeaderMap) -> bool {
         .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-/// `303 See Other` back to the poll's page, to an anchor that says the vote arrived.
-fn redirect_back(ballot: &BallotRequest) -> Response<Body> {
-    let first = ballot
-        .options
-        .first()
-        .map(String::as_str)
-        .unwrap_or_default();
-    let location = if ballot.poll == DEFAULT_POLL_ID {
-        format!("/#voted-{first}")
+/// The page of `poll` at `anchor`, which the page shows a notice for without JavaScript
+/// (CSS `:target`): the front page for the default poll, `/p/<id>` for the others.
+fn poll_page(poll: &str, anchor: &str) -> String {
+    if poll == DEFAULT_POLL_ID {
+        format!("/#{anchor}")
     } else {
-        format!("/p/{}#voted", ballot.poll)
-    };
+        format!("/p/{poll}#{anchor}")
+    }
+}
+
+/// `303 See Other` to `location` (a path this service built from checked ids).
+fn redirect_to(location: &str) -> Response<Body> {
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response

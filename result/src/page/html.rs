@@ -138,8 +138,9 @@ fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
         );
     }
     out.push_str(
-        "      <!-- Shown without JavaScript after the form post redirects to #voted. -->\n      \
-         <p id=\"voted\" class=\"notice\">Your vote was received — you can change it.</p>\n",
+        "      <!-- Shown without JavaScript after the form post redirects to #voted or #closed. -->\n      \
+         <p id=\"voted\" class=\"notice\">Your vote was received — you can change it.</p>\n      \
+         <p id=\"closed\" class=\"notice\">This poll is closed: your vote was not counted.</p>\n",
     );
     let _ = write!(
         out,
