@@ -11,6 +11,7 @@ use tally_runtime::{empty, error_body, Body, HttpError, RequestContext};
 
 use crate::client_ip::{add_forwarded, TrustedProxies};
 use crate::limits::{HeaderLimits, LimitError};
+use crate::metrics::Counter;
 use crate::rate_limit::RateLimiter;
 use crate::routes::Route;
 
@@ -28,6 +29,8 @@ pub struct Admission {
     pub trusted: TrustedProxies,
     /// The HTTPS port plain requests are sent to, when TLS is on.
     pub https_port: Option<u16>,
+    /// Requests refused with 429.
+    pub rate_limited: Counter,
 }
 
 impl Admission {
@@ -51,6 +54,7 @@ impl Admission {
             let client = self.trusted.client_ip(peer, request.headers());
             if let Err(wait) = rate.check(client) {
                 tracing::debug!(%client, ?wait, "rate limited");
+                self.rate_limited.inc();
                 return Some(LimitError::RateLimited(wait).to_response());
             }
         }
@@ -159,5 +163,42 @@ mod tests {
         );
         let bad = redirect(Method::GET, "/", Some("a/b@c"), 8443);
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn refusals_over_the_rate_are_counted() {
+        let admission = Admission {
+            limits: HeaderLimits {
+                max_bytes: 8192,
+                max_count: 100,
+            },
+            rate: Some(RateLimiter::new(crate::rate_limit::RateSpec {
+                per_second: 1.0,
+                burst: 2,
+            })),
+            trusted: TrustedProxies::new(Vec::new()),
+            https_port: None,
+            rate_limited: Counter::default(),
+        };
+        let context = RequestContext {
+            request_id: "test".into(),
+            peer: "192.0.2.7:4000".parse().expect("peer"),
+            tls: false,
+        };
+        let mut answer = |route: Route| {
+            let mut request = Request::post("/vote")
+                .header(header::HOST, "tally.test")
+                .body(())
+                .expect("request");
+            admission
+                .refuse(&mut request, &context, route)
+                .map(|response| response.status())
+        };
+        assert_eq!(answer(Route::Static), None, "files are not limited");
+        assert_eq!(answer(Route::Vote), None);
+        assert_eq!(answer(Route::Vote), None);
+        assert_eq!(answer(Route::Vote), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert_eq!(answer(Route::Vote), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert_eq!(admission.rate_limited.get(), 2);
     }
 }

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use crate::admission::Admission;
 use crate::client_ip::{parse_network, TrustedProxies};
 use crate::limits::HeaderLimits;
+use crate::metrics::Counter;
 use crate::rate_limit::{parse_rate, RateLimiter, RateSpec};
 
 /// TLS, limits, rate limit and trusted proxies, from flags and `EDGE_*` variables.
@@ -27,6 +28,11 @@ pub struct ClientSideArgs {
     /// HTTPS address, used when EDGE_TLS_CERT and EDGE_TLS_KEY are set.
     #[arg(long, env = "EDGE_TLS_LISTEN", default_value = "0.0.0.0:8443")]
     pub tls_listen: SocketAddr,
+
+    /// The HTTPS port clients see, when it differs from EDGE_TLS_LISTEN's (a container
+    /// listening on 8443 published as 443); plain requests are redirected to it.
+    #[arg(long, env = "EDGE_TLS_PUBLIC_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub tls_public_port: Option<u16>,
 
     /// Largest request line plus header fields in bytes; larger gets 431.
     #[arg(long, env = "EDGE_MAX_HEADER_BYTES", default_value_t = 32 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024))]
@@ -81,12 +87,15 @@ impl ClientSideArgs {
     }
 
     /// The request filter, redirecting plain requests to `https_port` when TLS is on.
+    /// The request filter; `https_port` is the bound HTTPS port when TLS is on, which
+    /// EDGE_TLS_PUBLIC_PORT overrides in redirects.
     pub fn admission(&self, https_port: Option<u16>) -> Admission {
         Admission {
             limits: self.header_limits(),
             rate: self.rate_limiter(),
             trusted: self.trusted(),
-            https_port,
+            https_port: https_port.map(|bound| self.tls_public_port.unwrap_or(bound)),
+            rate_limited: Counter::default(),
         }
     }
 }
@@ -108,10 +117,20 @@ mod tests {
     }
 
     #[test]
+    fn the_public_https_port_wins_in_redirects() {
+        let args = parse(&["--tls-public-port", "443"]).expect("port");
+        assert_eq!(args.admission(Some(8443)).https_port, Some(443));
+        assert_eq!(args.admission(None).https_port, None, "TLS off");
+        assert!(parse(&["--tls-public-port", "0"]).is_err());
+    }
+
+    #[test]
     fn defaults() {
         let args = parse(&[]).expect("defaults");
         assert!(args.tls_files().is_none());
         assert_eq!(args.tls_listen.port(), 8443);
+        assert_eq!(args.admission(Some(8443)).https_port, Some(8443));
+        assert_eq!(args.admission(None).https_port, None);
         assert_eq!(
             args.rate_limit.0,
             Some(RateSpec {
