@@ -185,7 +185,7 @@ mod tests {
             peer: "192.0.2.7:4000".parse().expect("peer"),
             tls: false,
         };
-        let mut answer = |route: Route| {
+        let answer = |route: Route| {
             let mut request = Request::post("/vote")
                 .header(header::HOST, "tally.test")
                 .body(())
