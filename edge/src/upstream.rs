@@ -21,16 +21,6 @@ const START_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why an upstream list could not be turned into addresses at start.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// A name did not resolve.
-    #[error("cannot resolve {kind} upstream {name:?}: {error}")]
-    Lookup {
-        /// Which pool.
-        kind: &'static str,
-        /// The `host:port` as configured.
-        name: String,
-        /// What the resolver said.
-        error: std::io::Error,
-    },
     /// No name was configured.
     #[error("no {0} upstream address configured")]
     Empty(&'static str),
@@ -113,7 +103,9 @@ impl Pool {
     }
 
     /// Resolves every `host:port` in `names` (a name may give several addresses, one
-    /// per replica) into a pool named `kind`. At start every name must resolve.
+    /// per replica) into a pool named `kind`. A name that does not resolve yet (its
+    /// containers are still starting) gives no replica until a later lookup finds it;
+    /// until then its requests get 502.
     pub async fn resolve(
         kind: &'static str,
         names: &[String],
@@ -121,18 +113,10 @@ impl Pool {
         resolver: &dyn Resolve,
     ) -> Result<Pool, ResolveError> {
         let pool = Pool::empty(kind, names.to_vec(), balance)?;
-        let mut answers = Vec::with_capacity(names.len());
-        for name in names {
-            let found = lookup(resolver, name, START_LOOKUP_TIMEOUT)
-                .await
-                .map_err(|error| ResolveError::Lookup {
-                    kind,
-                    name: name.clone(),
-                    error,
-                })?;
-            answers.push(Ok(found));
-        }
-        pool.install(answers);
+        let lookups = names
+            .iter()
+            .map(|name| lookup(resolver, name, START_LOOKUP_TIMEOUT));
+        pool.install(futures_util::future::join_all(lookups).await);
         Ok(pool)
     }
 
@@ -330,8 +314,21 @@ mod tests {
             .await
             .expect("resolves");
         assert_eq!(ports(&pool), [10, 11]);
-        let missing = Pool::resolve("vote", &["gone:80".into()], Balance::P2c, &Fixed).await;
-        assert!(matches!(missing, Err(ResolveError::Lookup { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_yet_starts_empty_and_fills_in() {
+        let names = ["gone:80".into(), "vote:80".into()];
+        let pool = Pool::resolve("vote", &names, Balance::P2c, &Fixed)
+            .await
+            .expect("starts");
+        assert_eq!(ports(&pool), [10, 11], "the names that resolve are used");
+        let pool = Pool::resolve("vote", &["gone:80".into()], Balance::P2c, &Fixed)
+            .await
+            .expect("starts");
+        assert!(pool.pick(&[]).is_none(), "no replica yet");
+        pool.install(vec![Ok(vec![address(12)])]);
+        assert_eq!(ports(&pool), [12], "a later answer is used");
     }
 
     #[tokio::test]
