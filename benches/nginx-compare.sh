@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The edge against Debian's nginx, side by side on 127.0.0.1, in front of the same
-# trivial upstream (benches/src/bin/echo-upstream.rs) and the same copy of www/ (plus a
-# generated 100 KB asset, and .gz siblings as the container build makes them). nginx
+# trivial upstream (benches/src/bin/echo-upstream.rs), the same real vote service (with
+# its own redis-server; the stream is emptied between runs), and the same copy of www/
+# (plus a generated 100 KB asset, and .gz siblings as the container build makes them). nginx
 # gets the equivalent configuration: keep-alive to the upstream, gzip_static, the same
 # security headers, no access log. oha measures, keep-alive on, for each row and each
 # concurrency; every request asks for gzip, so both serve the same bytes.
@@ -15,6 +16,7 @@ duration=${1:-5s}
 concurrencies=${2:-50 256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 edge_port=19080 upstream_port=19081 nginx_port=19090
+vote_port=19082 vote_edge_port=19083 vote_nginx_port=19091 redis_port=19379
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "installing nginx-light" >&2
@@ -24,7 +26,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null || cargo install oha --locked >/dev/null
 
-cargo build --release -q -p tally-edge -p tally-benches --bin tally-edge --bin echo-upstream
+cargo build --release -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 
 work=$(mktemp -d)
@@ -40,6 +42,19 @@ find "$work/www" -type f \( -name '*.html' -o -name '*.css' -o -name '*.js' -o -
 chmod -R a+rX "$work"
 
 "$bin/echo-upstream" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
+
+# The real vote service, on a Redis of its own that holds the default poll's definition
+# (the worker would write it) and no persistence; votes pile up in the stream, which
+# each measurement empties first.
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null & pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$redis_port" set poll:default \
+  '{"id":"default","question":"Cats vs Dogs","choice":"single","open":true,"options":[{"id":"a","label":"Cats"},{"id":"b","label":"Dogs"}]}' >/dev/null
+VOTE_LISTEN=127.0.0.1:$vote_port REDIS_URL=redis://127.0.0.1:$redis_port/ VOTE_QUEUE_HIGH_WATER=100000000 \
+RUST_LOG=warn "$bin/tally-vote" 2>"$work/vote.log" & pids+=($!)
+EDGE_LISTEN=127.0.0.1:$vote_edge_port EDGE_WWW_DIR="$work/www" \
+EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$vote_port \
+EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge-vote.log" & pids+=($!)
 
 EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$upstream_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$upstream_port \
@@ -61,6 +76,16 @@ http {
   client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fastcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
   upstream vote { server 127.0.0.1:$upstream_port; keepalive 256; }
+  upstream realvote { server 127.0.0.1:$vote_port; keepalive 256; }
+  server {
+    listen 127.0.0.1:$vote_nginx_port reuseport backlog=4096;
+    location = /vote {
+      proxy_pass http://realvote;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
   server {
     listen 127.0.0.1:$nginx_port reuseport backlog=4096;
     root $work/www;
@@ -80,7 +105,7 @@ http {
 EOF
 "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" & pids+=($!)
 
-for port in $edge_port $nginx_port $upstream_port; do
+for port in $edge_port $nginx_port $upstream_port $vote_port $vote_edge_port; do
   for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
     curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
 done
@@ -94,17 +119,22 @@ measure() {
     python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=sum(v for k,v in codes.items() if not k.startswith("2")); print("%.0f %.2f %.2f %d" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad))'
 }
 
-rows=("POST /vote|/vote|-m POST -H content-type:application/x-www-form-urlencoded -d vote=a"
-      "GET / (index.html)|/|"
-      "GET 100 KB asset|/asset-100k.js|")
+# name|path|oha flags|edge port|nginx port
+vote_flags="-m POST -H content-type:application/x-www-form-urlencoded -d vote=a"
+rows=("POST /vote trivial|/vote|$vote_flags|$edge_port|$nginx_port"
+      "POST /vote service|/vote|$vote_flags|$vote_edge_port|$vote_nginx_port"
+      "GET / (index.html)|/||$edge_port|$nginx_port"
+      "GET 100 KB asset|/asset-100k.js||$edge_port|$nginx_port")
 printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s\n' row c "edge r/s" "p50 ms" "p99 ms" "nginx r/s" "p50 ms" "p99 ms" "r/s x" "p99 x"
 for row in "${rows[@]}"; do
-  IFS='|' read -r name path flags <<<"$row"
+  IFS='|' read -r name path flags e_port n_port <<<"$row"
   for c in $concurrencies; do
+    redis-cli -p "$redis_port" del votes >/dev/null
     # shellcheck disable=SC2086
-    read -r e_rps e_p50 e_p99 e_bad < <(measure "http://127.0.0.1:$edge_port$path" "$c" $flags)
+    read -r e_rps e_p50 e_p99 e_bad < <(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
+    redis-cli -p "$redis_port" del votes >/dev/null
     # shellcheck disable=SC2086
-    read -r n_rps n_p50 n_p99 n_bad < <(measure "http://127.0.0.1:$nginx_port$path" "$c" $flags)
+    read -r n_rps n_p50 n_p99 n_bad < <(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
     ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
     p99x=$(python3 -c "print('%.2f' % ($e_p99 / max($n_p99, 0.001)))")
     printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
