@@ -8,6 +8,7 @@ use clap::Parser;
 use tally_runtime::{parse_duration, ServerArgs};
 
 use crate::client_side_args::ClientSideArgs;
+use crate::routes::{parse_rule, RouteRule};
 use crate::upstream_args::UpstreamArgs;
 
 /// tally-edge: the public port; static files, and proxying to the vote and result services.
@@ -37,6 +38,11 @@ pub struct Config {
     /// Largest request body passed to an upstream, in bytes.
     #[arg(long, env = "EDGE_MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
+
+    /// Routing rules tried before the defaults, comma-separated
+    /// `[METHOD ]/prefix=vote|result|static` (`/api/votes=vote,GET /stats=result`).
+    #[arg(long, env = "EDGE_ROUTES", value_delimiter = ',', value_parser = parse_rule)]
+    pub routes: Vec<RouteRule>,
 
     /// Threads serving requests, each with its own accept loop and upstream
     /// connections (nginx's `worker_processes`); 0 means one per CPU core.

@@ -129,6 +129,7 @@ pub async fn run_with_resolver(
         upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
     }
     let shared = Arc::new(SharedState {
+        routes: routes::Routes::new(config.routes.clone()),
         vote,
         result,
         files,

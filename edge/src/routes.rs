@@ -1,5 +1,6 @@
 //! Path routing: which requests go to the vote service, which to the result service
-//! (its JSON and its live WebSocket feed), and which are static files.
+//! (its JSON and its live WebSocket feed), and which are static files. The defaults
+//! match the app; rules from `EDGE_ROUTES` are tried first.
 
 use http::Method;
 
@@ -30,6 +31,73 @@ impl Route {
     /// The route's position in [`Route::ALL`], for per-route counters.
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// One configured rule, `[METHOD ]/prefix=vote|result|static`: requests (with that
+/// method, if one is named) for the prefix itself or a path below it go to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    method: Option<Method>,
+    prefix: String,
+    target: Route,
+}
+
+/// Reads one [`RouteRule`] (`POST /=vote`, `/api/results=result`, `/vote=static`).
+pub fn parse_rule(text: &str) -> Result<RouteRule, String> {
+    let (matcher, target) = text
+        .trim()
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{text:?} is not [METHOD ]/prefix=vote|result|static"))?;
+    let target = match target.trim() {
+        "vote" => Route::Vote,
+        "result" => Route::Result,
+        "static" => Route::Static,
+        other => return Err(format!("{other:?} is not vote, result or static")),
+    };
+    let (method, prefix) = match matcher.trim().split_once(' ') {
+        Some((method, prefix)) => {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| format!("{method:?} is not a method"))?;
+            (Some(method), prefix.trim())
+        }
+        None => (None, matcher.trim()),
+    };
+    let prefix = match prefix.strip_suffix('/') {
+        Some(stripped) if !stripped.is_empty() => stripped,
+        _ => prefix,
+    };
+    if !prefix.starts_with('/') || prefix.contains(['?', '#', ' ', '%']) || prefix.contains("..") {
+        return Err(format!("{prefix:?} is not a path prefix"));
+    }
+    Ok(RouteRule {
+        method,
+        prefix: prefix.to_owned(),
+        target,
+    })
+}
+
+/// The routing table: the configured rules in order (the first that matches wins),
+/// then the defaults of [`route`].
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    rules: Vec<RouteRule>,
+}
+
+impl Routes {
+    /// The defaults, overridden by `rules`.
+    pub fn new(rules: Vec<RouteRule>) -> Self {
+        Routes { rules }
+    }
+
+    /// The route for `method` and `path`.
+    pub fn route(&self, method: &Method, path: &str) -> Route {
+        self.rules
+            .iter()
+            .find(|rule| {
+                rule.method.as_ref().is_none_or(|m| m == method) && under(path, &rule.prefix)
+            })
+            .map_or_else(|| route(method, path), |rule| rule.target)
     }
 }
 
@@ -130,6 +198,63 @@ mod tests {
         for (method, path, expected) in cases {
             assert_eq!(route(&method, path), expected, "{method} {path}");
         }
+    }
+
+    #[test]
+    fn configured_rules_come_first() {
+        let rules = [
+            "/api/tally=vote",
+            "GET /vote/help=static",
+            "POST /=static",
+            "/results/=static",
+        ]
+        .map(|rule| parse_rule(rule).expect(rule));
+        let routes = Routes::new(rules.to_vec());
+        assert_eq!(routes.route(&Method::POST, "/api/tally"), Route::Vote);
+        assert_eq!(routes.route(&Method::GET, "/api/tally/x"), Route::Vote);
+        assert_eq!(routes.route(&Method::GET, "/api/tallyx"), Route::Static);
+        assert_eq!(routes.route(&Method::GET, "/vote/help"), Route::Static);
+        assert_eq!(
+            routes.route(&Method::POST, "/vote/help"),
+            Route::Vote,
+            "method-bound"
+        );
+        assert_eq!(routes.route(&Method::POST, "/"), Route::Static);
+        assert_eq!(
+            routes.route(&Method::GET, "/results/x"),
+            Route::Static,
+            "trailing / ignored"
+        );
+        assert_eq!(
+            routes.route(&Method::GET, "/live/x"),
+            Route::Result,
+            "defaults remain"
+        );
+        assert_eq!(Routes::default().route(&Method::POST, "/"), Route::Vote);
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        for bad in [
+            "",
+            "/vote",
+            "/vote=db",
+            "vote=vote",
+            "/a/../b=vote",
+            "/a%2f=vote",
+            "B@D /a=vote",
+            "/a?x=vote",
+        ] {
+            assert!(parse_rule(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_rule(" post /polls/ = vote ").expect("spaces"),
+            RouteRule {
+                method: Some(Method::POST),
+                prefix: "/polls".into(),
+                target: Route::Vote
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::access_log::{AccessEntry, ServedBy};
 use crate::admission::Admission;
 use crate::metrics::RequestMetrics;
 use crate::proxy::Proxy;
-use crate::routes::{route, static_alias, Route};
+use crate::routes::{static_alias, Route, Routes};
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
 
@@ -30,6 +30,7 @@ pub struct EdgeService {
 /// counters and the rate limits.
 #[derive(Debug)]
 pub struct SharedState {
+    pub(crate) routes: Routes,
     pub(crate) vote: Arc<Pool>,
     pub(crate) result: Arc<Pool>,
     pub(crate) files: StaticFiles,
@@ -45,7 +46,7 @@ impl Handler for EdgeService {
     ) -> Response<Body> {
         let started = tokio::time::Instant::now();
         let (method, uri) = (request.method().clone(), request.uri().clone());
-        let route = route(&method, uri.path());
+        let route = self.shared.routes.route(&method, uri.path());
         let shared = &self.shared;
         let refused = shared.admission.refuse(&mut request, &context, route);
         let answer = match (refused, route) {

@@ -259,6 +259,39 @@ async fn routes_by_path() {
 }
 
 #[tokio::test]
+async fn configured_routes_override_the_defaults() {
+    let vote = FakeUpstream::start("vote").await;
+    let result = FakeUpstream::start("result").await;
+    let routes = "--routes=/api/ballots=vote,GET /stats=result,/results=static";
+    let edge = start_edge(&[vote.address], &[result.address], &[routes]).await;
+
+    let echoed = send(&edge, Method::POST, "/api/ballots/x", &[], "")
+        .await
+        .json();
+    assert_eq!(echoed["upstream"], "vote");
+    assert_eq!(echoed["uri"], "/api/ballots/x", "the path passes unchanged");
+    assert_eq!(get(&edge, "/stats").await.json()["upstream"], "result");
+    let stats_post = send(&edge, Method::POST, "/stats", &[], "").await;
+    assert_eq!(
+        stats_post.status,
+        StatusCode::NOT_FOUND,
+        "the rule is GET only: a file path, and no such file"
+    );
+    let results = get(&edge, "/results").await;
+    assert_eq!(
+        results.status,
+        StatusCode::NOT_FOUND,
+        "now a file path, and no such file"
+    );
+    assert_eq!(
+        get(&edge, "/live/x").await.json()["upstream"],
+        "result",
+        "defaults stay"
+    );
+    assert_eq!((vote.hits(), result.hits()), (1, 2));
+}
+
+#[tokio::test]
 async fn round_robin_over_replicas() {
     let first = FakeUpstream::start("vote-1").await;
     let second = FakeUpstream::start("vote-2").await;
