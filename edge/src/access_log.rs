@@ -35,8 +35,11 @@ pub struct AccessEntry<'a> {
 }
 
 impl AccessEntry<'_> {
-    /// Writes the line.
+    /// Writes the line (nothing is formatted when access lines are filtered out).
     pub fn log(&self) {
+        if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+            return;
+        }
         let upstream = self.upstream.map(|served| served.0.to_string());
         tracing::info!(
             target: TARGET,
