@@ -1,5 +1,6 @@
-//! A whole Tally in one test process: edge, vote, worker and result on port 0, a fresh
-//! Postgres database and Redis key prefix, started in dependency order.
+//! A whole Tally in one test process: edge, vote, worker and result on port 0 (each with
+//! its admin port, where its metrics are scraped), a fresh Postgres database and Redis
+//! key prefix, started in dependency order.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use tally_model::keys::CONSUMER_GROUP;
 use tally_model::Keys;
+use tally_runtime::Ports;
 use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix, TestDatabase};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -25,15 +27,17 @@ pub const TEST_COOKIE_KEY: &str = "tally-e2e-test-cookie-key-0123456789abcdef";
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its admin port (`/metrics`).
+    pub admin: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), String>>,
 }
 
 impl Running {
-    /// Starts `run(listener, shutdown)` on a fresh port.
+    /// Starts `run(ports, shutdown)` on a fresh public port and a fresh admin port.
     pub async fn spawn<F, Fut, E>(run: F) -> Running
     where
-        F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+        F: FnOnce(Ports, oneshot::Receiver<()>) -> Fut,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
@@ -41,11 +45,20 @@ impl Running {
             .await
             .expect("bind a free port");
         let addr = listener.local_addr().expect("local address");
+        let admin_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free admin port");
+        let admin = admin_listener.local_addr().expect("admin address");
+        let ports = Ports {
+            public: listener,
+            admin: Some(admin_listener),
+        };
         let (stop, stopped) = oneshot::channel();
-        let future = run(listener, stopped);
+        let future = run(ports, stopped);
         let task = tokio::spawn(async move { future.await.map_err(|error| error.to_string()) });
         Running {
             addr,
+            admin,
             stop: Some(stop),
             task,
         }
@@ -184,6 +197,37 @@ impl Stack {
     /// The result service's address.
     pub fn result(&self) -> SocketAddr {
         self.result.as_ref().expect("result started").addr
+    }
+
+    /// The edge's admin port (`/metrics`).
+    pub fn edge_admin(&self) -> SocketAddr {
+        self.edge.as_ref().expect("edge started").admin
+    }
+
+    /// The vote service's admin port.
+    pub fn vote_admin(&self) -> SocketAddr {
+        self.vote.as_ref().expect("vote started").admin
+    }
+
+    /// The result service's admin port.
+    pub fn result_admin(&self) -> SocketAddr {
+        self.result.as_ref().expect("result started").admin
+    }
+
+    /// The admin ports of the workers running now.
+    pub fn worker_admins(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|worker| worker.admin).collect()
+    }
+
+    /// Every admin port by service (`edge`, `vote`, `result`, `worker`), workers included.
+    pub fn admin_ports(&self) -> Vec<(&'static str, SocketAddr)> {
+        let mut ports = vec![
+            ("edge", self.edge_admin()),
+            ("vote", self.vote_admin()),
+            ("result", self.result_admin()),
+        ];
+        ports.extend(self.worker_admins().into_iter().map(|admin| ("worker", admin)));
+        ports
     }
 
     /// Stops the vote service gracefully; returns its result.

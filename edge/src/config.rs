@@ -19,6 +19,11 @@ pub struct Config {
     #[arg(long, env = "EDGE_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
 
+    /// Address of the admin port: `/metrics` for Prometheus, `/healthz`, `/readyz`.
+    /// Never published and never routed to; it must differ from the public port.
+    #[arg(long, env = "EDGE_ADMIN_LISTEN", default_value = "0.0.0.0:9180")]
+    pub admin_listen: SocketAddr,
+
     /// Vote service replicas, as comma-separated `host:port`; names are resolved at start.
     #[arg(long, env = "EDGE_VOTE_UPSTREAMS", default_value = "127.0.0.1:8081", value_delimiter = ',', value_parser = parse_host_port)]
     pub vote_upstreams: Vec<String>,

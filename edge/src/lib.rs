@@ -43,14 +43,16 @@ pub mod workers;
 use std::future::Future;
 use std::sync::Arc;
 
+use tally_runtime::{AdminServer, HttpMetrics, Registry};
 use tokio::task::JoinSet;
 
 pub use config::Config;
 pub use listeners::Listeners;
-use proxy::upstream_client;
+use proxy::{upstream_client, Proxy};
 use resolve::{Resolve, SystemResolver};
-use service::SharedState;
+use service::{EdgeService, SharedState};
 use static_files::{LoadError, StaticFiles};
+use tunnel::Tunnels;
 use upstream::{Pool, ResolveError};
 
 /// Why the edge could not start.
@@ -71,7 +73,9 @@ pub enum StartError {
 }
 
 /// Serves the edge on `listener` until `shutdown` completes, then drains. Upstream
-/// names are resolved and the www directory is read before the first request.
+/// names are resolved and the www directory is read before the first request. The
+/// metrics are served on the admin listener, when one is given (never on the public
+/// port, and no route leads to them).
 pub async fn run(
     listener: impl Into<Listeners>,
     config: Config,
@@ -87,7 +91,9 @@ pub async fn run_with_resolver(
     resolver: Arc<dyn Resolve>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let listeners = listener.into().prepare(&config.client_side).await?;
+    let mut listeners = listener.into();
+    let admin = listeners.admin.take();
+    let listeners = listeners.prepare(&config.client_side).await?;
     let balance = config.upstream.balance;
     let vote =
         Arc::new(Pool::resolve("vote", &config.vote_upstreams, balance, resolver.as_ref()).await?);
@@ -128,15 +134,38 @@ pub async fn run_with_resolver(
         let policy = config.upstream.health_policy();
         upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
     }
+    let mut registry = Registry::default();
+    let http = HttpMetrics::register(&mut registry);
     let shared = Arc::new(SharedState {
         routes: routes::Routes::new(config.routes.clone()),
-        vote,
-        result,
+        vote: vote.clone(),
+        result: result.clone(),
         files,
-        metrics: metrics::RequestMetrics::default(),
+        metrics: http,
         admission: config.client_side.admission(listeners.https_port()),
     });
-    workers::run(listeners, &config, shared, shutdown).await?;
+    let tunnels: Vec<Tunnels> = (0..config.worker_count())
+        .map(|_| Tunnels::new(config.upstream.tunnel_idle_timeout))
+        .collect();
+    metrics::register(
+        &mut registry,
+        [vote, result],
+        &shared.admission.rate_limited,
+        tunnels.clone(),
+    );
+    // The admin port's readiness is the edge's: a proxy of its own for the checks.
+    let readiness = Arc::new(EdgeService {
+        proxy: Proxy::new(
+            client,
+            config.upstream_timeout,
+            config.max_body_bytes,
+            Tunnels::new(config.upstream.tunnel_idle_timeout),
+        ),
+        shared: shared.clone(),
+    });
+    let admin = AdminServer::start(admin, registry, readiness);
+    workers::run(listeners, &config, shared, tunnels, shutdown).await?;
+    admin.stop().await;
     upkeep.shutdown().await;
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tally_runtime::{Handler, ServeConfig, ServerArgs};
+use tally_runtime::{Handler, HttpMetrics, Ports, ServeConfig, ServerArgs};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -25,11 +25,28 @@ pub struct Listeners {
     pub plain: TcpListener,
     /// The HTTPS port, bound by the caller (tests bind port 0).
     pub tls: Option<TcpListener>,
+    /// The admin port (`/metrics`, `/healthz`, `/readyz`); metrics are not served
+    /// without one.
+    pub admin: Option<TcpListener>,
 }
 
 impl From<TcpListener> for Listeners {
     fn from(plain: TcpListener) -> Self {
-        Listeners { plain, tls: None }
+        Listeners {
+            plain,
+            tls: None,
+            admin: None,
+        }
+    }
+}
+
+impl From<Ports> for Listeners {
+    fn from(ports: Ports) -> Self {
+        Listeners {
+            plain: ports.public,
+            tls: None,
+            admin: ports.admin,
+        }
     }
 }
 
@@ -90,11 +107,13 @@ impl Prepared {
     }
 
     /// Serves `handler` on every port until `shutdown`, then drains them together; this
-    /// worker takes `connections` of the connection limit. Must run inside a runtime.
+    /// worker takes `connections` of the connection limit; requests are counted in
+    /// `http`. Must run inside a runtime.
     pub async fn serve<H: Handler>(
         self,
         server: &ServerArgs,
         limits: HeaderLimits,
+        http: HttpMetrics,
         connections: usize,
         handler: Arc<H>,
         shutdown: impl Future<Output = ()>,
@@ -108,6 +127,7 @@ impl Prepared {
         };
         let mut plain_config = server.serve_config();
         plain_config.max_connections = connections;
+        plain_config.http_metrics = Some(http);
         let (max_header_bytes, max_headers) = limits.hard_limits();
         plain_config.max_header_bytes = Some(max_header_bytes);
         plain_config.max_headers = Some(max_headers);

@@ -10,6 +10,8 @@ async fn main() -> ExitCode {
     Binary {
         name: "tally-edge",
         listen: |config: &Config| config.listen,
+        admin_listen: |config: &Config| config.admin_listen,
+        admin_variable: "EDGE_ADMIN_LISTEN",
         check,
     }
     .main(tally_edge::run)

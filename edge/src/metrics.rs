@@ -1,89 +1,39 @@
-//! The edge's counters, kept as plain atomics: requests by route and status class,
-//! and per upstream its latency, healthy replicas, retries and ejections. The
-//! Prometheus export reads these later; nothing here formats or exposes them.
+//! The edge's own metrics, in prometheus-client types: per upstream pool its latency,
+//! healthy replicas, retries and ejections (kept in each [`crate::upstream::Pool`]),
+//! requests refused over the rate, and open WebSocket tunnels. [`register`] exports
+//! them with the serve loop's HTTP metrics (route `vote`, `result` or `static`) on the
+//! admin port, which the edge never routes to.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use tally_runtime::Registry;
 
-use crate::routes::Route;
+use crate::tunnel::Tunnels;
+use crate::upstream::Pool;
 
-/// Status classes counted: 1xx to 5xx.
-const STATUS_CLASSES: usize = 5;
+/// A count that only goes up (cloning shares it).
+pub type Counter = prometheus_client::metrics::counter::Counter;
 
-/// Routes counted, in [`Route::index`] order.
-const ROUTES: usize = Route::ALL.len();
+/// A value that goes up and down (cloning shares it).
+pub type Gauge = prometheus_client::metrics::gauge::Gauge;
 
-/// A count that only goes up.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+/// Upstream latency buckets, in seconds: a replica on the same host answers in well
+/// under a millisecond; the upstream timeout is 10 s by default.
+pub const UPSTREAM_SECONDS_BUCKETS: [f64; 14] = [
+    0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
-impl Counter {
-    /// Adds one.
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Adds `amount`.
-    pub fn add(&self, amount: u64) {
-        self.0.fetch_add(amount, Ordering::Relaxed);
-    }
-
-    /// The count so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
-
-impl Gauge {
-    /// Replaces the value.
-    pub fn set(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-
-    /// The current value.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Requests answered, by route and status class.
-#[derive(Debug, Default)]
-pub struct RequestMetrics {
-    answered: [[Counter; STATUS_CLASSES]; ROUTES],
-}
-
-impl RequestMetrics {
-    /// Counts one answered request.
-    pub fn record(&self, route: Route, status: StatusCode) {
-        if let Some(counter) = self.counter(route, status.as_u16() / 100) {
-            counter.inc();
-        }
-    }
-
-    /// Requests on `route` answered with a status of `class` (1 to 5: 1xx to 5xx).
-    pub fn answered(&self, route: Route, class: u16) -> u64 {
-        self.counter(route, class).map_or(0, Counter::get)
-    }
-
-    fn counter(&self, route: Route, class: u16) -> Option<&Counter> {
-        let class = usize::from(class).checked_sub(1)?;
-        self.answered.get(route.index())?.get(class)
-    }
-}
-
-/// One upstream pool's counters.
-#[derive(Debug, Default)]
+/// One upstream pool's metrics.
+#[derive(Debug)]
 pub struct UpstreamMetrics {
-    /// Sum of the times from sending a request to its response head, in microseconds.
-    pub latency_micros_sum: Counter,
-    /// Responses those times were measured for.
-    pub latency_count: Counter,
+    /// Times from sending a request to its response head.
+    pub latency: Histogram,
     /// Replicas currently given requests.
     pub healthy_replicas: Gauge,
     /// Attempts made after an earlier attempt of the same request failed.
@@ -92,43 +42,153 @@ pub struct UpstreamMetrics {
     pub ejections: Counter,
 }
 
+impl Default for UpstreamMetrics {
+    fn default() -> Self {
+        UpstreamMetrics {
+            latency: Histogram::new(UPSTREAM_SECONDS_BUCKETS),
+            healthy_replicas: Gauge::default(),
+            retries: Counter::default(),
+            ejections: Counter::default(),
+        }
+    }
+}
+
 impl UpstreamMetrics {
     /// Records the time one upstream took to send its response head.
     pub fn observe_latency(&self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency_micros_sum.add(micros);
-        self.latency_count.inc();
+        self.latency.observe(latency.as_secs_f64());
+    }
+}
+
+/// Registers the edge's metrics in `registry`: the pools', `rate_limited` as
+/// `tally_edge_rate_limited_total`, and the tunnels open across `tunnels` (one set per
+/// worker thread).
+pub fn register(
+    registry: &mut Registry,
+    pools: [Arc<Pool>; 2],
+    rate_limited: &Counter,
+    tunnels: Vec<Tunnels>,
+) {
+    registry.register(
+        "tally_edge_rate_limited",
+        "Requests refused with 429 for going over the client's rate",
+        rate_limited.clone(),
+    );
+    registry.register_collector(Box::new(EdgeCollector { pools, tunnels }));
+}
+
+/// Reads the pools and tunnels at each scrape.
+#[derive(Debug)]
+struct EdgeCollector {
+    pools: [Arc<Pool>; 2],
+    tunnels: Vec<Tunnels>,
+}
+
+impl EdgeCollector {
+    /// One family labelled by `upstream`, with `metric` of each pool.
+    fn per_upstream<M: EncodeMetric>(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        metric: impl Fn(&UpstreamMetrics) -> &M,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for pool in &self.pools {
+            let labels = [("upstream", pool.kind())];
+            metric(pool.metrics()).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl Collector for EdgeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.per_upstream(
+            &mut encoder,
+            "tally_edge_upstream_healthy_replicas",
+            "Replicas of the upstream given requests now",
+            MetricType::Gauge,
+            |metrics| &metrics.healthy_replicas,
+        )?;
+        self.per_upstream(
+            &mut encoder,
+            "tally_edge_upstream_retries",
+            "Attempts made after an earlier attempt of the same request failed",
+            MetricType::Counter,
+            |metrics| &metrics.retries,
+        )?;
+        self.per_upstream(
+            &mut encoder,
+            "tally_edge_upstream_ejections",
+            "Replicas ejected by health checks or refused connections",
+            MetricType::Counter,
+            |metrics| &metrics.ejections,
+        )?;
+        self.per_upstream(
+            &mut encoder,
+            "tally_edge_upstream_duration_seconds",
+            "Time from sending a request upstream to its response head",
+            MetricType::Histogram,
+            |metrics| &metrics.latency,
+        )?;
+        let open: usize = self.tunnels.iter().map(Tunnels::open_count).sum();
+        let open = ConstGauge::new(i64::try_from(open).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "tally_edge_tunnels_open",
+            "WebSocket tunnels open between clients and upstreams",
+            None,
+            open.metric_type(),
+        )?;
+        open.encode(metric)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::balance::Balance;
 
     #[test]
-    fn requests_are_counted_by_route_and_class() {
-        let metrics = RequestMetrics::default();
-        metrics.record(Route::Vote, StatusCode::ACCEPTED);
-        metrics.record(Route::Vote, StatusCode::OK);
-        metrics.record(Route::Vote, StatusCode::BAD_GATEWAY);
-        metrics.record(Route::Static, StatusCode::NOT_MODIFIED);
-        assert_eq!(metrics.answered(Route::Vote, 2), 2);
-        assert_eq!(metrics.answered(Route::Vote, 5), 1);
-        assert_eq!(metrics.answered(Route::Static, 3), 1);
-        assert_eq!(metrics.answered(Route::Result, 2), 0);
-        assert_eq!(metrics.answered(Route::Vote, 0), 0, "no class 0");
-        assert_eq!(metrics.answered(Route::Vote, 9), 0, "no class 9");
-    }
-
-    #[test]
-    fn latency_sums_and_counts() {
-        let metrics = UpstreamMetrics::default();
-        metrics.observe_latency(Duration::from_millis(2));
-        metrics.observe_latency(Duration::from_micros(500));
-        assert_eq!(metrics.latency_micros_sum.get(), 2_500);
-        assert_eq!(metrics.latency_count.get(), 2);
-        metrics.healthy_replicas.set(3);
-        metrics.healthy_replicas.set(2);
-        assert_eq!(metrics.healthy_replicas.get(), 2);
+    fn pools_are_exported_by_upstream() {
+        let vote = Arc::new(
+            Pool::from_addresses(
+                "vote",
+                Balance::RoundRobin,
+                &["127.0.0.1:1".parse().unwrap()],
+            )
+            .unwrap(),
+        );
+        let result = Arc::new(
+            Pool::from_addresses(
+                "result",
+                Balance::RoundRobin,
+                &["127.0.0.1:2".parse().unwrap()],
+            )
+            .unwrap(),
+        );
+        vote.metrics().retries.inc();
+        vote.metrics().observe_latency(Duration::from_millis(2));
+        result.metrics().ejections.inc_by(2);
+        let rate_limited = Counter::default();
+        rate_limited.inc();
+        let mut registry = Registry::default();
+        let tunnels = vec![Tunnels::new(Duration::from_secs(1))];
+        register(&mut registry, [vote, result], &rate_limited, tunnels);
+        let page = tally_runtime::metrics::encode(&registry).unwrap();
+        for line in [
+            "tally_edge_upstream_retries_total{upstream=\"vote\"} 1",
+            "tally_edge_upstream_retries_total{upstream=\"result\"} 0",
+            "tally_edge_upstream_ejections_total{upstream=\"result\"} 2",
+            "tally_edge_upstream_duration_seconds_count{upstream=\"vote\"} 1",
+            "tally_edge_upstream_duration_seconds_bucket{le=\"0.0025\",upstream=\"vote\"} 1",
+            "tally_edge_upstream_healthy_replicas{upstream=\"vote\"} 1",
+            "tally_edge_rate_limited_total 1",
+            "tally_edge_tunnels_open 0",
+        ] {
+            assert!(page.contains(line), "{line} in {page}");
+        }
     }
 }

@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
-use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
+use tally_runtime::{Body, Handler, HttpError, HttpMetrics, Request, RequestContext};
 
 use crate::access_log::{AccessEntry, ServedBy};
 use crate::admission::Admission;
-use crate::metrics::RequestMetrics;
 use crate::proxy::Proxy;
 use crate::routes::{static_alias, Route, Routes};
 use crate::static_files::StaticFiles;
@@ -34,7 +33,7 @@ pub struct SharedState {
     pub(crate) vote: Arc<Pool>,
     pub(crate) result: Arc<Pool>,
     pub(crate) files: StaticFiles,
-    pub(crate) metrics: RequestMetrics,
+    pub(crate) metrics: HttpMetrics,
     pub(crate) admission: Admission,
 }
 
@@ -62,7 +61,6 @@ impl Handler for EdgeService {
             }
         };
         let response = answer.unwrap_or_else(|error| error.to_response());
-        shared.metrics.record(route, response.status());
         AccessEntry {
             method: &method,
             path: uri.path(),
@@ -74,6 +72,13 @@ impl Handler for EdgeService {
         }
         .log();
         response
+    }
+
+    fn route(&self, request: &Request) -> &'static str {
+        self.shared
+            .routes
+            .route(request.method(), request.uri().path())
+            .label()
     }
 
     /// Ready when at least one replica of each upstream answers its `/healthz`.

@@ -177,7 +177,9 @@ impl Pool {
             .iter()
             .filter(|r| r.health.is_healthy())
             .count();
-        self.metrics.healthy_replicas.set(healthy as u64);
+        self.metrics
+            .healthy_replicas
+            .set(i64::try_from(healthy).unwrap_or(i64::MAX));
     }
 
     /// Looks every name up again (each lookup may take `limit`) and installs the answer.

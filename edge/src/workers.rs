@@ -20,19 +20,21 @@ use crate::service::{EdgeService, SharedState};
 use crate::tunnel::Tunnels;
 use crate::StartError;
 
-/// Serves on `listeners` from [`Config::worker_count`] threads until `shutdown`, then
-/// lets every worker drain its requests and tunnels within the grace period.
+/// Serves on `listeners` from one thread per set of `tunnels` (one per worker, see
+/// [`Config::worker_count`]) until `shutdown`, then lets every worker drain its
+/// requests and tunnels within the grace period.
 pub async fn run(
     listeners: Prepared,
     config: &Config,
     shared: Arc<SharedState>,
+    tunnels: Vec<Tunnels>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let count = config.worker_count();
+    let count = tunnels.len().max(1);
     let connections = config.server.serve_config().max_connections.div_ceil(count);
     let (stop, stopped) = watch::channel(false);
     let mut finished = Vec::with_capacity(count);
-    for index in 0..count {
+    for (index, tunnels) in tunnels.into_iter().enumerate() {
         let worker = Worker {
             listeners: listeners.try_clone()?,
             service: Arc::new(EdgeService {
@@ -40,7 +42,7 @@ pub async fn run(
                     upstream_client(&config.upstream),
                     config.upstream_timeout,
                     config.max_body_bytes,
-                    Tunnels::new(config.upstream.tunnel_idle_timeout),
+                    tunnels,
                 ),
                 shared: shared.clone(),
             }),
@@ -91,10 +93,12 @@ impl Worker {
             let _ = began.set(Instant::now());
         };
         let limits = self.config.client_side.header_limits();
+        let http = self.service.shared.metrics.clone();
         self.listeners
             .serve(
                 &self.config.server,
                 limits,
+                http,
                 self.connections,
                 self.service.clone(),
                 until_stopped,

@@ -11,6 +11,7 @@ pub mod document;
 pub mod error;
 pub mod live;
 pub mod lookup;
+pub mod metrics;
 pub mod page;
 pub mod route;
 pub mod service;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tally_model::Keys;
-use tokio::net::TcpListener;
+use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
 
 use cache::ResultsCache;
 pub use config::Config;
@@ -43,10 +44,11 @@ pub enum StartError {
     Postgres(#[from] deadpool_postgres::BuildError),
 }
 
-/// Serves results on `listener` until `shutdown` completes, then drains. Neither Redis
-/// nor Postgres needs to be up to start: both are connected on first use.
+/// Serves results on `ports` (metrics on its admin port, when given) until `shutdown`
+/// completes, then drains. Neither Redis nor Postgres needs to be up to start: both
+/// are connected on first use.
 pub async fn run(
-    listener: TcpListener,
+    ports: impl Into<Ports>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
@@ -57,7 +59,14 @@ pub async fn run(
     let lookup = ResultsLookup::new(cache, database);
     let keys = Keys::new(config.redis_key_prefix.clone());
     let live = Live::start(config.live.clone(), &config.redis_url, keys, lookup.clone())?;
+    let ports = ports.into();
+    let mut registry = Registry::default();
+    let http = HttpMetrics::register(&mut registry);
+    metrics::register(&mut registry, &lookup, &live);
     let service = Arc::new(ResultService::new(lookup, live.clone()));
+    let admin = AdminServer::start(ports.admin, registry, service.clone());
+    let mut serve_config = config.server.serve_config();
+    serve_config.http_metrics = Some(http);
     // Upgraded connections leave the serve loop's drain: the live feed closes its own.
     let shutdown = {
         let live = live.clone();
@@ -66,7 +75,8 @@ pub async fn run(
             live.shut_down();
         }
     };
-    tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    tally_runtime::serve(ports.public, serve_config, service, shutdown).await;
     live.closed(config.server.shutdown_grace).await;
+    admin.stop().await;
     Ok(())
 }

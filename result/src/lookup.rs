@@ -5,18 +5,29 @@ use bytes::Bytes;
 use crate::cache::{CacheError, ResultsCache};
 use crate::database::ResultsDatabase;
 use crate::error::ResultError;
+use crate::metrics::CacheCounters;
 
 /// Finds results in the cache, or reads them from Postgres and fills the cache.
 #[derive(Debug, Clone)]
 pub struct ResultsLookup {
     cache: ResultsCache,
     database: ResultsDatabase,
+    counters: CacheCounters,
 }
 
 impl ResultsLookup {
     /// A lookup over `cache` and `database`.
     pub fn new(cache: ResultsCache, database: ResultsDatabase) -> Self {
-        ResultsLookup { cache, database }
+        ResultsLookup {
+            cache,
+            database,
+            counters: CacheCounters::default(),
+        }
+    }
+
+    /// Its hits and misses, for the metrics.
+    pub fn counters(&self) -> &CacheCounters {
+        &self.counters
     }
 
     /// The cache, for readiness checks.
@@ -33,7 +44,10 @@ impl ResultsLookup {
     /// Redis that is down costs a Postgres read, never the request.
     pub async fn body(&self, poll: &str) -> Result<Bytes, ResultError> {
         let redis_up = match self.cache.get(poll).await {
-            Ok(Some(body)) => return Ok(body),
+            Ok(Some(body)) => {
+                self.counters.hits.inc();
+                return Ok(body);
+            }
             Ok(None) => true,
             Err(CacheError::CoolingDown) => false,
             Err(error) => {
@@ -41,6 +55,7 @@ impl ResultsLookup {
                 false
             }
         };
+        self.counters.misses.inc();
         let results = match self.database.read(poll).await {
             Ok(Some(results)) => results,
             Ok(None) => return Err(ResultError::UnknownPoll(poll.to_owned())),

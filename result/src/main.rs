@@ -10,6 +10,8 @@ async fn main() -> ExitCode {
     Binary {
         name: "tally-result",
         listen: |config: &Config| config.listen,
+        admin_listen: |config: &Config| config.admin_listen,
+        admin_variable: "RESULT_ADMIN_LISTEN",
         check: nothing_to_check,
     }
     .main(tally_result::run)

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Response, StatusCode};
-use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
+use tally_runtime::{Body, Handler, HttpError, Request, RequestContext, OTHER_ROUTE};
 
 use crate::document::{self, ResultsRequest};
 use crate::error::ResultError;
 use crate::live::{self, Live};
 use crate::lookup::ResultsLookup;
 use crate::page;
-use crate::route::route_of;
+use crate::route::{route_of, Format};
 
 /// Results change with every vote; a cached copy is stale at once.
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-store");
@@ -72,6 +72,21 @@ impl Handler for ResultService {
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
+    }
+
+    fn route(&self, request: &Request) -> &'static str {
+        let path = request.uri().path();
+        if live::route::poll_of(path).is_some() {
+            "live"
+        } else if page::poll_page_of(path).is_some() {
+            "poll_page"
+        } else {
+            match route_of(path) {
+                Some((_, Format::Json)) => "results",
+                Some((_, Format::Csv)) => "results_csv",
+                None => OTHER_ROUTE,
+            }
+        }
     }
 
     async fn ready(self: Arc<Self>) -> Result<(), String> {

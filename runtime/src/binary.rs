@@ -1,5 +1,5 @@
 //! The `main` every service binary shares: the container subcommands, configuration
-//! (exit 64 when wrong), logs, bind, serve until SIGTERM or Ctrl-C, exit status.
+//! (exit 64 when wrong), logs, bind the public and the admin port, serve until SIGTERM or Ctrl-C, exit status.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::net::TcpListener;
 
+use crate::admin::Ports;
 use crate::config::{config_error, parse_or_exit};
 use crate::logging::init_logging;
 use crate::shutdown::shutdown_signal;
@@ -23,6 +24,10 @@ pub struct Binary<C> {
     pub name: &'static str,
     /// Where the service listens, from its configuration.
     pub listen: fn(&C) -> SocketAddr,
+    /// Where its admin port (`/metrics`) listens, from its configuration.
+    pub admin_listen: fn(&C) -> SocketAddr,
+    /// The variable that sets it, for the message when it clashes with `listen`.
+    pub admin_variable: &'static str,
     /// Checks that need more than parsing (files, keys); run before binding.
     pub check: fn(&C) -> Result<(), ConfigProblem>,
 }
@@ -31,7 +36,7 @@ impl<C: Parser> Binary<C> {
     /// Runs the binary: `healthcheck`/`probe` if asked, else the service through `run`.
     pub async fn main<Run, Fut, E>(self, run: Run) -> ExitCode
     where
-        Run: FnOnce(TcpListener, C, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Run: FnOnce(Ports, C, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: Display,
     {
@@ -43,20 +48,39 @@ impl<C: Parser> Binary<C> {
         if let Err((variable, message)) = (self.check)(&config) {
             config_error(self.name, variable, &message);
         }
-        let address = (self.listen)(&config);
-        let listener = match TcpListener::bind(address).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::error!(%address, %error, "cannot listen");
-                return ExitCode::FAILURE;
-            }
+        let public_address = (self.listen)(&config);
+        let admin_address = (self.admin_listen)(&config);
+        if admin_address.port() != 0 && admin_address.port() == public_address.port() {
+            let message = format!("{admin_address} must not share the public port");
+            config_error(self.name, self.admin_variable, &message);
+        }
+        let Some(public) = bind(public_address).await else {
+            return ExitCode::FAILURE;
         };
-        match run(listener, config, Box::pin(shutdown_signal())).await {
+        let Some(admin) = bind(admin_address).await else {
+            return ExitCode::FAILURE;
+        };
+        let ports = Ports {
+            public,
+            admin: Some(admin),
+        };
+        match run(ports, config, Box::pin(shutdown_signal())).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(%error, "{} stopped", self.name);
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// Binds `address`, logging why not.
+async fn bind(address: SocketAddr) -> Option<TcpListener> {
+    match TcpListener::bind(address).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            tracing::error!(%address, %error, "cannot listen");
+            None
         }
     }
 }

@@ -35,4 +35,13 @@ pub trait Handler: Send + Sync + 'static {
     /// Whether the service can do its work now (its Redis/Postgres reachable); the
     /// error says what is not.
     fn ready(self: Arc<Self>) -> impl Future<Output = Result<(), String>> + Send + 'static;
+
+    /// The `route` label of `request` in the HTTP metrics: one of a small fixed set of
+    /// names per service, never the raw path (labels must stay bounded).
+    fn route(&self, _request: &Request) -> &'static str {
+        OTHER_ROUTE
+    }
 }
+
+/// The route label of requests a service does not name.
+pub const OTHER_ROUTE: &str = "other";

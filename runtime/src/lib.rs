@@ -2,25 +2,31 @@
 //!
 //! A service writes a [`Handler`]; this crate does the rest the same way everywhere:
 //! the accept loop with its limits and timeouts ([`serve`]), graceful shutdown,
-//! `/healthz` and `/readyz`, request ids and spans, JSON error bodies, configuration
+//! `/healthz` and `/readyz`, request ids and spans, HTTP metrics and the admin port
+//! that serves them, JSON error bodies, configuration
 //! parsing that exits 64 on a bad value, and log set-up.
 
+pub mod admin;
 pub mod binary;
 pub mod body;
 pub mod config;
 pub mod drain;
 pub mod error;
+pub mod exposition;
 pub mod handler;
 pub mod healthcheck;
 pub mod logging;
+pub mod metrics;
 pub mod serve;
 pub mod shutdown;
 
+pub use admin::{AdminServer, Ports};
 pub use body::{empty, full, json, json_bytes, Body, BoxError};
 pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_CONFIG};
 pub use drain::drain;
 pub use error::{error_body, HttpError};
-pub use handler::{Handler, Request, RequestContext};
+pub use handler::{Handler, Request, RequestContext, OTHER_ROUTE};
 pub use logging::init_logging;
+pub use metrics::{HttpMetrics, Registry};
 pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;

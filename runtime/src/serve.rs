@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::body::{json, Body};
 use crate::error::error_body;
 use crate::handler::{Handler, Request, RequestContext};
+use crate::metrics::{HttpMetrics, HEALTHZ_ROUTE, READYZ_ROUTE};
 
 /// The header that carries a request's id between the edge, the services and logs.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -51,6 +52,8 @@ pub struct ServeConfig {
     pub max_header_bytes: Option<usize>,
     /// Most request header fields on HTTP/1.1 (hyper answers 431 past it); `None`: 100.
     pub max_headers: Option<usize>,
+    /// Where requests and connections are counted; `None` counts nothing.
+    pub http_metrics: Option<HttpMetrics>,
 }
 
 impl Default for ServeConfig {
@@ -63,6 +66,7 @@ impl Default for ServeConfig {
             response_headers: HeaderMap::new(),
             max_header_bytes: None,
             max_headers: None,
+            http_metrics: None,
         }
     }
 }
@@ -118,6 +122,7 @@ pub async fn serve_with<H: Handler, S: Handshake>(
 ) {
     let builder = connection_builder(&config);
     let response_headers = Arc::new(config.response_headers.clone());
+    let metrics = config.http_metrics.clone();
     let tls = handshake.is_tls();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(config.max_connections));
@@ -147,12 +152,20 @@ pub async fn serve_with<H: Handler, S: Handshake>(
         };
         // Votes are small requests and responses: send them without Nagle's delay.
         let _ = stream.set_nodelay(true);
+        let open = metrics.as_ref().map(HttpMetrics::connection_opened);
         let handler = handler.clone();
         let headers = response_headers.clone();
+        let request_metrics = metrics.clone();
         let service = service_fn(move |request: Request| {
             let handler = handler.clone();
             let headers = headers.clone();
-            let connection = Connection { peer, tls, headers };
+            let metrics = request_metrics.clone();
+            let connection = Connection {
+                peer,
+                tls,
+                headers,
+                metrics,
+            };
             async move { Ok::<_, Infallible>(respond(handler, request, connection).await) }
         });
         let (builder, handshake, watcher) =
@@ -175,6 +188,7 @@ pub async fn serve_with<H: Handler, S: Handshake>(
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
+            drop(open);
             drop(permit);
         });
     }
@@ -221,6 +235,7 @@ struct Connection {
     peer: std::net::SocketAddr,
     tls: bool,
     headers: Arc<HeaderMap>,
+    metrics: Option<HttpMetrics>,
 }
 
 /// Runs one request through the health endpoints or the handler, inside its span.
@@ -238,15 +253,20 @@ async fn respond<H: Handler>(
     );
     async move {
         let started = Instant::now();
+        let mut route = HEALTHZ_ROUTE;
         let mut response = match (request.method(), request.uri().path()) {
             (&Method::GET | &Method::HEAD, "/healthz") => {
                 json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
             }
-            (&Method::GET | &Method::HEAD, "/readyz") => match handler.ready().await {
-                Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-                Err(reason) => error_body(StatusCode::SERVICE_UNAVAILABLE, &reason),
-            },
+            (&Method::GET | &Method::HEAD, "/readyz") => {
+                route = READYZ_ROUTE;
+                match handler.ready().await {
+                    Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+                    Err(reason) => error_body(StatusCode::SERVICE_UNAVAILABLE, &reason),
+                }
+            }
             _ => {
+                route = handler.route(&request);
                 let context = RequestContext {
                     request_id: request_id.clone(),
                     peer: connection.peer,
@@ -262,7 +282,11 @@ async fn respond<H: Handler>(
             response.headers_mut().insert(name, value.clone());
         }
         let status = response.status().as_u16();
-        let micros = started.elapsed().as_micros() as u64;
+        let elapsed = started.elapsed();
+        if let Some(metrics) = &connection.metrics {
+            metrics.record(route, status, elapsed);
+        }
+        let micros = elapsed.as_micros() as u64;
         if response.status().is_server_error() {
             tracing::warn!(status, micros, "request failed");
         } else {

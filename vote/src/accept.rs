@@ -50,7 +50,8 @@ pub async fn accept(
     match definition.check_ballot(&ballot.options) {
         // A page without JavaScript shows why, instead of a JSON error.
         Err(BallotError::Closed(_)) if browser => {
-            return Ok(redirect_to(&poll_page(&ballot.poll, "closed")))
+            service.metrics.rejected("closed");
+            return Ok(redirect_to(&poll_page(&ballot.poll, "closed")));
         }
         checked => checked?,
     }
@@ -70,6 +71,7 @@ pub async fn accept(
         at_ms: now_ms(),
     };
     service.queue.append(&entry).await?;
+    service.metrics.accepted();
 
     let secure = came_over_tls(&parts.headers);
     let mut response = if browser {

@@ -22,6 +22,11 @@ pub struct Config {
     #[arg(long, env = "VOTE_LISTEN", default_value = "0.0.0.0:8081")]
     pub listen: SocketAddr,
 
+    /// Address of the admin port: `/metrics` for Prometheus, `/healthz`, `/readyz`.
+    /// Never published; it must differ from the public port.
+    #[arg(long, env = "VOTE_ADMIN_LISTEN", default_value = "0.0.0.0:9181")]
+    pub admin_listen: SocketAddr,
+
     /// Redis holding the vote stream and the poll definitions.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = tally_connect::parse_redis_url)]
     pub redis_url: String,

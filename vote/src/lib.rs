@@ -9,6 +9,7 @@ pub mod config;
 pub mod cookie;
 pub mod create;
 pub mod error;
+pub mod metrics;
 pub mod poll_request;
 pub mod polls;
 pub mod queue;
@@ -19,10 +20,11 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use tally_model::Keys;
-use tokio::net::TcpListener;
+use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
 
 pub use config::Config;
 use cookie::VoterSigner;
+use metrics::VoteMetrics;
 use polls::PollDefinitions;
 use queue::{Backlog, Queue};
 use service::VoteService;
@@ -38,9 +40,10 @@ pub enum StartError {
     Redis(#[from] redis::RedisError),
 }
 
-/// Serves the vote API on `listener` until `shutdown` completes, then drains.
+/// Serves the vote API on `ports` (a bare listener: the public port alone) until
+/// `shutdown` completes, then drains; the admin port serves the metrics meanwhile.
 pub async fn run(
-    listener: TcpListener,
+    ports: impl Into<Ports>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
@@ -60,6 +63,10 @@ pub async fn run(
     let replica = HeaderValue::from_str(&config.replica_name())
         .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
 
+    let ports = ports.into();
+    let mut registry = Registry::default();
+    let http = HttpMetrics::register(&mut registry);
+    let metrics = VoteMetrics::register(&mut registry);
     let service = Arc::new(VoteService {
         signer,
         polls: PollDefinitions::new(redis.clone(), keys, config.poll_cache_ttl),
@@ -70,8 +77,13 @@ pub async fn run(
         max_poll_body_bytes: config.max_poll_body_bytes as usize,
         redis,
         replica,
+        metrics,
     });
-    tally_runtime::serve(listener, config.server.serve_config(), service, shutdown).await;
+    let admin = AdminServer::start(ports.admin, registry, service.clone());
+    let mut serve_config = config.server.serve_config();
+    serve_config.http_metrics = Some(http);
+    tally_runtime::serve(ports.public, serve_config, service, shutdown).await;
+    admin.stop().await;
     watcher.abort();
     Ok(())
 }

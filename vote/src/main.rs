@@ -10,6 +10,8 @@ async fn main() -> ExitCode {
     Binary {
         name: "tally-vote",
         listen: |config: &Config| config.listen,
+        admin_listen: |config: &Config| config.admin_listen,
+        admin_variable: "VOTE_ADMIN_LISTEN",
         check: |config: &Config| match config.cookie_key() {
             Ok(_) => Ok(()),
             Err(error) => Err((error.variable, error.message)),

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Response};
 use redis::aio::ConnectionManager;
-use tally_runtime::{Body, Handler, HttpError, Request, RequestContext};
+use tally_runtime::{Body, Handler, HttpError, Request, RequestContext, OTHER_ROUTE};
 
 use crate::accept::accept;
 use crate::admin::{command, command_of};
 use crate::cookie::VoterSigner;
 use crate::create::create;
 use crate::error::VoteError;
+use crate::metrics::{command_label, reason_of, VoteMetrics};
 use crate::polls::PollDefinitions;
 use crate::queue::{Backlog, Queue};
 
@@ -29,19 +30,37 @@ pub struct VoteService {
     pub(crate) max_poll_body_bytes: usize,
     pub(crate) redis: ConnectionManager,
     pub(crate) replica: HeaderValue,
+    pub(crate) metrics: VoteMetrics,
 }
 
 impl Handler for VoteService {
     async fn handle(self: Arc<Self>, request: Request, _context: RequestContext) -> Response<Body> {
         let replica = self.replica.clone();
         let path = request.uri().path().to_owned();
+        let metrics = self.metrics.clone();
         let result = match (request.method(), path.as_str()) {
-            (&Method::POST, "/vote" | "/") => accept(self, request).await,
-            (&Method::POST, "/polls") => create(self, request).await,
+            (&Method::POST, "/vote" | "/") => {
+                let result = accept(self, request).await;
+                if let Some(reason) = result.as_ref().err().and_then(reason_of) {
+                    metrics.rejected(reason);
+                }
+                result
+            }
+            (&Method::POST, "/polls") => {
+                let result = create(self, request).await;
+                if result.is_ok() {
+                    metrics.command("create");
+                }
+                result
+            }
             (_, "/vote" | "/" | "/polls") => Err(VoteError::MethodNotAllowed),
             (method, path) => match command_of(path) {
                 Some((poll, action)) if method == Method::POST => {
-                    command(self, request, poll, action).await
+                    let result = command(self, request, poll, action).await;
+                    if result.is_ok() {
+                        metrics.command(command_label(action));
+                    }
+                    result
                 }
                 Some(_) => Err(VoteError::MethodNotAllowed),
                 None => Err(VoteError::NotFound),
@@ -66,6 +85,15 @@ impl Handler for VoteService {
         }
         response.headers_mut().insert(REPLICA_HEADER, replica);
         response
+    }
+
+    fn route(&self, request: &Request) -> &'static str {
+        match request.uri().path() {
+            "/vote" | "/" => "vote",
+            "/polls" => "polls",
+            path if command_of(path).is_some() => "poll_command",
+            _ => OTHER_ROUTE,
+        }
     }
 
     async fn ready(self: Arc<Self>) -> Result<(), String> {

@@ -29,6 +29,7 @@ fn free_port() -> u16 {
 fn a_bad_value_exits_64_with_one_line_naming_the_variable() {
     for (variable, value) in [
         ("VOTE_LISTEN", "nowhere"),
+        ("VOTE_ADMIN_LISTEN", "nowhere"),
         ("VOTE_QUEUE_HIGH_WATER", "-5"),
         ("VOTE_COOKIE_KEY", "short"),
         ("REDIS_URL", "http://x"),
@@ -53,12 +54,27 @@ fn a_bad_value_exits_64_with_one_line_naming_the_variable() {
 }
 
 #[test]
+fn an_admin_port_equal_to_the_public_port_exits_64() {
+    let port = free_port();
+    let output = Command::new(BINARY)
+        .env("VOTE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VOTE_ADMIN_LISTEN", format!("0.0.0.0:{port}"))
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("VOTE_ADMIN_LISTEN"), "{stderr}");
+}
+
+#[test]
 fn help_lists_every_variable_with_its_default() {
     let output = Command::new(BINARY).arg("--help").output().expect("run");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for variable in [
         "VOTE_LISTEN",
+        "VOTE_ADMIN_LISTEN",
         "REDIS_URL",
         "VOTE_COOKIE_KEY_FILE",
         "VOTE_QUEUE_HIGH_WATER",
@@ -112,6 +128,7 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
     let port = free_port();
     let mut child = Command::new(BINARY)
         .env("VOTE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("VOTE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("REDIS_URL", &redis_url)
         .env("REDIS_KEY_PREFIX", keys.prefix())
         .env("VOTE_COOKIE_KEY", KEY)

@@ -14,6 +14,11 @@ pub struct Config {
     #[arg(long, env = "WORKER_LISTEN", default_value = "0.0.0.0:8083")]
     pub listen: SocketAddr,
 
+    /// Address of the admin port: `/metrics` for Prometheus, `/healthz`, `/readyz`.
+    /// Never published; it must differ from the public port.
+    #[arg(long, env = "WORKER_ADMIN_LISTEN", default_value = "0.0.0.0:9183")]
+    pub admin_listen: SocketAddr,
+
     /// Redis holding the vote stream.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/", value_parser = tally_connect::parse_redis_url)]
     pub redis_url: String,

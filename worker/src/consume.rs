@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
 use crate::commands::{close_expired, StreamCreate, StreamStatus};
+use crate::metrics::WorkerMetrics;
 use crate::polls::{load_definitions, read_results, RedisCopies};
 use crate::stream::{RawEntry, VoteStream};
 
@@ -49,6 +50,8 @@ pub struct Consumer {
     pub settings: ConsumeSettings,
     /// Set when rewriting some definitions failed: housekeeping then rewrites them all.
     pub definitions_stale: AtomicBool,
+    /// Where batches, entries and dead letters are counted.
+    pub metrics: WorkerMetrics,
 }
 
 /// The loop was told to stop while it waited.
@@ -137,7 +140,7 @@ impl Consumer {
                     entries = entries.len(),
                     "claimed entries left pending by another consumer"
                 );
-                if let Err(stopped) = self.process(entries, stop).await {
+                if let Err(stopped) = self.process_batch(entries, stop, true).await {
                     return Ok(Err(stopped));
                 }
             }
@@ -154,7 +157,20 @@ impl Consumer {
         entries: Vec<RawEntry>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Stopped> {
+        self.process_batch(entries, stop, false).await
+    }
+
+    /// [`Consumer::process`]; `reclaimed` when the entries were taken over from a
+    /// consumer that left them pending.
+    async fn process_batch(
+        &self,
+        entries: Vec<RawEntry>,
+        stop: &mut watch::Receiver<bool>,
+        reclaimed: bool,
+    ) -> Result<(), Stopped> {
+        self.metrics.batch_read(entries.len(), reclaimed);
         let (batch, mut dead) = decode_batch(&entries);
+        let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let outcome = loop {
             match self.apply(&batch).await {
@@ -166,6 +182,8 @@ impl Consumer {
                 }
             }
         };
+        self.metrics
+            .batch_applied(&batch, &outcome, started.elapsed(), reclaimed);
         // Definitions first: a poll whose results can be read must also take votes.
         self.rewrite_definitions(&outcome).await;
         tracing::debug!(
@@ -183,6 +201,8 @@ impl Consumer {
                 .map(|(id, reason)| (id.to_string(), reason.clone())),
         );
         let undeliverable = self.dead_letter(&entries, &dead).await;
+        self.metrics
+            .dead_lettered(dead.len().saturating_sub(undeliverable.len()));
         let done: Vec<String> = entries
             .iter()
             .map(|entry| entry.id.clone())

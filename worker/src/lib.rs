@@ -6,6 +6,7 @@ pub mod apply;
 pub mod commands;
 pub mod config;
 pub mod consume;
+pub mod metrics;
 pub mod migrate;
 pub mod polls;
 pub mod service;
@@ -18,11 +19,12 @@ use std::time::Duration;
 use rand::Rng;
 use tally_connect::{PostgresPool, RedisLink};
 use tally_model::Keys;
-use tokio::net::TcpListener;
+use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
 use tokio::sync::watch;
 
 pub use config::Config;
 use consume::{ConsumeSettings, Consumer, Stopped};
+use metrics::WorkerMetrics;
 use polls::{ensure_default_poll, DefaultPoll, RedisCopies};
 use service::WorkerHealth;
 use stream::VoteStream;
@@ -50,10 +52,10 @@ pub enum StartError {
     Pool(#[from] deadpool_postgres::BuildError),
 }
 
-/// Serves health on `listener` and consumes the vote stream until `shutdown`
-/// completes; then finishes the batch in hand and returns.
+/// Serves health on `ports` (metrics on its admin port, when given) and consumes the
+/// vote stream until `shutdown` completes; then finishes the batch in hand and returns.
 pub async fn run(
-    listener: TcpListener,
+    ports: impl Into<Ports>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
@@ -74,10 +76,24 @@ pub async fn run(
         redis: redis.clone(),
         pool: pool.clone(),
     });
+    let ports = ports.into();
+    let mut registry = Registry::default();
+    let http = HttpMetrics::register(&mut registry);
+    let metrics = WorkerMetrics::register(&mut registry);
+    let admin = AdminServer::start(ports.admin, registry, health.clone());
+    let sampler = tokio::spawn(metrics::sample(
+        redis.clone(),
+        keys.clone(),
+        metrics.clone(),
+        config.housekeeping_interval,
+        stopped.clone(),
+    ));
+    let mut serve_config = config.server.serve_config();
+    serve_config.http_metrics = Some(http);
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(tally_runtime::serve(
-        listener,
-        config.server.serve_config(),
+        ports.public,
+        serve_config,
         health,
         async move {
             let _ = server_stopped.wait_for(|stopped| *stopped).await;
@@ -99,6 +115,7 @@ pub async fn run(
             housekeeping_interval: config.housekeeping_interval,
         },
         definitions_stale: Default::default(),
+        metrics,
     };
     let default_poll = DefaultPoll {
         question: config.default_question.clone(),
@@ -128,6 +145,8 @@ pub async fn run(
     }
     let _ = stop.send(true);
     let _ = server.await;
+    let _ = sampler.await;
+    admin.stop().await;
     Ok(())
 }
 

@@ -33,6 +33,7 @@ fn start_worker(database: &TestDatabase, keys: &Keys) -> Child {
 fn start_worker_on(redis_url: &str, database: &TestDatabase, keys: &Keys) -> Child {
     Command::new(BINARY)
         .env("WORKER_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("WORKER_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("SHUTDOWN_GRACE", "1s")
         .env("REDIS_URL", redis_url)
         .env("REDIS_KEY_PREFIX", keys.prefix())
@@ -72,6 +73,7 @@ fn a_bad_value_exits_64_naming_the_variable() {
         ("WORKER_BATCH_SIZE", "0"),
         ("DATABASE_URL", "mysql://x"),
         ("WORKER_CLAIM_IDLE", "soon"),
+        ("WORKER_ADMIN_LISTEN", "nowhere"),
     ] {
         let output = Command::new(BINARY).env(variable, value).output().unwrap();
         assert_eq!(output.status.code(), Some(64), "{variable}={value}");

@@ -75,6 +75,7 @@ pub async fn start_edge(www: &Path, extra: &[String], tls: bool) -> Edge {
     let listeners = Listeners {
         plain,
         tls: tls_listener,
+        admin: None,
     };
     tokio::spawn(async move {
         let shutdown = async {

@@ -31,6 +31,7 @@ use message::Ending;
 use socket::{Session, SessionParts};
 
 use crate::lookup::ResultsLookup;
+use crate::metrics::LiveCounters;
 
 /// Read buffer per client: clients send only pongs and close frames, so a small buffer
 /// keeps memory per connection low (tungstenite's default is 128 KiB).
@@ -57,6 +58,7 @@ struct Inner {
     args: LiveArgs,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    counters: LiveCounters,
 }
 
 impl Live {
@@ -85,6 +87,7 @@ impl Live {
                 args,
                 shutdown,
                 tasks,
+                counters: LiveCounters::default(),
             }),
         })
     }
@@ -131,6 +134,7 @@ impl Live {
                     send_timeout: inner.args.live_send_timeout,
                     ping_interval: inner.args.live_ping_interval,
                     shutdown: inner.shutdown.clone(),
+                    counters: inner.counters.clone(),
                 };
                 Session::new(ws, parts).run().await;
             }
@@ -142,6 +146,11 @@ impl Live {
     /// Live clients connected now.
     pub fn clients(&self) -> usize {
         self.inner.args.live_max_clients as usize - self.inner.clients.available_permits()
+    }
+
+    /// Messages sent and slow clients dropped, for the metrics.
+    pub fn counters(&self) -> &LiveCounters {
+        &self.inner.counters
     }
 
     /// Closes every session with 1001 and stops the subscription.

@@ -21,6 +21,7 @@ use super::fanout::{Feed, LinkState};
 use super::message::{results_text, Ending, Rendered, ServerMessage, LIVE, RECONNECTING};
 use crate::error::ResultError;
 use crate::lookup::ResultsLookup;
+use crate::metrics::LiveCounters;
 
 /// Time a close handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -52,6 +53,8 @@ pub struct SessionParts {
     pub ping_interval: Duration,
     /// Cancelled when the service shuts down.
     pub shutdown: CancellationToken,
+    /// Where messages sent and slow clients are counted.
+    pub counters: LiveCounters,
 }
 
 /// A live session on `ws`.
@@ -85,6 +88,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     pub async fn run(mut self) {
         match self.serve().await {
             End::Close(ending) => {
+                if matches!(ending, Ending::TooSlow) {
+                    self.parts.counters.slow_clients_dropped.inc();
+                }
                 tracing::debug!(poll = self.parts.poll, ?ending, "closing live session");
                 close(&mut self.ws, ending).await;
             }
@@ -239,8 +245,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// Writes one message; a client that does not take it in time is too slow.
     async fn send(&mut self, message: Message) -> Result<(), End> {
+        let text = message.is_text();
         match tokio::time::timeout(self.parts.send_timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                if text {
+                    self.parts.counters.messages_sent.inc();
+                }
+                Ok(())
+            }
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(Ending::TooSlow)),
         }

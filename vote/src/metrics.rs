@@ -1,0 +1,135 @@
+//! The vote service's own metrics: ballots accepted, ballots refused by reason (the
+//! back-pressure refusals among them), and poll commands queued. The HTTP metrics come
+//! from the runtime's serve loop; all of them are served on the admin port.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use tally_model::BallotError;
+use tally_runtime::Registry;
+
+use crate::admin::Command;
+use crate::error::VoteError;
+
+/// Labels of `tally_votes_rejected_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why, from a fixed set (see [`reason_of`]).
+    pub reason: &'static str,
+}
+
+/// Labels of `tally_polls_commands_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct CommandLabel {
+    /// `create`, `close` or `reopen`.
+    pub command: &'static str,
+}
+
+/// The vote service's counters. Cloning shares them.
+#[derive(Debug, Clone, Default)]
+pub struct VoteMetrics {
+    accepted: Counter,
+    rejected: Family<ReasonLabel, Counter>,
+    commands: Family<CommandLabel, Counter>,
+}
+
+impl VoteMetrics {
+    /// Registers the counters in `registry`.
+    pub fn register(registry: &mut Registry) -> VoteMetrics {
+        let metrics = VoteMetrics::default();
+        registry.register(
+            "tally_votes_accepted",
+            "Ballots appended to the vote stream (answered 202, or 303 for a browser)",
+            metrics.accepted.clone(),
+        );
+        registry.register(
+            "tally_votes_rejected",
+            "Ballots refused, by reason (busy: back-pressure; unavailable: Redis)",
+            metrics.rejected.clone(),
+        );
+        registry.register(
+            "tally_polls_commands",
+            "Poll commands appended to the vote stream, by command",
+            metrics.commands.clone(),
+        );
+        metrics
+    }
+
+    /// Counts one ballot appended to the stream.
+    pub fn accepted(&self) {
+        self.accepted.inc();
+    }
+
+    /// Counts one ballot refused for `reason`.
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts one poll command appended to the stream.
+    pub fn command(&self, command: &'static str) {
+        self.commands.get_or_create(&CommandLabel { command }).inc();
+    }
+}
+
+/// The `command` label of a close or reopen.
+pub fn command_label(command: Command) -> &'static str {
+    match command {
+        Command::Close => "close",
+        Command::Reopen => "reopen",
+    }
+}
+
+/// The `reason` label of a ballot refused with `error`; `None` for errors that are not
+/// about a ballot (no such route, wrong method).
+pub fn reason_of(error: &VoteError) -> Option<&'static str> {
+    Some(match error {
+        VoteError::Malformed(_) => "malformed",
+        VoteError::TooLarge(_) => "too_large",
+        VoteError::UnsupportedMediaType => "unsupported_media_type",
+        VoteError::UnknownPoll(_) => "unknown_poll",
+        VoteError::Closed(_) => "closed",
+        VoteError::Ballot(BallotError::UnknownOption(_)) => "unknown_option",
+        // No option, several on a single-choice poll, or one twice.
+        VoteError::Ballot(_) => "invalid_ballot",
+        VoteError::Busy => "busy",
+        VoteError::QueueUnavailable => "unavailable",
+        VoteError::PollRule(_)
+        | VoteError::Unauthorized
+        | VoteError::Forbidden(_)
+        | VoteError::NotFound
+        | VoteError::MethodNotAllowed => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reasons_are_a_fixed_set() {
+        assert_eq!(reason_of(&VoteError::Busy), Some("busy"));
+        assert_eq!(
+            reason_of(&VoteError::Ballot(BallotError::UnknownOption("z".into()))),
+            Some("unknown_option")
+        );
+        assert_eq!(
+            reason_of(&VoteError::Ballot(BallotError::TooMany)),
+            Some("invalid_ballot")
+        );
+        assert_eq!(reason_of(&VoteError::NotFound), None);
+    }
+
+    #[test]
+    fn counters_are_exported_with_their_labels() {
+        let mut registry = Registry::default();
+        let metrics = VoteMetrics::register(&mut registry);
+        metrics.accepted();
+        metrics.rejected("busy");
+        metrics.command(command_label(Command::Reopen));
+        let page = tally_runtime::metrics::encode(&registry).unwrap();
+        assert!(page.contains("tally_votes_accepted_total 1"), "{page}");
+        assert!(page.contains("tally_votes_rejected_total{reason=\"busy\"} 1"));
+        assert!(page.contains("tally_polls_commands_total{command=\"reopen\"} 1"));
+    }
+}
