@@ -56,6 +56,8 @@ async fn upstream_health_retries_rate_limits_and_tunnels_are_exported() {
         format!("--www-dir={}", www.path().display()),
         format!("--rate-limit=1/h burst {BURST}"),
         "--worker-threads=2".to_owned(),
+        // Each replica in turn, so the dead one is tried (and the request retried).
+        "--balance=round-robin".to_owned(),
     ])
     .unwrap();
     let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
