@@ -13,7 +13,7 @@ mod server;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use http::StatusCode;
@@ -202,6 +202,11 @@ async fn prometheus_scrapes_every_service_and_answers_the_dashboards_queries() {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let _snapshot = socket.next().await.unwrap().unwrap();
     stack.wait_drained().await;
+    // Every target scraped twice after all that: instant queries see the end state, and
+    // rates have two samples of every series, those born during the traffic included.
+    for _ in 0..2 {
+        prometheus.wait_scraped_since(SystemTime::now()).await;
+    }
 
     // The names the dashboard and the rules use are all exposed by the services. After
     // the traffic: a labelled family (rejected votes by reason, say) is exposed from its

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -231,6 +231,22 @@ impl Prometheus {
                 )
             })
             .collect()
+    }
+
+    /// Waits until every target has been scraped (successfully) after `since`.
+    pub(crate) async fn wait_scraped_since(&self, since: SystemTime) {
+        let since = since
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        eventually(READY_WAIT, "every target scraped again", || async {
+            // timestamp(up): when each target's last scrape happened (on the selector
+            // itself: the result of an operation has the evaluation time instead).
+            let oldest = self.query("min(timestamp(up))").await.ok()?;
+            let down = self.query("min(up)").await.ok()?;
+            (oldest.first()?.value > since && down.first()?.value == 1.0).then_some(())
+        })
+        .await;
     }
 
     /// Waits until every target has been scraped successfully.
