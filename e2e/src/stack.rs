@@ -226,7 +226,11 @@ impl Stack {
             ("vote", self.vote_admin()),
             ("result", self.result_admin()),
         ];
-        ports.extend(self.worker_admins().into_iter().map(|admin| ("worker", admin)));
+        ports.extend(
+            self.worker_admins()
+                .into_iter()
+                .map(|admin| ("worker", admin)),
+        );
         ports
     }
 
