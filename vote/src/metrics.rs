@@ -11,6 +11,24 @@ use tally_runtime::Registry;
 use crate::admin::Command;
 use crate::error::VoteError;
 
+/// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
+/// `rate()` sees the first refusal of each kind (a series that appears with its first
+/// event has no earlier sample to rise from).
+pub const REASONS: [&str; 9] = [
+    "malformed",
+    "too_large",
+    "unsupported_media_type",
+    "unknown_poll",
+    "closed",
+    "unknown_option",
+    "invalid_ballot",
+    "busy",
+    "unavailable",
+];
+
+/// Every `command` label, created at 0 on start like [`REASONS`].
+pub const COMMANDS: [&str; 3] = ["create", "close", "reopen"];
+
 /// Labels of `tally_votes_rejected_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -52,6 +70,12 @@ impl VoteMetrics {
             "Poll commands appended to the vote stream, by command",
             metrics.commands.clone(),
         );
+        for reason in REASONS {
+            let _created = metrics.rejected.get_or_create(&ReasonLabel { reason });
+        }
+        for command in COMMANDS {
+            let _created = metrics.commands.get_or_create(&CommandLabel { command });
+        }
         metrics
     }
 
@@ -107,6 +131,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_reason_and_command_is_exported_from_the_start() {
+        let mut registry = Registry::default();
+        VoteMetrics::register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for reason in REASONS {
+            let series = format!("tally_votes_rejected_total{{reason=\"{reason}\"}} 0");
+            assert!(text.contains(&series), "{series} in {text}");
+        }
+        for command in COMMANDS {
+            let series = format!("tally_polls_commands_total{{command=\"{command}\"}} 0");
+            assert!(text.contains(&series), "{series} in {text}");
+        }
+    }
+
+    #[test]
     fn reasons_are_a_fixed_set() {
         assert_eq!(reason_of(&VoteError::Busy), Some("busy"));
         assert_eq!(
@@ -118,6 +158,19 @@ mod tests {
             Some("invalid_ballot")
         );
         assert_eq!(reason_of(&VoteError::NotFound), None);
+        let refusals = [
+            VoteError::Malformed("x".into()),
+            VoteError::TooLarge(1),
+            VoteError::UnsupportedMediaType,
+            VoteError::UnknownPoll("p".into()),
+            VoteError::Closed("p".into()),
+            VoteError::Ballot(BallotError::UnknownOption("z".into())),
+            VoteError::Ballot(BallotError::Empty),
+            VoteError::Busy,
+            VoteError::QueueUnavailable,
+        ];
+        let reasons: Vec<_> = refusals.iter().filter_map(reason_of).collect();
+        assert_eq!(reasons, REASONS, "REASONS lists every reason, in order");
     }
 
     #[test]
