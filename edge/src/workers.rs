@@ -31,7 +31,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let count = tunnels.len().max(1);
-    let connections = config.server.serve_config().max_connections.div_ceil(count);
+    let connections = (config.server.max_connections as usize).div_ceil(count);
     let (stop, stopped) = watch::channel(false);
     let mut finished = Vec::with_capacity(count);
     for (index, tunnels) in tunnels.into_iter().enumerate() {

@@ -2,13 +2,14 @@
 //! not), and the response a browser or an API client expects.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tally_model::poll::BallotError;
+use tally_model::timestamp::now_ms;
 use tally_model::{VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, Request};
 
@@ -28,17 +29,7 @@ pub async fn accept(
     service: Arc<VoteService>,
     request: Request,
 ) -> Result<Response<Body>, VoteError> {
-    if service.backlog.get() > service.queue_high_water {
-        return Err(VoteError::Busy);
-    }
-    let (parts, body) = request.into_parts();
-    let format = BodyFormat::from_content_type(
-        parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    )?;
-    let body = read_body(&parts.headers, body, service.max_body_bytes).await?;
+    let (parts, format, body) = read_request(&service, request, service.max_body_bytes).await?;
     let ballot = decode_ballot(format, &body)?;
     let browser = format == BodyFormat::Form && wants_html(&parts.headers);
 
@@ -98,6 +89,27 @@ pub async fn accept(
     Ok(response)
 }
 
+/// What every command that goes into the stream does first: refuse it while the queue
+/// is over its high-water mark, then read its format and whole body (at most `limit`).
+pub(crate) async fn read_request(
+    service: &VoteService,
+    request: Request,
+    limit: usize,
+) -> Result<(Parts, BodyFormat, Bytes), VoteError> {
+    if service.backlog.get() > service.queue_high_water {
+        return Err(VoteError::Busy);
+    }
+    let (parts, body) = request.into_parts();
+    let format = BodyFormat::from_content_type(
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let body = read_body(&parts.headers, body, limit).await?;
+    Ok((parts, format, body))
+}
+
 /// Reads the whole body, refusing one longer than `limit` before reading it when
 /// `Content-Length` says so, and as soon as it passes the limit otherwise (chunked).
 /// A refused body is drained (bounded) first, so the client reads the 413.
@@ -155,7 +167,7 @@ fn poll_page(poll: &str, anchor: &str) -> String {
 }
 
 /// `303 See Other` to `location` (a path this service built from checked ids).
-fn redirect_to(location: &str) -> Response<Body> {
+pub(crate) fn redirect_to(location: &str) -> Response<Body> {
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(location) = HeaderValue::from_str(location) {
@@ -168,11 +180,4 @@ fn append_cookie(headers: &mut HeaderMap, cookie: &str) {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         headers.append(header::SET_COOKIE, value);
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or_default()
 }

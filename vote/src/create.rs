@@ -14,9 +14,9 @@ use tally_model::admin_token::hash_token;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::timestamp::now_ms;
 use tally_model::CreateEntry;
-use tally_runtime::{empty, json, Body, Request};
+use tally_runtime::{json, Body, Request};
 
-use crate::accept::read_body;
+use crate::accept::{read_request, redirect_to};
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
 use crate::poll_request::decode_poll;
@@ -42,17 +42,8 @@ pub async fn create(
     service: Arc<VoteService>,
     request: Request,
 ) -> Result<Response<Body>, VoteError> {
-    if service.backlog.get() > service.queue_high_water {
-        return Err(VoteError::Busy);
-    }
-    let (parts, body) = request.into_parts();
-    let format = BodyFormat::from_content_type(
-        parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    )?;
-    let body = read_body(&parts.headers, body, service.max_poll_body_bytes).await?;
+    let limit = service.max_poll_body_bytes;
+    let (parts, format, body) = read_request(&service, request, limit).await?;
     let new_poll = decode_poll(format, &body)?;
     let now = now_ms();
     new_poll.check_at(now)?;
@@ -70,12 +61,7 @@ pub async fn create(
 
     let admin_path = format!("/p/{poll}/admin#{token}");
     let mut response = if format == BodyFormat::Form && !wants_json(&parts.headers) {
-        let mut response = Response::new(empty());
-        *response.status_mut() = StatusCode::SEE_OTHER;
-        if let Ok(location) = HeaderValue::from_str(&admin_path) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        response
+        redirect_to(&admin_path)
     } else {
         json(
             StatusCode::ACCEPTED,
