@@ -14,8 +14,14 @@ use crate::routes::{static_alias, Route, Routes};
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
 
-/// Time one upstream has to answer `/healthz` during a readiness check.
-const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest a readiness check waits for replicas the health checks have not judged yet
+/// (the edge just started, or DNS just named them): they are checked within
+/// [`crate::health::FIRST_CHECK_INTERVAL`], and a check takes `EDGE_HEALTH_TIMEOUT`
+/// (1 s) at most.
+const READINESS_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How often a readiness check looks again while it waits for a first health check.
+const READINESS_POLL: Duration = Duration::from_millis(10);
 
 /// One worker thread's request handling: its own proxy (upstream connections and
 /// tunnels live on the thread that made them) over the state every worker shares.
@@ -81,16 +87,17 @@ impl Handler for EdgeService {
             .label()
     }
 
-    /// Ready when at least one replica of each upstream answers its `/healthz`.
+    /// Ready when at least one replica of each upstream has passed its last active
+    /// check (on `EDGE_HEALTH_PATH`): what the edge routes by, not a probe of its own.
     async fn ready(self: Arc<Self>) -> Result<(), String> {
         let shared = &self.shared;
         let (vote, result) = tokio::join!(
-            self.any_healthy(&shared.vote),
-            self.any_healthy(&shared.result)
+            any_confirmed(&shared.vote, READINESS_PATIENCE),
+            any_confirmed(&shared.result, READINESS_PATIENCE)
         );
         let down: Vec<String> = [(vote, &shared.vote), (result, &shared.result)]
             .into_iter()
-            .filter(|(healthy, _)| !healthy)
+            .filter(|(ready, _)| !ready)
             .map(|(_, pool)| format!("no healthy {} upstream", pool.kind()))
             .collect();
         if down.is_empty() {
@@ -101,13 +108,19 @@ impl Handler for EdgeService {
     }
 }
 
-impl EdgeService {
-    async fn any_healthy(&self, pool: &Pool) -> bool {
-        for upstream in pool.replicas().iter() {
-            if self.proxy.healthy(upstream, HEALTH_CHECK_TIMEOUT).await {
-                return true;
-            }
+/// Whether a replica of `pool` is in use and its last active check passed; while no
+/// replica has passed but some are still to be checked, waits up to `patience` for them.
+async fn any_confirmed(pool: &Pool, patience: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let replicas = pool.replicas();
+        if replicas.iter().any(|replica| replica.health.is_confirmed()) {
+            return true;
         }
-        false
+        let unchecked = replicas.iter().any(|replica| !replica.health.is_checked());
+        if !unchecked || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(READINESS_POLL).await;
     }
 }

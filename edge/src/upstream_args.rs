@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use http::uri::PathAndQuery;
 use tally_runtime::parse_duration;
 
 use crate::balance::Balance;
@@ -22,7 +23,13 @@ pub struct UpstreamArgs {
     #[arg(long, env = "EDGE_BALANCE", default_value = "p2c", value_enum)]
     pub balance: Balance,
 
-    /// How often every replica's `GET /healthz` is checked.
+    /// The path every replica is checked on: `/healthz` (the process is alive) where the
+    /// platform already keeps unready replicas out of DNS (Kubernetes), `/readyz` (its
+    /// Redis and Postgres answer) where it does not (compose names every container).
+    #[arg(long, env = "EDGE_HEALTH_PATH", default_value = crate::health::LIVENESS_PATH, value_parser = health_path)]
+    pub health_path: PathAndQuery,
+
+    /// How often every replica's health path is checked.
     #[arg(long, env = "EDGE_HEALTH_INTERVAL", default_value = "2s", value_parser = positive_duration)]
     pub health_interval: Duration,
 
@@ -57,12 +64,22 @@ impl UpstreamArgs {
     /// The health-check policy these settings describe.
     pub fn health_policy(&self) -> HealthPolicy {
         HealthPolicy {
+            path: self.health_path.clone(),
             interval: self.health_interval,
             timeout: self.health_timeout,
             eject_after: self.eject_after,
             readmit_after: self.readmit_after,
         }
     }
+}
+
+/// An origin-form path (RFC 9112 §3.2.1): starts with `/`, valid in a request line.
+fn health_path(text: &str) -> Result<PathAndQuery, String> {
+    if !text.starts_with('/') {
+        return Err("must start with /".to_owned());
+    }
+    text.parse::<PathAndQuery>()
+        .map_err(|_| "not a valid request path".to_owned())
 }
 
 /// A duration above zero (a zero interval would spin, a zero timeout would fail all).
@@ -98,6 +115,9 @@ mod tests {
         assert_eq!(args.tunnel_idle_timeout, Duration::from_secs(600));
         let policy = args.health_policy();
         assert_eq!((policy.eject_after, policy.readmit_after), (3, 2));
+        assert_eq!(policy.path, "/healthz");
+        let ready = parse(&["--health-path", "/readyz"]).expect("parses");
+        assert_eq!(ready.health_policy().path, "/readyz");
     }
 
     #[test]
@@ -109,6 +129,8 @@ mod tests {
             ["--resolve-interval", "0s"],
             ["--eject-after", "0"],
             ["--connect-timeout", "soon"],
+            ["--health-path", "readyz"],
+            ["--health-path", "/ready z"],
         ] {
             assert!(parse(&bad).is_err(), "{bad:?}");
         }

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -63,6 +63,11 @@ pub struct Counts {
     pub answered: AtomicUsize,
     /// WebSocket sessions that have ended.
     pub sockets_closed: AtomicUsize,
+    /// `GET /readyz` asked (not counted in `received`).
+    pub readiness_checks: AtomicUsize,
+    /// Set while the replica is not ready: `/readyz` and every ordinary request get
+    /// 503 with Retry-After, as a Tally service whose Redis or Postgres is away.
+    pub not_ready: AtomicBool,
 }
 
 /// A replica standing in for a vote or result service.
@@ -108,6 +113,16 @@ impl Replica {
 
     pub fn answered(&self) -> usize {
         self.counts.answered.load(Ordering::SeqCst)
+    }
+
+    pub fn readiness_checks(&self) -> usize {
+        self.counts.readiness_checks.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/readyz` (and every ordinary request) answer 503 until set ready again;
+    /// `/healthz` keeps answering 200: alive, not ready.
+    pub fn set_ready(&self, ready: bool) {
+        self.counts.not_ready.store(!ready, Ordering::SeqCst);
     }
 
     /// Stops the replica as a crash would: the listener and every connection close.
@@ -174,6 +189,27 @@ async fn answer(
     let path = request.uri().path().to_owned();
     if path == "/healthz" {
         return Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
+    }
+    let ready = !counts.not_ready.load(Ordering::SeqCst);
+    if path == "/readyz" {
+        counts.readiness_checks.fetch_add(1, Ordering::SeqCst);
+        if ready {
+            return Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ready\"}")));
+        }
+    }
+    if !ready {
+        if path != "/readyz" {
+            counts.received.fetch_add(1, Ordering::SeqCst);
+        }
+        return Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header("x-upstream", name)
+            .header(header::RETRY_AFTER, "1")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(
+                b"{\"error\":\"redis: connection refused\"}",
+            )))
+            .expect("503");
     }
     counts.received.fetch_add(1, Ordering::SeqCst);
     if request.method() == Method::POST {
