@@ -46,7 +46,7 @@ pub enum StartError {
 
 /// Serves results on `ports` (metrics on its admin port, when given) until `shutdown`
 /// completes, then drains. Neither Redis nor Postgres needs to be up to start: both
-/// are connected on first use.
+/// are connected by the warm-up ([`tally_runtime::warm_up`]) as soon as they answer.
 pub async fn run(
     ports: impl Into<Ports>,
     config: Config,
@@ -65,6 +65,8 @@ pub async fn run(
     metrics::register(&mut registry, &lookup, &live);
     let service = Arc::new(ResultService::new(lookup, live.clone()));
     let admin = AdminServer::start(ports.admin, registry, service.clone());
+    // Redis and Postgres connected while the service starts, not by its first reader.
+    let warm = tally_runtime::warm_up(service.clone());
     let mut serve_config = config.server.serve_config();
     serve_config.http_metrics = Some(http);
     // Upgraded connections leave the serve loop's drain: the live feed closes its own.
@@ -76,6 +78,7 @@ pub async fn run(
         }
     };
     tally_runtime::serve(ports.public, serve_config, service, shutdown).await;
+    drop(warm);
     live.closed(config.server.shutdown_grace).await;
     admin.stop().await;
     Ok(())

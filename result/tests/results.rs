@@ -31,6 +31,11 @@ const SEED: &str = "
 
 /// A database with the schema and one poll; returns the reader's URL.
 async fn seeded_database() -> String {
+    seeded().await.reader_url()
+}
+
+/// A database with the schema and one poll.
+async fn seeded() -> tally_testkit::TestDatabase {
     let database = shared_postgres().fresh_database().await;
     let (client, connection) =
         tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
@@ -39,7 +44,7 @@ async fn seeded_database() -> String {
     tokio::spawn(connection);
     client.batch_execute(SCHEMA).await.expect("schema");
     client.batch_execute(SEED).await.expect("seed");
-    database.reader_url()
+    database
 }
 
 async fn closed_port() -> SocketAddr {
@@ -245,4 +250,33 @@ async fn postgres_down_still_serves_cached_results() {
     let (status, _, body) = request(&service, Method::GET, "/results").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, CACHED_DEFAULT.as_bytes());
+}
+
+#[tokio::test]
+async fn connects_postgres_at_start_before_any_request() {
+    // A reader that connected only on its first request would find names that stopped
+    // resolving (podman's DNS while containers join) and answer 503; warm, it does not.
+    let database = seeded().await;
+    let _service = start(&shared_redis().url(), &database.reader_url()).await;
+    let (client, connection) =
+        tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect as owner");
+    tokio::spawn(connection);
+    tally_testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "the result service's own Postgres connection",
+        || async {
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = $1 AND application_name = 'tally-result'",
+                    &[&database.name],
+                )
+                .await
+                .ok()?;
+            (row.get::<_, i64>(0) >= 1).then_some(())
+        },
+    )
+    .await;
 }

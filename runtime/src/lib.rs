@@ -2,7 +2,8 @@
 //!
 //! A service writes a [`Handler`]; this crate does the rest the same way everywhere:
 //! the accept loop with its limits and timeouts ([`serve`]), graceful shutdown,
-//! `/healthz` and `/readyz`, request ids and spans, HTTP metrics and the admin port
+//! `/healthz` and `/readyz`, the warm-up that connects a service's dependencies at
+//! start, request ids and spans, HTTP metrics and the admin port
 //! that serves them, JSON error bodies, configuration
 //! parsing that exits 64 on a bad value, and log set-up.
 
@@ -19,6 +20,7 @@ pub mod logging;
 pub mod metrics;
 pub mod serve;
 pub mod shutdown;
+pub mod warm_up;
 
 pub use admin::{AdminServer, Ports};
 pub use body::{empty, full, json, json_bytes, Body, BoxError};
@@ -30,3 +32,4 @@ pub use logging::init_logging;
 pub use metrics::{HttpMetrics, Registry};
 pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;
+pub use warm_up::{warm_up, WarmUp};
