@@ -2,7 +2,8 @@
 //! binary) scrapes the admin ports of a whole in-process Tally, loads the repository's
 //! alert rules, and answers the Grafana dashboard's queries after real votes, live
 //! viewers and result reads; every metric the dashboard and the rules name is one the
-//! services really expose.
+//! services really expose; the label sets the dashboard splits by are scraped at 0
+//! before any traffic, so `increase()` counts the first event of each.
 
 #![allow(clippy::unwrap_used)]
 
@@ -155,6 +156,37 @@ async fn prometheus_scrapes_every_service_and_answers_the_dashboards_queries() {
     let prometheus = Prometheus::start(&targets, &[repo_file(RULES)]).await;
     prometheus.wait_targets_up(target_count).await;
 
+    // Before any traffic: every series of a fixed label set is scraped, at 0 (the health
+    // checks' routes aside: the edge and the stack's start-up ask them).
+    let workers = stack.worker_admins().len();
+    for (expr, series) in [
+        ("tally_votes_rejected_total", 9),
+        ("tally_polls_commands_total", 3),
+        ("tally_worker_entries_applied_total", 4 * workers),
+        ("tally_edge_upstream_retries_total", 2),
+        ("tally_edge_upstream_duration_seconds_count", 2),
+        (
+            r#"http_request_duration_seconds_count{job="edge",route!~"healthz|readyz"}"#,
+            3,
+        ),
+        (
+            r#"http_request_duration_seconds_count{job="vote",route!~"healthz|readyz"}"#,
+            4,
+        ),
+        (
+            r#"http_request_duration_seconds_count{job="result",route!~"healthz|readyz"}"#,
+            5,
+        ),
+    ] {
+        let what = format!("{series} series of {expr}, each at 0");
+        eventually(WAIT, &what, || async {
+            let samples = prometheus.query(expr).await.ok()?;
+            let zero = samples.iter().all(|sample| sample.value == 0.0);
+            (samples.len() == series && zero).then_some(())
+        })
+        .await;
+    }
+
     // Traffic: votes from distinct voters, one refused, a poll created, result reads, a
     // live viewer. One vote first, scraped before the others: a labelled series (the
     // vote route's requests) starts at its first event, and rate() sees the increase
@@ -268,6 +300,18 @@ async fn prometheus_scrapes_every_service_and_answers_the_dashboards_queries() {
         Some(1.0),
         "{rejected:?}"
     );
+    // The first event of a labelled series is counted: it rose from a scraped 0.
+    for first in [
+        r#"sum(increase(tally_votes_rejected_total{reason="unknown_option"}[10m]))"#,
+        r#"sum(increase(tally_polls_commands_total{command="create"}[10m]))"#,
+        r#"sum(increase(tally_worker_entries_applied_total{kind="create"}[10m]))"#,
+    ] {
+        let samples = prometheus.query(first).await.unwrap();
+        assert!(
+            samples.len() == 1 && samples[0].value > 0.0,
+            "{first}: {samples:?}"
+        );
+    }
     let votes_per_second = prometheus
         .query("sum(rate(tally_votes_accepted_total[1m]))")
         .await

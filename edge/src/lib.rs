@@ -43,7 +43,7 @@ pub mod workers;
 use std::future::Future;
 use std::sync::Arc;
 
-use tally_runtime::{AdminServer, HttpMetrics, Registry};
+use tally_runtime::{AdminServer, Handler, HttpMetrics, Registry};
 use tokio::task::JoinSet;
 
 pub use config::Config;
@@ -135,7 +135,7 @@ pub async fn run_with_resolver(
         upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
     }
     let mut registry = Registry::default();
-    let http = HttpMetrics::register(&mut registry);
+    let http = HttpMetrics::register(&mut registry, EdgeService::ROUTES);
     let shared = Arc::new(SharedState {
         routes: routes::Routes::new(config.routes.clone()),
         vote: vote.clone(),

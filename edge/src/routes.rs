@@ -20,7 +20,7 @@ impl Route {
     pub const ALL: [Route; 3] = [Route::Vote, Route::Result, Route::Static];
 
     /// The route's name in logs and metrics.
-    pub fn label(self) -> &'static str {
+    pub const fn label(self) -> &'static str {
         match self {
             Route::Vote => "vote",
             Route::Result => "result",
@@ -33,6 +33,13 @@ impl Route {
         self as usize
     }
 }
+
+/// Every route's label, the edge's `route` label set in the HTTP metrics.
+pub const LABELS: [&str; 3] = [
+    Route::ALL[0].label(),
+    Route::ALL[1].label(),
+    Route::ALL[2].label(),
+];
 
 /// One configured rule, `[METHOD ]/prefix=vote|result|static`: requests (with that
 /// method, if one is named) for the prefix itself or a path below it go to the target.

@@ -10,7 +10,7 @@ use tally_runtime::{Body, Handler, HttpError, HttpMetrics, Request, RequestConte
 use crate::access_log::{AccessEntry, ServedBy};
 use crate::admission::Admission;
 use crate::proxy::Proxy;
-use crate::routes::{static_alias, Route, Routes};
+use crate::routes::{self, static_alias, Route, Routes};
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
 
@@ -79,6 +79,8 @@ impl Handler for EdgeService {
         .log();
         response
     }
+
+    const ROUTES: &'static [&'static str] = &routes::LABELS;
 
     fn route(&self, request: &Request) -> &'static str {
         self.shared

@@ -1,5 +1,6 @@
 //! The edge's metrics over real sockets, with replicas standing in for the services:
-//! requests by route and status, per-upstream latency, healthy replicas, a retried
+//! every route's latency and every upstream's series at 0 on a fresh start; requests by
+//! route and status, per-upstream latency, healthy replicas, a retried
 //! request and an ejected replica after one is killed, requests over the rate, open
 //! WebSocket tunnels; all on the admin port. `/metrics` on the public port is a 404
 //! that reaches no upstream.
@@ -17,7 +18,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use support::{client, wait_until, Replica, TestClient};
 use tally_edge::Listeners;
-use tally_runtime::exposition::{get, scrape, value};
+use tally_runtime::exposition::{get, labelled, not_at_zero, scrape, value};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -42,24 +43,28 @@ async fn metric(admin: SocketAddr, series: &str) -> f64 {
     value(&scrape(admin).await.unwrap(), series).unwrap_or(0.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upstream_health_retries_rate_limits_and_tunnels_are_exported() {
-    let vote_1 = Replica::start("vote-1").await;
-    let mut vote_2 = Replica::start("vote-2").await;
-    let result = Replica::start("result-1").await;
+/// The edge running in-process with its admin port.
+struct Running {
+    address: SocketAddr,
+    admin: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), tally_edge::StartError>>,
+    _www: tempfile::TempDir,
+}
+
+/// Starts the edge on free ports in front of `vote` and `result`, with `extra` flags.
+async fn start(vote: &[&Replica], result: &Replica, extra: &[&str]) -> Running {
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "<h1>Tally</h1>").unwrap();
-    let config = tally_edge::Config::try_parse_from([
+    let votes: Vec<String> = vote.iter().map(|r| r.address.to_string()).collect();
+    let mut args = vec![
         "tally-edge".to_owned(),
-        format!("--vote-upstreams={},{}", vote_1.address, vote_2.address),
+        format!("--vote-upstreams={}", votes.join(",")),
         format!("--result-upstreams={}", result.address),
         format!("--www-dir={}", www.path().display()),
-        format!("--rate-limit=1/h burst {BURST}"),
-        "--worker-threads=2".to_owned(),
-        // Each replica in turn, so the dead one is tried (and the request retried).
-        "--balance=round-robin".to_owned(),
-    ])
-    .unwrap();
+    ];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let config = tally_edge::Config::try_parse_from(args).unwrap();
     let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (address, admin_addr) = (plain.local_addr().unwrap(), admin.local_addr().unwrap());
@@ -72,6 +77,69 @@ async fn upstream_health_retries_rate_limits_and_tunnels_are_exported() {
     let server = tokio::spawn(tally_edge::run(listeners, config, async {
         let _ = stopped.await;
     }));
+    Running {
+        address,
+        admin: admin_addr,
+        stop,
+        server,
+        _www: www,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_upstream_is_exported_from_the_start() {
+    let vote = Replica::start("vote-1").await;
+    let result = Replica::start("result-1").await;
+    let running = start(&[&vote], &result, &[]).await;
+
+    let page = scrape(running.admin).await.unwrap();
+    let routes = ["vote", "result", "static", "healthz", "readyz"];
+    let mut series = labelled("http_request_duration_seconds_count", "route", &routes);
+    let upstreams = ["vote", "result"];
+    for family in [
+        "tally_edge_upstream_retries_total",
+        "tally_edge_upstream_ejections_total",
+        "tally_edge_upstream_duration_seconds_count",
+    ] {
+        series.extend(labelled(family, "upstream", &upstreams));
+    }
+    series.extend(["tally_edge_rate_limited_total", "tally_edge_tunnels_open"].map(String::from));
+    assert_eq!(not_at_zero(&page, &series), Vec::<String>::new(), "{page}");
+    for healthy in labelled(
+        "tally_edge_upstream_healthy_replicas",
+        "upstream",
+        &upstreams,
+    ) {
+        assert_eq!(value(&page, &healthy), Some(1.0), "{healthy} in {page}");
+    }
+
+    let _ = running.stop.send(());
+    running.server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_health_retries_rate_limits_and_tunnels_are_exported() {
+    let vote_1 = Replica::start("vote-1").await;
+    let mut vote_2 = Replica::start("vote-2").await;
+    let result = Replica::start("result-1").await;
+    let rate_limit = format!("--rate-limit=1/h burst {BURST}");
+    let Running {
+        address,
+        admin: admin_addr,
+        stop,
+        server,
+        _www,
+    } = start(
+        &[&vote_1, &vote_2],
+        &result,
+        &[
+            &rate_limit,
+            "--worker-threads=2",
+            // Each replica in turn, so the dead one is tried (and the request retried).
+            "--balance=round-robin",
+        ],
+    )
+    .await;
     let client = client();
 
     wait_until("both vote replicas count as healthy", || async {

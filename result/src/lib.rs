@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tally_model::Keys;
-use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
+use tally_runtime::{AdminServer, Handler, HttpMetrics, Ports, Registry};
 
 use cache::ResultsCache;
 pub use config::Config;
@@ -61,7 +61,7 @@ pub async fn run(
     let live = Live::start(config.live.clone(), &config.redis_url, keys, lookup.clone())?;
     let ports = ports.into();
     let mut registry = Registry::default();
-    let http = HttpMetrics::register(&mut registry);
+    let http = HttpMetrics::register(&mut registry, ResultService::ROUTES);
     metrics::register(&mut registry, &lookup, &live);
     let service = Arc::new(ResultService::new(lookup, live.clone()));
     let admin = AdminServer::start(ports.admin, registry, service.clone());

@@ -74,6 +74,9 @@ impl Handler for ResultService {
         response
     }
 
+    const ROUTES: &'static [&'static str] =
+        &["results", "results_csv", "live", "poll_page", OTHER_ROUTE];
+
     fn route(&self, request: &Request) -> &'static str {
         let path = request.uri().path();
         if live::route::poll_of(path).is_some() {

@@ -1,5 +1,6 @@
 //! The result service's metrics against real Redis and Postgres, with real HTTP and
-//! WebSocket clients: a cache miss then hits, a live client connected and sent
+//! WebSocket clients: every route's latency series at 0 on a fresh start; a cache miss
+//! then hits, a live client connected and sent
 //! messages, a slow client dropped; all on the admin port, none on the public one.
 
 #![allow(clippy::unwrap_used)]
@@ -11,10 +12,10 @@ use clap::Parser;
 use futures_util::StreamExt;
 use serde_json::json;
 use tally_model::{Keys, STORE_RESULTS_LUA};
-use tally_runtime::exposition::{get, scrape, value};
+use tally_result::StartError;
+use tally_runtime::exposition::{get, labelled, not_at_zero, scrape, value};
 use tally_runtime::Ports;
-use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix};
-use tokio::net::TcpListener;
+use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix, InProcess};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -69,10 +70,8 @@ async fn metric(admin: SocketAddr, series: &str) -> Option<f64> {
     value(&scrape(admin).await.unwrap(), series)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cache_live_clients_and_slow_clients_are_exported() {
-    let redis_url = shared_redis().url();
-    let keys = Keys::new(unique_prefix());
+/// Starts the result service on free ports, reading `keys` in Redis and a seeded database.
+async fn start(redis_url: &str, keys: &Keys) -> InProcess<StartError> {
     let config = tally_result::Config::try_parse_from([
         "tally-result".to_owned(),
         format!("--redis-url={redis_url}"),
@@ -82,17 +81,48 @@ async fn cache_live_clients_and_slow_clients_are_exported() {
         "--live-max-updates-per-second=100".to_owned(),
     ])
     .unwrap();
-    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (result, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ports = Ports {
-        public,
-        admin: Some(admin),
-    };
-    let server = tokio::spawn(tally_result::run(ports, config, async {
-        let _ = stopped.await;
-    }));
+    InProcess::start(|public, admin, stop| {
+        let admin = Some(admin);
+        tally_result::run(Ports { public, admin }, config, stop)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bounded_series_is_exported_from_the_start() {
+    let running = start(&shared_redis().url(), &Keys::new(unique_prefix())).await;
+
+    let page = scrape(running.admin).await.unwrap();
+    let routes = [
+        "results",
+        "results_csv",
+        "live",
+        "poll_page",
+        "other",
+        "healthz",
+        "readyz",
+    ];
+    let mut series = labelled("http_request_duration_seconds_count", "route", &routes);
+    series.extend(
+        [
+            "tally_result_cache_hits_total",
+            "tally_result_cache_misses_total",
+            "tally_live_clients",
+            "tally_live_messages_sent_total",
+            "tally_live_slow_clients_dropped_total",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(not_at_zero(&page, &series), Vec::<String>::new(), "{page}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_live_clients_and_slow_clients_are_exported() {
+    let redis_url = shared_redis().url();
+    let keys = Keys::new(unique_prefix());
+    let running = start(&redis_url, &keys).await;
+    let (result, admin_addr) = (running.public, running.admin);
 
     for _ in 0..3 {
         assert_eq!(get(result, "/results/lunch").await.unwrap().0, 200);
@@ -172,6 +202,5 @@ async fn cache_live_clients_and_slow_clients_are_exported() {
         !page.contains("lunch") && !page.contains("/results/"),
         "no poll ids or paths as labels"
     );
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }

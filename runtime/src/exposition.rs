@@ -84,6 +84,26 @@ pub fn value(page: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// The series `name{label="value"}` of each of `values`, as [`value`] takes them.
+pub fn labelled(name: &str, label: &str, values: &[&str]) -> Vec<String> {
+    values
+        .iter()
+        .map(|value| format!("{name}{{{label}=\"{value}\"}}"))
+        .collect()
+}
+
+/// Which of `series` (each as for [`value`]) the page lacks or shows at a value other
+/// than 0: empty when every one exists from the start, as a freshly started service
+/// must export its bounded label sets.
+pub fn not_at_zero<S: AsRef<str>>(page: &str, series: &[S]) -> Vec<String> {
+    series
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|series| value(page, series) != Some(0.0))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The sum of every sample of `name` whatever its labels (`name` or `name{...}`).
 pub fn sum(page: &str, name: &str) -> f64 {
     page.lines()
@@ -121,5 +141,17 @@ mod tests {
         assert_eq!(sum(PAGE, "a_requests_total"), 7.0);
         assert_eq!(sum(PAGE, "c_seconds_count"), 2.0);
         assert_eq!(sum(PAGE, "nothing"), 0.0);
+    }
+
+    #[test]
+    fn series_not_at_zero() {
+        let page = "a_total{route=\"x\"} 0\na_total{route=\"y\"} 1\nb 0\n# EOF\n";
+        let wanted = ["a_total{route=\"x\"}", "a_total{route=\"y\"}", "b", "c"];
+        assert_eq!(not_at_zero(page, &wanted), ["a_total{route=\"y\"}", "c"]);
+        assert!(not_at_zero(page, &["b"]).is_empty());
+        assert_eq!(
+            labelled("a_total", "route", &["x", "y"]),
+            ["a_total{route=\"x\"}", "a_total{route=\"y\"}"]
+        );
     }
 }

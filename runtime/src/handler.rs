@@ -36,8 +36,13 @@ pub trait Handler: Send + Sync + 'static {
     /// error says what is not.
     fn ready(self: Arc<Self>) -> impl Future<Output = Result<(), String>> + Send + 'static;
 
-    /// The `route` label of `request` in the HTTP metrics: one of a small fixed set of
-    /// names per service, never the raw path (labels must stay bounded).
+    /// Every `route` label [`Handler::route`] gives. The HTTP metrics create each one's
+    /// series at 0 on start ([`crate::HttpMetrics::register`]), so `rate()` and alerts
+    /// see a route's first request; a label missing here fails a debug build's request.
+    const ROUTES: &'static [&'static str] = &[OTHER_ROUTE];
+
+    /// The `route` label of `request` in the HTTP metrics: one of [`Handler::ROUTES`],
+    /// never the raw path (labels must stay bounded).
     fn route(&self, _request: &Request) -> &'static str {
         OTHER_ROUTE
     }

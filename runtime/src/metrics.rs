@@ -1,7 +1,9 @@
 //! The HTTP metrics every service records in the serve loop: requests by route and
 //! status, their duration by route, and open connections. A service makes one
 //! [`Registry`], registers these with [`HttpMetrics::register`] and its own next to
-//! them, and serves the registry on its admin port ([`crate::admin`]).
+//! them, and serves the registry on its admin port ([`crate::admin`]). Every route's
+//! duration series exists from the start; a `{route, status}` pair appears with its
+//! first request (statuses are not known in advance).
 
 use std::time::Duration;
 
@@ -23,6 +25,9 @@ pub const HEALTHZ_ROUTE: &str = "healthz";
 
 /// The route label of `/readyz`, answered by the runtime itself.
 pub const READYZ_ROUTE: &str = "readyz";
+
+/// The routes the runtime answers itself, whatever the service.
+pub const RUNTIME_ROUTES: [&str; 2] = [HEALTHZ_ROUTE, READYZ_ROUTE];
 
 /// Labels of `http_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -55,8 +60,11 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     /// Registers `http_requests_total`, `http_request_duration_seconds` and
-    /// `http_connections_open` in `registry`.
-    pub fn register(registry: &mut Registry) -> HttpMetrics {
+    /// `http_connections_open` in `registry`, with the duration series of `routes` (the
+    /// service's [`crate::Handler::ROUTES`]) and of [`RUNTIME_ROUTES`] created at 0: a
+    /// series that appears with its first request has no earlier sample for `rate()` or
+    /// `histogram_quantile` to rise from.
+    pub fn register(registry: &mut Registry, routes: &[&'static str]) -> HttpMetrics {
         let metrics = HttpMetrics {
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram),
@@ -77,6 +85,9 @@ impl HttpMetrics {
             "Client connections open on the public port",
             metrics.connections_open.clone(),
         );
+        for route in RUNTIME_ROUTES.iter().chain(routes).copied() {
+            let _created = metrics.durations.get_or_create(&RouteLabel { route });
+        }
         metrics
     }
 
@@ -122,7 +133,7 @@ mod tests {
     #[test]
     fn requests_and_connections_are_exported() {
         let mut registry = Registry::default();
-        let metrics = HttpMetrics::register(&mut registry);
+        let metrics = HttpMetrics::register(&mut registry, &["vote"]);
         metrics.record("vote", 202, Duration::from_millis(3));
         metrics.record("vote", 202, Duration::from_millis(30));
         metrics.record("vote", 503, Duration::from_micros(100));
@@ -141,5 +152,23 @@ mod tests {
         );
         assert!(text.contains("http_connections_open 1"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn every_route_has_its_duration_series_from_the_start() {
+        let mut registry = Registry::default();
+        HttpMetrics::register(&mut registry, &["vote", "other"]);
+        let text = encode(&registry).unwrap();
+        for route in ["vote", "other", "healthz", "readyz"] {
+            let count = format!("http_request_duration_seconds_count{{route=\"{route}\"}} 0");
+            assert!(text.contains(&count), "{count} in {text}");
+            let slowest =
+                format!("http_request_duration_seconds_bucket{{le=\"+Inf\",route=\"{route}\"}} 0");
+            assert!(text.contains(&slowest), "{slowest} in {text}");
+        }
+        assert!(
+            !text.contains("http_requests_total{"),
+            "statuses come with requests"
+        );
     }
 }

@@ -267,6 +267,10 @@ async fn respond<H: Handler>(
             }
             _ => {
                 route = handler.route(&request);
+                debug_assert!(
+                    H::ROUTES.contains(&route),
+                    "route {route:?} is missing from the handler's ROUTES"
+                );
                 let context = RequestContext {
                     request_id: request_id.clone(),
                     peer: connection.peer,

@@ -1,6 +1,7 @@
-//! The serve loop's HTTP metrics and the admin port over real sockets: requests counted
-//! by the handler's route label and status, open connections, `/metrics` served on the
-//! admin port only, `/healthz` and the service's readiness there too.
+//! The serve loop's HTTP metrics and the admin port over real sockets: every route's
+//! latency series from the start, requests counted by the handler's route label and
+//! status, open connections, `/metrics` served on the admin port only, `/healthz` and the
+//! service's readiness there too.
 
 #![allow(clippy::unwrap_used)]
 
@@ -32,6 +33,8 @@ impl Handler for TestHandler {
         Err("test dependency down".into())
     }
 
+    const ROUTES: &'static [&'static str] = &["known", "other"];
+
     fn route(&self, request: &Request) -> &'static str {
         match request.uri().path() {
             "/known" => "known",
@@ -43,7 +46,7 @@ impl Handler for TestHandler {
 #[tokio::test]
 async fn requests_are_counted_and_served_on_the_admin_port_only() {
     let mut registry = Registry::default();
-    let metrics = HttpMetrics::register(&mut registry);
+    let metrics = HttpMetrics::register(&mut registry, TestHandler::ROUTES);
     let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
@@ -57,6 +60,13 @@ async fn requests_are_counted_and_served_on_the_admin_port_only() {
     let server = tokio::spawn(serve(public, config, handler, async {
         let _ = stopped.await;
     }));
+
+    // Before any request: every route's latency series, at 0.
+    let fresh = scrape(admin_addr).await.unwrap();
+    for route in ["known", "other", "healthz", "readyz"] {
+        let series = format!("http_request_duration_seconds_count{{route=\"{route}\"}}");
+        assert_eq!(value(&fresh, &series), Some(0.0), "{series} in {fresh}");
+    }
 
     for _ in 0..3 {
         assert_eq!(get(public_addr, "/known").await.unwrap().0, 200);

@@ -1,4 +1,5 @@
-//! Dev-only test kit for Tally: starts real `redis-server` and PostgreSQL servers for integration tests.
+//! Dev-only test kit for Tally: starts real `redis-server` and PostgreSQL servers for integration tests,
+//! and runs a service in-process on free ports ([`InProcess`]).
 //!
 //! Every server listens on `127.0.0.1` on a free port, keeps its files in a scratch directory under
 //! [`std::env::temp_dir`], and is started through a guardian shell that kills it as soon as the test
@@ -11,6 +12,7 @@
 mod block_on;
 mod eventually;
 mod guardian;
+mod in_process;
 mod launch;
 mod log_tail;
 mod ports;
@@ -22,6 +24,7 @@ mod service_user;
 mod unique;
 
 pub use crate::eventually::eventually;
+pub use crate::in_process::{InProcess, StopSignal};
 pub use crate::postgres::{shared_postgres, PostgresServer, TestDatabase};
 pub use crate::redis::{shared_redis, RedisServer};
 pub use crate::unique::unique_prefix;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use tally_model::Keys;
-use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
+use tally_runtime::{AdminServer, Handler, HttpMetrics, Ports, Registry};
 
 pub use config::Config;
 use cookie::VoterSigner;
@@ -65,7 +65,7 @@ pub async fn run(
 
     let ports = ports.into();
     let mut registry = Registry::default();
-    let http = HttpMetrics::register(&mut registry);
+    let http = HttpMetrics::register(&mut registry, VoteService::ROUTES);
     let metrics = VoteMetrics::register(&mut registry);
     let service = Arc::new(VoteService {
         signer,

@@ -87,6 +87,8 @@ impl Handler for VoteService {
         response
     }
 
+    const ROUTES: &'static [&'static str] = &["vote", "polls", "poll_command", OTHER_ROUTE];
+
     fn route(&self, request: &Request) -> &'static str {
         match request.uri().path() {
             "/vote" | "/" => "vote",

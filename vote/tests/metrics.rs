@@ -1,6 +1,7 @@
-//! The vote service's metrics after real requests against a real Redis: accepted
-//! ballots, refusals by reason (back-pressure included), poll commands, HTTP requests by
-//! route and status; all on the admin port, none on the public one.
+//! The vote service's metrics against a real Redis: every bounded series at 0 on a fresh
+//! start; after real requests, accepted ballots, refusals by reason (back-pressure
+//! included), poll commands, HTTP requests by route and status; all on the admin port,
+//! none on the public one.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,10 +14,10 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tally_model::{Choice, Keys, PollDefinition, PollOption};
-use tally_runtime::exposition::{get, scrape, value};
+use tally_runtime::exposition::{get, labelled, not_at_zero, scrape, value};
 use tally_runtime::Ports;
-use tally_testkit::{eventually, shared_redis, unique_prefix};
-use tokio::net::TcpListener;
+use tally_testkit::{eventually, shared_redis, unique_prefix, InProcess};
+use tally_vote::metrics::{COMMANDS, REASONS};
 
 const KEY: &str = "metrics-test-cookie-key-0123456789abcdef";
 
@@ -62,36 +63,65 @@ async fn post(address: SocketAddr, path: &str, content_type: &str, body: &'stati
     client.request(request).await.unwrap().status().as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn votes_accepted_and_refused_are_counted_on_the_admin_port() {
-    let redis_url = shared_redis().url();
-    let keys = Keys::new(unique_prefix());
-    define_default_poll(&redis_url, &keys).await;
+/// Starts the vote service on free ports with `queue_high_water`.
+async fn start(redis_url: &str, keys: &Keys, queue_high_water: &str) -> Running {
     let config = tally_vote::Config::try_parse_from([
         "tally-vote",
         "--redis-url",
-        &redis_url,
+        redis_url,
         "--redis-key-prefix",
         keys.prefix(),
         "--cookie-key",
         KEY,
         "--queue-high-water",
-        "3",
+        queue_high_water,
         "--backlog-interval",
         "10ms",
     ])
     .unwrap();
-    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (vote, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ports = Ports {
-        public,
-        admin: Some(admin),
-    };
-    let server = tokio::spawn(tally_vote::run(ports, config, async {
-        let _ = stopped.await;
-    }));
+    InProcess::start(|public, admin, stop| {
+        let admin = Some(admin);
+        tally_vote::run(Ports { public, admin }, config, stop)
+    })
+    .await
+}
+
+/// A vote service running in-process.
+type Running = InProcess<tally_vote::StartError>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bounded_series_is_exported_from_the_start() {
+    let keys = Keys::new(unique_prefix());
+    let running = start(&shared_redis().url(), &keys, "100").await;
+
+    let page = scrape(running.admin).await.unwrap();
+    let mut series = labelled("tally_votes_rejected_total", "reason", &REASONS);
+    series.extend(labelled("tally_polls_commands_total", "command", &COMMANDS));
+    let routes = [
+        "vote",
+        "polls",
+        "poll_command",
+        "other",
+        "healthz",
+        "readyz",
+    ];
+    series.extend(labelled(
+        "http_request_duration_seconds_count",
+        "route",
+        &routes,
+    ));
+    series.extend(["tally_votes_accepted_total", "http_connections_open"].map(String::from));
+    assert_eq!(not_at_zero(&page, &series), Vec::<String>::new(), "{page}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_accepted_and_refused_are_counted_on_the_admin_port() {
+    let redis_url = shared_redis().url();
+    let keys = Keys::new(unique_prefix());
+    define_default_poll(&redis_url, &keys).await;
+    let running = start(&redis_url, &keys, "3").await;
+    let (vote, admin_addr) = (running.public, running.admin);
 
     let json = "application/json";
     for _ in 0..3 {
@@ -164,6 +194,5 @@ async fn votes_accepted_and_refused_are_counted_on_the_admin_port() {
     assert!(at("http_request_duration_seconds_count{route=\"vote\"}").unwrap() >= 8.0);
     assert!(!page.contains("voter"), "no voter ids in labels");
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }

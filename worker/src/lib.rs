@@ -19,7 +19,7 @@ use std::time::Duration;
 use rand::Rng;
 use tally_connect::{PostgresPool, RedisLink};
 use tally_model::Keys;
-use tally_runtime::{AdminServer, HttpMetrics, Ports, Registry};
+use tally_runtime::{AdminServer, Handler, HttpMetrics, Ports, Registry};
 use tokio::sync::watch;
 
 pub use config::Config;
@@ -78,7 +78,7 @@ pub async fn run(
     });
     let ports = ports.into();
     let mut registry = Registry::default();
-    let http = HttpMetrics::register(&mut registry);
+    let http = HttpMetrics::register(&mut registry, WorkerHealth::ROUTES);
     let metrics = WorkerMetrics::register(&mut registry);
     let admin = AdminServer::start(ports.admin, registry, health.clone());
     let sampler = tokio::spawn(metrics::sample(

@@ -33,6 +33,11 @@ const APPLY_SECONDS_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
 ];
 
+/// Every `kind` of entry applied, created at 0 on start so that `rate()` sees the first
+/// entry of each kind (a series that appears with its first event has no earlier
+/// sample to rise from).
+pub const KINDS: [&str; 4] = ["vote", "create", "close", "reopen"];
+
 /// Labels of `tally_worker_entries_applied_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct KindLabel {
@@ -112,6 +117,9 @@ impl WorkerMetrics {
             "Age of the oldest entry pending or not yet read by the consumer group, sampled",
             metrics.lag_seconds.clone(),
         );
+        for kind in KINDS {
+            let _created = metrics.applied.get_or_create(&KindLabel { kind });
+        }
         metrics
     }
 
@@ -142,12 +150,8 @@ impl WorkerMetrics {
             .iter()
             .filter(|s| kept(&s.id))
             .partition(|s| s.entry.open);
-        for (kind, count) in [
-            ("vote", votes),
-            ("create", creates),
-            ("close", closes.len()),
-            ("reopen", reopens.len()),
-        ] {
+        let counts = [votes, creates, closes.len(), reopens.len()];
+        for (kind, count) in KINDS.into_iter().zip(counts) {
             if count > 0 {
                 self.applied
                     .get_or_create(&KindLabel { kind })

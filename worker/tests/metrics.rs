@@ -1,4 +1,5 @@
-//! The worker's metrics against real Redis and Postgres: batches read and applied,
+//! The worker's metrics against real Redis and Postgres: every bounded series at 0 on a
+//! fresh start; batches read and applied,
 //! entries applied by kind, entries reclaimed from a consumer that left them pending
 //! (and those of them that changed nothing), dead letters, the stream's length and the
 //! lag while entries wait; all on the admin port, none on the public one.
@@ -11,10 +12,11 @@ use std::time::Duration;
 use clap::Parser;
 use tally_model::keys::CONSUMER_GROUP;
 use tally_model::{Keys, StatusEntry, VoteEntry};
-use tally_runtime::exposition::{get, scrape, value};
+use tally_runtime::exposition::{get, labelled, not_at_zero, scrape, value};
 use tally_runtime::Ports;
-use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix};
-use tokio::net::TcpListener;
+use tally_testkit::{eventually, shared_postgres, shared_redis, unique_prefix, InProcess};
+use tally_worker::metrics::KINDS;
+use tally_worker::StartError;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -48,6 +50,59 @@ async fn xadd(
 
 async fn metric(admin: SocketAddr, series: &str) -> Option<f64> {
     value(&scrape(admin).await.unwrap(), series)
+}
+
+/// Starts a worker on free ports, reading `keys`' stream into `database_url`.
+async fn start(redis_url: &str, keys: &Keys, database_url: &str) -> InProcess<StartError> {
+    let config = tally_worker::Config::try_parse_from([
+        "tally-worker",
+        "--redis-url",
+        redis_url,
+        "--redis-key-prefix",
+        keys.prefix(),
+        "--database-url",
+        database_url,
+        "--block",
+        "100ms",
+        "--housekeeping-interval",
+        "100ms",
+        "--claim-idle",
+        CLAIM_IDLE,
+    ])
+    .unwrap();
+    InProcess::start(|public, admin, stop| {
+        let admin = Some(admin);
+        tally_worker::run(Ports { public, admin }, config, stop)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bounded_series_is_exported_from_the_start() {
+    let database = shared_postgres().fresh_database().await;
+    let keys = Keys::new(unique_prefix());
+    let running = start(&shared_redis().url(), &keys, &database.worker_url()).await;
+
+    let page = scrape(running.admin).await.unwrap();
+    let mut series = labelled("tally_worker_entries_applied_total", "kind", &KINDS);
+    let routes = ["other", "healthz", "readyz"];
+    series.extend(labelled(
+        "http_request_duration_seconds_count",
+        "route",
+        &routes,
+    ));
+    series.extend(
+        [
+            "tally_worker_entries_redelivered_total",
+            "tally_worker_entries_reclaimed_total",
+            "tally_worker_entries_dead_lettered_total",
+            "tally_worker_apply_duration_seconds_count",
+            "tally_worker_lag_seconds",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(not_at_zero(&page, &series), Vec::<String>::new(), "{page}");
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,33 +153,8 @@ async fn batches_reclaims_dead_letters_and_lag_are_exported() {
     xadd(&mut redis, &keys, &close.to_fields()).await;
     xadd(&mut redis, &keys, &[("kind", "nonsense".to_owned())]).await;
 
-    let config = tally_worker::Config::try_parse_from([
-        "tally-worker",
-        "--redis-url",
-        &redis_url,
-        "--redis-key-prefix",
-        keys.prefix(),
-        "--database-url",
-        &database.worker_url(),
-        "--block",
-        "100ms",
-        "--housekeeping-interval",
-        "100ms",
-        "--claim-idle",
-        CLAIM_IDLE,
-    ])
-    .unwrap();
-    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ports = Ports {
-        public,
-        admin: Some(admin),
-    };
-    let worker = tokio::spawn(tally_worker::run(ports, config, async {
-        let _ = stopped.await;
-    }));
+    let worker = start(&redis_url, &keys, &database.worker_url()).await;
+    let (public_addr, admin_addr) = (worker.public, worker.admin);
 
     eventually(WAIT, "the pending entries show as lag", || async {
         let lag = metric(admin_addr, "tally_worker_lag_seconds").await?;
@@ -187,6 +217,5 @@ async fn batches_reclaims_dead_letters_and_lag_are_exported() {
     assert_eq!(get(public_addr, "/metrics").await.unwrap().0, 404);
     assert_eq!(get(admin_addr, "/readyz").await.unwrap().0, 200);
 
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await.unwrap();
 }
