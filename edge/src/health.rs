@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::header;
 use http::uri::PathAndQuery;
 use http_body_util::{Either, Empty};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::proxy::{upstream_uri, UpstreamClient};
+use crate::connections::Connections;
 use crate::upstream::{Pool, Replica};
 
 /// The path every Tally service answers while its process is alive (liveness).
@@ -125,7 +126,7 @@ impl Health {
 
 /// Checks every replica of `pool` each interval, and replicas not checked yet within
 /// [`FIRST_CHECK_INTERVAL`] of their appearance, for as long as the task runs.
-pub async fn keep_checking(pool: Arc<Pool>, client: UpstreamClient, policy: HealthPolicy) {
+pub async fn keep_checking(pool: Arc<Pool>, connections: Arc<Connections>, policy: HealthPolicy) {
     let mut ticks = tokio::time::interval(policy.interval.min(FIRST_CHECK_INTERVAL));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut next_round = Instant::now();
@@ -143,9 +144,9 @@ pub async fn keep_checking(pool: Arc<Pool>, client: UpstreamClient, policy: Heal
         if due.is_empty() {
             continue;
         }
-        let (client, policy) = (&client, &policy);
+        let (connections, policy) = (&connections, &policy);
         let checks = due.into_iter().map(|replica| async move {
-            let passed = check(client, replica, &policy.path, policy.timeout).await;
+            let passed = check(connections, replica, &policy.path, policy.timeout).await;
             (replica, replica.health.record(passed, policy))
         });
         for (replica, change) in futures_util::future::join_all(checks).await {
@@ -165,26 +166,31 @@ pub async fn keep_checking(pool: Arc<Pool>, client: UpstreamClient, policy: Heal
 }
 
 /// Whether `replica` answers `GET /healthz` (it is alive) with a success within `timeout`.
-pub async fn probe(client: &UpstreamClient, replica: &Replica, timeout: Duration) -> bool {
+pub async fn probe(connections: &Connections, replica: &Replica, timeout: Duration) -> bool {
     let liveness = PathAndQuery::from_static(LIVENESS_PATH);
-    check(client, replica, &liveness, timeout).await
+    check(connections, replica, &liveness, timeout).await
 }
 
-/// Whether `replica` answers `GET path` with a success within `timeout`.
+/// Whether `replica` answers `GET path` with a success within `timeout`, on a
+/// connection of its own (so a check also proves that the replica accepts connections).
 pub async fn check(
-    client: &UpstreamClient,
+    connections: &Connections,
     replica: &Replica,
     path: &PathAndQuery,
     timeout: Duration,
 ) -> bool {
-    let Some(uri) = upstream_uri(&replica.authority, path) else {
-        return false;
+    let check = async {
+        let mut sender = connections.connect(replica.address).await.ok()?;
+        let mut request = http::Request::new(Either::Right(Empty::new()));
+        *request.uri_mut() = http::Uri::from(path.clone());
+        request
+            .headers_mut()
+            .insert(header::HOST, replica.host.clone());
+        sender.send_request(request).await.ok()
     };
-    let mut request = http::Request::new(Either::Right(Empty::new()));
-    *request.uri_mut() = uri;
     matches!(
-        tokio::time::timeout(timeout, client.request(request)).await,
-        Ok(Ok(response)) if response.status().is_success()
+        tokio::time::timeout(timeout, check).await,
+        Ok(Some(response)) if response.status().is_success()
     )
 }
 

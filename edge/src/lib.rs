@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod client_side_args;
 pub mod conditional;
 pub mod config;
+pub mod connections;
 pub mod content_type;
 pub mod error;
 pub mod etag;
@@ -47,8 +48,9 @@ use tally_runtime::{AdminServer, Handler, HttpMetrics, Registry};
 use tokio::task::JoinSet;
 
 pub use config::Config;
+use connections::Connections;
 pub use listeners::Listeners;
-use proxy::{upstream_client, Proxy};
+use proxy::Proxy;
 use resolve::{Resolve, SystemResolver};
 use service::{EdgeService, SharedState};
 use static_files::{LoadError, StaticFiles};
@@ -119,8 +121,11 @@ pub async fn run_with_resolver(
         result = result.replicas().len(),
         "edge configured"
     );
-    // Health checks run on the control thread with a client of their own.
-    let client = upstream_client(&config.upstream);
+    // Health checks run on the control thread with connections of their own.
+    let connections = Connections::new(
+        config.upstream.connect_timeout,
+        config.upstream.pool_idle_timeout,
+    );
     // Re-resolution and health checks run while the edge serves; dropping the set
     // stops them.
     let mut upkeep = JoinSet::new();
@@ -132,7 +137,11 @@ pub async fn run_with_resolver(
             interval,
         ));
         let policy = config.upstream.health_policy();
-        upkeep.spawn(health::keep_checking(pool.clone(), client.clone(), policy));
+        upkeep.spawn(health::keep_checking(
+            pool.clone(),
+            connections.clone(),
+            policy,
+        ));
     }
     let mut registry = Registry::default();
     let http = HttpMetrics::register(&mut registry, EdgeService::ROUTES);
@@ -156,7 +165,7 @@ pub async fn run_with_resolver(
     // The admin port's readiness is the edge's: a proxy of its own for the checks.
     let readiness = Arc::new(EdgeService {
         proxy: Proxy::new(
-            client,
+            connections,
             config.upstream_timeout,
             config.max_body_bytes,
             Tunnels::new(config.upstream.tunnel_idle_timeout),

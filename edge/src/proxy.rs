@@ -6,34 +6,28 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Either, Empty};
 use hyper::body::{Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tally_runtime::{Body, BoxError, Request, RequestContext};
 use tokio::time::Instant;
 
 use crate::access_log::ServedBy;
+use crate::connections::{ConnectError, Connections, Sender};
 use crate::error::EdgeError;
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
 use crate::request_body::{AttemptBody, ReadError, RequestBody};
-use crate::retry::{AttemptError, Failure, Retries};
+use crate::retry::{retry_for, AttemptError, Failure, Retries, Retry};
 use crate::tunnel::{restore_upgrade, websocket_upgrade, Tunnels};
 use crate::upstream::{InFlight, Pool, Replica};
-use crate::upstream_args::UpstreamArgs;
-
-/// Idle connections kept per replica: enough for a burst of concurrent votes without
-/// reconnecting, bounded so a burst does not pin file descriptors forever.
-const POOL_MAX_IDLE_PER_HOST: usize = 256;
 
 /// Time a client has to send a body it declared the length of: nginx's
 /// `client_body_timeout` is 60 s between reads; a ballot is one packet.
@@ -42,43 +36,27 @@ const CLIENT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the edge sends upstream: the client's body, or nothing (health checks).
 pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
 
-/// The one HTTP client the edge talks to every upstream through; it keeps one pool of
-/// connections per URI authority, which is one replica's address.
-pub type UpstreamClient = Client<HttpConnector, UpstreamBody>;
-
-/// A pooled HTTP/1.1 client for upstream requests, with the connect and pool-idle
-/// timeouts of `args`.
-pub fn upstream_client(args: &UpstreamArgs) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(args.connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(args.pool_idle_timeout)
-        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
-        .build(connector)
-}
-
 /// Forwards requests to upstream pools.
 #[derive(Debug)]
 pub struct Proxy {
-    client: UpstreamClient,
+    connections: Arc<Connections>,
     timeout: Duration,
     max_body_bytes: u64,
     tunnels: Tunnels,
 }
 
 impl Proxy {
-    /// A proxy that gives upstreams `timeout` to send their response head, refuses
-    /// bodies over `max_body_bytes`, and opens WebSocket tunnels in `tunnels`.
+    /// A proxy that sends requests over `connections`, gives upstreams `timeout` to
+    /// send their response head, refuses bodies over `max_body_bytes`, and opens
+    /// WebSocket tunnels in `tunnels`.
     pub fn new(
-        client: UpstreamClient,
+        connections: Arc<Connections>,
         timeout: Duration,
         max_body_bytes: u64,
         tunnels: Tunnels,
     ) -> Self {
         Proxy {
-            client,
+            connections,
             timeout,
             max_body_bytes,
             tunnels,
@@ -90,9 +68,14 @@ impl Proxy {
         &self.tunnels
     }
 
-    /// Whether `replica` answers `GET /healthz` with a success within `timeout`.
+    /// This worker's upstream connections.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+
+    /// Whether `replica` passes a health check within `timeout`.
     pub async fn healthy(&self, replica: &Replica, timeout: Duration) -> bool {
-        crate::health::probe(&self.client, replica, timeout).await
+        crate::health::probe(&self.connections, replica, timeout).await
     }
 
     /// Sends `request` to a replica in `pool` and returns its response, streaming.
@@ -155,28 +138,61 @@ impl Proxy {
             Err(_elapsed) => return Err(EdgeError::BodyTimeout),
         };
 
-        // Choose, send, and retry where that is safe.
+        // Choose, send, and retry where that is safe. The request is built once; an
+        // attempt that did not send it gets it back for the next.
+        let mut upstream_request = http::Request::new(Either::Left(body.lend()));
+        *upstream_request.method_mut() = parts.method.clone();
+        *upstream_request.uri_mut() = Uri::from(path.clone());
+        *upstream_request.version_mut() = Version::HTTP_11;
+        // A copy is kept only where a request that went out may be repeated.
+        let spare_headers = matches!(
+            retry_for(Failure::BeforeResponse, &parts.method, true),
+            Retry::Once
+        )
+        .then(|| parts.headers.clone());
+        *upstream_request.headers_mut() = parts.headers;
+        let mut unsent = Some(upstream_request);
         let mut retries = Retries::default();
         let mut tried: Vec<SocketAddr> = Vec::new();
         while let Some(replica) = pool.pick(&tried) {
             tried.push(replica.address);
             retries.attempt();
-            let uri = upstream_uri(&replica.authority, &path)
-                .ok_or(EdgeError::UpstreamUnavailable(pool.kind()))?;
-            let mut upstream_request = http::Request::new(Either::Left(body.lend()));
-            *upstream_request.method_mut() = parts.method.clone();
-            *upstream_request.uri_mut() = uri;
-            *upstream_request.version_mut() = Version::HTTP_11;
-            *upstream_request.headers_mut() = parts.headers.clone();
+            let mut request = match unsent.take() {
+                Some(request) => request,
+                None => {
+                    let Some(headers) = spare_headers.clone() else {
+                        return Err(EdgeError::UpstreamUnavailable(pool.kind()));
+                    };
+                    let mut request = http::Request::new(Either::Left(body.lend()));
+                    *request.method_mut() = parts.method.clone();
+                    *request.uri_mut() = Uri::from(path.clone());
+                    *request.headers_mut() = headers;
+                    request
+                }
+            };
+            request
+                .headers_mut()
+                .insert(header::HOST, replica.host.clone());
             let in_flight = InFlight::start(replica.clone());
             let sent_at = Instant::now();
-            let error = match tokio::time::timeout_at(
-                deadline,
-                self.client.request(upstream_request),
-            )
-            .await
-            {
-                Ok(Ok(response)) => {
+            let attempt = async {
+                let checkout = self.connections.checkout(replica.address).await;
+                let mut checkout = match checkout {
+                    Ok(checkout) => checkout,
+                    Err(error) => return Attempt::NotConnected(error, request),
+                };
+                match checkout.sender.try_send_request(request).await {
+                    Ok(response) => Attempt::Answered(response, checkout.sender),
+                    Err(mut error) => match error.take_message() {
+                        Some(request) => {
+                            Attempt::Unsent(error.into_error(), request, checkout.reused)
+                        }
+                        None => Attempt::Failed(error.into_error()),
+                    },
+                }
+            };
+            let failure = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Attempt::Answered(response, sender)) => {
                     pool.metrics().observe_latency(sent_at.elapsed());
                     return self.response_filter(
                         pool,
@@ -184,21 +200,38 @@ impl Proxy {
                         &replica,
                         in_flight,
                         client_upgrade,
+                        sender,
                     );
                 }
                 Err(_elapsed) => {
                     tracing::warn!(upstream = %replica.address, kind = pool.kind(), "upstream timed out");
                     return Err(EdgeError::UpstreamTimeout(pool.kind()));
                 }
-                Ok(Err(error)) => error,
+                Ok(Attempt::NotConnected(error, request)) => {
+                    unsent = Some(request);
+                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), %error, "upstream connect failed");
+                    Failure::Connect
+                }
+                Ok(Attempt::Unsent(error, request, reused)) => {
+                    unsent = Some(request);
+                    tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
+                    if reused {
+                        // Not the replica's doing: try it again on a fresh connection.
+                        tried.pop();
+                    }
+                    Failure::Unsent
+                }
+                Ok(Attempt::Failed(error)) => {
+                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
+                    Failure::BeforeResponse
+                }
             };
             let failure =
-                AttemptError::classify(&error, &parts.method, body.unsent(), body.too_large());
-            tracing::warn!(upstream = %replica.address, kind = pool.kind(), failure = ?failure.failure, retry = ?failure.retry, error = %causes(&error), "upstream attempt failed");
+                AttemptError::classify(failure, &parts.method, body.unsent(), body.too_large());
             match failure.failure {
                 Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
                 Failure::Connect => pool.eject(&replica),
-                Failure::BeforeResponse => {}
+                Failure::BeforeResponse | Failure::Unsent => {}
             }
             if !retries.allow(&failure) {
                 return Err(EdgeError::UpstreamUnavailable(pool.kind()));
@@ -217,6 +250,7 @@ impl Proxy {
         replica: &Replica,
         in_flight: InFlight,
         client_upgrade: Option<OnUpgrade>,
+        sender: Sender,
     ) -> Result<Response<Body>, EdgeError> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let protocol = response.headers().get(header::UPGRADE).cloned();
@@ -237,28 +271,50 @@ impl Proxy {
         };
         let (mut parts, body) = response.into_parts();
         parts.extensions.insert(ServedBy(replica.address));
-        let body = body
-            .map_err(|error| -> BoxError { Box::new(error) })
-            .boxed();
         let body = match in_flight {
-            Some(in_flight) => CountedBody {
+            Some(in_flight) => UpstreamResponseBody {
                 body,
+                ended: false,
                 _in_flight: in_flight,
+                connection: Some((self.connections.clone(), replica.address, sender)),
             }
             .boxed(),
-            None => body,
+            // The connection now carries the tunnel: it is never reused.
+            None => body
+                .map_err(|error| -> BoxError { Box::new(error) })
+                .boxed(),
         };
         Ok(Response::from_parts(parts, body))
     }
 }
 
-/// A response body that keeps its request counted against its replica until it ends.
-struct CountedBody {
-    body: Body,
-    _in_flight: InFlight,
+/// How one attempt ended.
+enum Attempt {
+    /// A response head came back on this connection.
+    Answered(Response<hyper::body::Incoming>, Sender),
+    /// No connection could be opened; the request is given back.
+    NotConnected(ConnectError, UpstreamRequest),
+    /// The connection closed before the request went out (`reused`: it was idle in the
+    /// pool); the request is given back.
+    Unsent(hyper::Error, UpstreamRequest, bool),
+    /// The request went out, or may have, and no response head came back.
+    Failed(hyper::Error),
 }
 
-impl hyper::body::Body for CountedBody {
+/// A request as the edge sends it upstream.
+type UpstreamRequest = http::Request<UpstreamBody>;
+
+/// An upstream response's body on its way to the client: its request is counted against
+/// its replica until the body ends or is dropped, and its connection goes back to the
+/// worker's idle connections once the body was read to its end.
+struct UpstreamResponseBody {
+    body: hyper::body::Incoming,
+    ended: bool,
+    _in_flight: InFlight,
+    connection: Option<(Arc<Connections>, SocketAddr, Sender)>,
+}
+
+impl hyper::body::Body for UpstreamResponseBody {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -266,7 +322,20 @@ impl hyper::body::Body for CountedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match polled {
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(error))) => {
+                // The connection broke: it is not reusable.
+                self.connection = None;
+                Poll::Ready(Some(Err(Box::new(error))))
+            }
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -275,6 +344,18 @@ impl hyper::body::Body for CountedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+impl Drop for UpstreamResponseBody {
+    fn drop(&mut self) {
+        // A body left unread would arrive ahead of the next response: only a connection
+        // whose response ended is reused.
+        if let Some((connections, address, sender)) = self.connection.take() {
+            if self.ended || hyper::body::Body::is_end_stream(&self.body) {
+                connections.give_back(address, sender);
+            }
+        }
     }
 }
 
@@ -297,15 +378,4 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse().ok())
-}
-
-/// `http://<replica address><path and query>`; both parts are already valid, so this
-/// only fails if `http` changes its rules.
-pub fn upstream_uri(authority: &Authority, path: &PathAndQuery) -> Option<Uri> {
-    Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path.clone())
-        .build()
-        .ok()
 }

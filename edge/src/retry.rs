@@ -18,6 +18,9 @@ pub enum Failure {
     /// The request went out (or may have) and the connection failed before a response
     /// head came back.
     BeforeResponse,
+    /// A reused connection turned out closed (the replica closed it while it sat idle)
+    /// before any of the request was written; hyper gave the request back.
+    Unsent,
     /// The client's body passed the size limit while it was being sent.
     BodyTooLarge,
 }
@@ -45,20 +48,18 @@ pub struct AttemptError {
 }
 
 impl AttemptError {
-    /// Classifies a client error for a request with `method`; `body_unsent` says no
-    /// byte of the client's body was taken, `body_too_large` that the limit stopped it.
+    /// Classifies a failure of a request with `method`; `body_unsent` says no byte of
+    /// the client's body was taken, `body_too_large` that the limit stopped it.
     pub fn classify(
-        error: &hyper_util::client::legacy::Error,
+        failure: Failure,
         method: &Method,
         body_unsent: bool,
         body_too_large: bool,
     ) -> AttemptError {
         let failure = if body_too_large {
             Failure::BodyTooLarge
-        } else if error.is_connect() {
-            Failure::Connect
         } else {
-            Failure::BeforeResponse
+            failure
         };
         AttemptError {
             failure,
@@ -71,7 +72,7 @@ impl AttemptError {
 /// here; a GET or HEAD that failed before its response once; nothing else.
 pub fn retry_for(failure: Failure, method: &Method, body_unsent: bool) -> Retry {
     match failure {
-        Failure::Connect if body_unsent => Retry::Safe,
+        Failure::Connect | Failure::Unsent if body_unsent => Retry::Safe,
         Failure::Connect | Failure::BeforeResponse
             if body_unsent && (method == Method::GET || method == Method::HEAD) =>
         {
@@ -127,6 +128,7 @@ mod tests {
         let cases = [
             (Connect, Method::POST, true, Retry::Safe),
             (Connect, Method::GET, true, Retry::Safe),
+            (Unsent, Method::POST, true, Retry::Safe),
             (BeforeResponse, Method::GET, true, Retry::Once),
             (BeforeResponse, Method::HEAD, true, Retry::Once),
             (BeforeResponse, Method::POST, true, Retry::Never),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use http::uri::Authority;
+use http::HeaderValue;
 
 use crate::balance::{choose, Balance};
 use crate::health::Health;
@@ -26,14 +26,14 @@ pub enum ResolveError {
     Empty(&'static str),
 }
 
-/// One upstream replica: one address, one connection pool (the client keys its pools
-/// by the URI authority, which is this address).
+/// One upstream replica: one address (each worker keeps its own idle connections to
+/// it, see [`crate::connections`]).
 #[derive(Debug)]
 pub struct Replica {
     /// Where to connect.
     pub address: SocketAddr,
-    /// The same, as the authority of request URIs.
-    pub authority: Authority,
+    /// The same, as the `Host` field of requests to it.
+    pub host: HeaderValue,
     /// Whether it is given requests.
     pub health: Health,
     /// Which configured name it came from, so a failed lookup keeps that name's replicas.
@@ -44,7 +44,7 @@ pub struct Replica {
 impl Replica {
     fn new(address: SocketAddr, source: usize) -> Option<Replica> {
         Some(Replica {
-            authority: Authority::try_from(address.to_string().as_str()).ok()?,
+            host: HeaderValue::try_from(address.to_string()).ok()?,
             address,
             health: Health::default(),
             source,
@@ -255,7 +255,7 @@ mod tests {
         let pool = Pool::from_addresses("vote", Balance::RoundRobin, &[address(7), address(7)])
             .expect("pool");
         assert_eq!(ports(&pool), [7]);
-        assert_eq!(pool.replicas()[0].authority.as_str(), "127.0.0.1:7");
+        assert_eq!(pool.replicas()[0].host, "127.0.0.1:7");
         assert_eq!(pool.metrics().healthy_replicas.get(), 1);
     }
 

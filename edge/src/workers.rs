@@ -14,8 +14,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::connections::Connections;
 use crate::listeners::Prepared;
-use crate::proxy::{upstream_client, Proxy};
+use crate::proxy::Proxy;
 use crate::service::{EdgeService, SharedState};
 use crate::tunnel::Tunnels;
 use crate::StartError;
@@ -39,7 +40,10 @@ pub async fn run(
             listeners: listeners.try_clone()?,
             service: Arc::new(EdgeService {
                 proxy: Proxy::new(
-                    upstream_client(&config.upstream),
+                    Connections::new(
+                        config.upstream.connect_timeout,
+                        config.upstream.pool_idle_timeout,
+                    ),
                     config.upstream_timeout,
                     config.max_body_bytes,
                     tunnels,
@@ -94,6 +98,14 @@ impl Worker {
         };
         let limits = self.config.client_side.header_limits();
         let http = self.service.shared.metrics.clone();
+        // Ends with the worker's runtime.
+        tokio::spawn(
+            self.service
+                .proxy
+                .connections()
+                .clone()
+                .keep_closing_expired(),
+        );
         self.listeners
             .serve(
                 &self.config.server,
