@@ -48,8 +48,7 @@ pub(crate) async fn wait_for_total(
 }
 
 /// Polls the total until it reaches `expected` or `patience` ends; returns the last total.
-/// A failed read (a result replica still getting ready answers 503) is read again until
-/// `patience` ends.
+/// The stack is up by now: a failed read is an error, not something to wait out.
 pub(crate) async fn wait_until(
     client: &HttpClient,
     base: &str,
@@ -57,15 +56,9 @@ pub(crate) async fn wait_until(
     patience: Duration,
 ) -> anyhow::Result<u64> {
     let deadline = Instant::now() + patience;
-    let mut last = None;
     loop {
-        match total(client, base).await {
-            Ok(now) if now >= expected => return Ok(now),
-            Ok(now) => last = Some(now),
-            Err(error) if Instant::now() >= deadline => return last.ok_or(error),
-            Err(_) => {}
-        }
-        if let (Some(now), true) = (last, Instant::now() >= deadline) {
+        let now = total(client, base).await?;
+        if now >= expected || Instant::now() >= deadline {
             return Ok(now);
         }
         tokio::time::sleep(POLL_INTERVAL).await;
