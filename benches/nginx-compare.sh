@@ -17,6 +17,9 @@ concurrencies=${2:-50 256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 edge_port=19080 upstream_port=19081 nginx_port=19090
 vote_port=19082 vote_edge_port=19083 vote_nginx_port=19091 redis_port=19379
+# Admin ports (metrics, health) of the services started here: one each, so that two
+# edges can run side by side and nothing collides with a running stack's defaults.
+vote_admin=127.0.0.1:19182 edge_admin=127.0.0.1:19180 vote_edge_admin=127.0.0.1:19183
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "installing nginx-light" >&2
@@ -50,13 +53,13 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --d
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$redis_port" set poll:default \
   '{"id":"default","question":"Cats vs Dogs","choice":"single","open":true,"options":[{"id":"a","label":"Cats"},{"id":"b","label":"Dogs"}]}' >/dev/null
-VOTE_LISTEN=127.0.0.1:$vote_port REDIS_URL=redis://127.0.0.1:$redis_port/ VOTE_QUEUE_HIGH_WATER=100000000 \
+VOTE_LISTEN=127.0.0.1:$vote_port VOTE_ADMIN_LISTEN=$vote_admin REDIS_URL=redis://127.0.0.1:$redis_port/ VOTE_QUEUE_HIGH_WATER=100000000 \
 RUST_LOG=warn "$bin/tally-vote" 2>"$work/vote.log" & pids+=($!)
-EDGE_LISTEN=127.0.0.1:$vote_edge_port EDGE_WWW_DIR="$work/www" \
+EDGE_LISTEN=127.0.0.1:$vote_edge_port EDGE_ADMIN_LISTEN=$vote_edge_admin EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$vote_port \
 EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge-vote.log" & pids+=($!)
 
-EDGE_LISTEN=127.0.0.1:$edge_port EDGE_WWW_DIR="$work/www" \
+EDGE_LISTEN=127.0.0.1:$edge_port EDGE_ADMIN_LISTEN=$edge_admin EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$upstream_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$upstream_port \
 EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge.log" & edge_pid=$!; pids+=($edge_pid)
 
