@@ -30,6 +30,9 @@ pub struct ConsumeSettings {
     pub batch_size: usize,
     /// How long one read waits for new entries.
     pub block: Duration,
+    /// Pause after a batch that was not full: entries arriving meanwhile make the next
+    /// batch larger instead of being a transaction of their own.
+    pub linger: Duration,
     /// Entries pending longer than this are taken over from their consumer.
     pub claim_idle: Duration,
     /// How often the stream is trimmed of acknowledged entries and the Redis copies
@@ -77,11 +80,16 @@ impl Consumer {
         let mut next_housekeeping = Instant::now();
         let mut next_claim = Instant::now();
         let mut backoff = FIRST_BACKOFF;
+        let mut linger = false;
         tracing::info!(
             consumer = self.stream.consumer(),
             "consuming the vote stream"
         );
         while !*stop.borrow() {
+            if std::mem::take(&mut linger) && pause(&mut stop, self.settings.linger).await.is_err()
+            {
+                break;
+            }
             if Instant::now() >= next_housekeeping {
                 self.housekeeping().await;
                 next_housekeeping = Instant::now() + self.settings.housekeeping_interval;
@@ -96,7 +104,11 @@ impl Consumer {
                     .await
                 {
                     Ok(entries) if entries.is_empty() => Ok(Ok(())),
-                    Ok(entries) => Ok(self.process(entries, &mut stop).await),
+                    Ok(entries) => {
+                        linger = entries.len() < self.settings.batch_size
+                            && !self.settings.linger.is_zero();
+                        Ok(self.process(entries, &mut stop).await)
+                    }
                     Err(error) => Err(error),
                 }
             };

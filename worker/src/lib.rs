@@ -111,6 +111,7 @@ pub async fn run(
         settings: ConsumeSettings {
             batch_size: config.batch_size as usize,
             block: config.block,
+            linger: config.batch_linger,
             claim_idle: config.claim_idle,
             housekeeping_interval: config.housekeeping_interval,
         },
