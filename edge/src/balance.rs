@@ -18,24 +18,25 @@ pub enum Balance {
 }
 
 /// The replica for the next attempt, from `replicas` less those already `tried`.
-/// Healthy replicas come first; when every untried one is ejected they are tried all
-/// the same, since an answer from a doubtful replica beats a certain 502.
+/// Replicas whose last check passed come first, then those not checked yet (DNS just
+/// named them: at start, or a replica added since); when every untried one is ejected
+/// they are tried all the same, since an answer from a doubtful replica beats a
+/// certain 502.
 pub fn choose(
     balance: Balance,
     replicas: &[Arc<Replica>],
     tried: &[SocketAddr],
     next: &AtomicUsize,
 ) -> Option<Arc<Replica>> {
-    let untried = |replica: &&Arc<Replica>| !tried.contains(&replica.address);
-    let healthy = |replica: &&Arc<Replica>| replica.health.is_healthy();
-    let candidates: Vec<&Arc<Replica>> = {
-        let preferred: Vec<_> = replicas.iter().filter(untried).filter(healthy).collect();
-        if preferred.is_empty() {
-            replicas.iter().filter(untried).collect()
-        } else {
-            preferred
-        }
-    };
+    let untried: Vec<&Arc<Replica>> = replicas
+        .iter()
+        .filter(|replica| !tried.contains(&replica.address))
+        .collect();
+    let best = untried.iter().map(|replica| trust(replica)).min()?;
+    let candidates: Vec<&Arc<Replica>> = untried
+        .into_iter()
+        .filter(|replica| trust(replica) == best)
+        .collect();
     let chosen = match (balance, candidates.len()) {
         (_, 0) => return None,
         (_, 1) => candidates[0],
@@ -55,6 +56,16 @@ pub fn choose(
         }
     };
     Some(chosen.clone())
+}
+
+/// How far a replica is trusted, lowest first: its last check passed; not checked
+/// yet; ejected.
+fn trust(replica: &Replica) -> u8 {
+    match (replica.health.is_healthy(), replica.health.is_checked()) {
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, _) => 2,
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +101,36 @@ mod tests {
         }
         let all = [tried[0], SocketAddr::from(([127, 0, 0, 1], 2))];
         assert!(pool.pick(&all).is_none());
+    }
+
+    #[test]
+    fn a_replica_not_checked_yet_waits_for_its_first_passed_check() {
+        let pool = pool(Balance::RoundRobin, &[1, 2, 3]);
+        let policy = crate::health::HealthPolicy {
+            path: http::uri::PathAndQuery::from_static("/readyz"),
+            interval: std::time::Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(1),
+            eject_after: 3,
+            readmit_after: 2,
+        };
+        let picked: Vec<u16> = (0..3).map(|_| port(pool.pick(&[]))).collect();
+        assert_eq!(
+            picked,
+            [1, 2, 3],
+            "none checked yet (the edge just started): all"
+        );
+        pool.replicas()[0].health.record(true, &policy);
+        pool.replicas()[2].health.record(true, &policy);
+        let picked: Vec<u16> = (0..4).map(|_| port(pool.pick(&[]))).collect();
+        assert!(!picked.contains(&2), "DNS just named 2: {picked:?}");
+        let others = [
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 3)),
+        ];
+        assert_eq!(port(pool.pick(&others)), 2, "rather than a 502: tried");
+        pool.replicas()[1].health.record(true, &policy);
+        let picked: Vec<u16> = (0..3).map(|_| port(pool.pick(&[]))).collect();
+        assert!(picked.contains(&2), "its check passed: {picked:?}");
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub enum Transition {
 
 /// One replica's health. New replicas start healthy but unchecked: DNS just named
 /// them, the checks look at them within [`FIRST_CHECK_INTERVAL`], and their first
-/// failed check (or connection) ejects them; from then on the streaks decide.
+/// failed check (or connection) ejects them; from then on the streaks decide. Until
+/// that first check, requests go to replicas whose check passed, when there are any
+/// ([`crate::balance::choose`]).
 #[derive(Debug)]
 pub struct Health {
     healthy: AtomicBool,
