@@ -152,11 +152,6 @@ impl Connections {
         }
     }
 
-    /// Idle connections to `address` right now.
-    pub fn idle_count(&self, address: SocketAddr) -> usize {
-        self.lock().get(&address).map_or(0, Vec::len)
-    }
-
     /// The most recently used idle connection to `address` that is neither expired nor
     /// closed; the expired and closed ones met on the way are dropped.
     fn take_idle(&self, address: SocketAddr) -> Option<Sender> {

@@ -167,12 +167,6 @@ pub async fn keep_checking(pool: Arc<Pool>, connections: Arc<Connections>, polic
     }
 }
 
-/// Whether `replica` answers `GET /healthz` (it is alive) with a success within `timeout`.
-pub async fn probe(connections: &Connections, replica: &Replica, timeout: Duration) -> bool {
-    let liveness = PathAndQuery::from_static(LIVENESS_PATH);
-    check(connections, replica, &liveness, timeout).await
-}
-
 /// Whether `replica` answers `GET path` with a success within `timeout`, on a
 /// connection of its own (so a check also proves that the replica accepts connections).
 pub async fn check(

@@ -73,11 +73,6 @@ impl Proxy {
         &self.connections
     }
 
-    /// Whether `replica` passes a health check within `timeout`.
-    pub async fn healthy(&self, replica: &Replica, timeout: Duration) -> bool {
-        crate::health::probe(&self.connections, replica, timeout).await
-    }
-
     /// Sends `request` to a replica in `pool` and returns its response, streaming.
     pub async fn forward(
         &self,
