@@ -29,8 +29,10 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null || cargo install oha --locked >/dev/null
 
-cargo build --release -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
+# The services as the images ship them (the dist profile); the trivial upstream is the
+# same for both sides.
+cargo build --profile dist -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream
+bin="${CARGO_TARGET_DIR:-$root/target}/dist"
 
 work=$(mktemp -d)
 pids=()
