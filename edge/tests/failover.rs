@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
-use support::{client, get, send, wait_until, Edge, Replica};
+use support::{client, get, send, wait_until, wait_until_checked, Edge, Replica};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// Health checks fast enough for a test: a dead replica is out after two failed rounds
@@ -35,6 +35,9 @@ async fn killing_a_replica_fails_only_the_posts_it_had_and_it_is_readmitted() {
     let mut args = vec!["--balance=round-robin"];
     args.extend(FAST_HEALTH);
     let edge = Edge::start(&replicas, &replicas, &args).await;
+    // Round robin gives r2 exactly its third once every replica is checked (both pools
+    // hold all three: two checks from each).
+    wait_until_checked(&[&first, &second, &third], 4).await;
 
     let client = client();
     let requests = (0..HELD_PER_METHOD).flat_map(|_| {

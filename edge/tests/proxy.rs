@@ -1,6 +1,8 @@
 //! The edge through real sockets: a hyper client in front, tiny hyper servers behind
 //! standing in for the vote and result services (the edge is what is under test).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -293,25 +295,26 @@ async fn configured_routes_override_the_defaults() {
 
 #[tokio::test]
 async fn round_robin_over_replicas() {
-    let first = FakeUpstream::start("vote-1").await;
-    let second = FakeUpstream::start("vote-2").await;
-    let result = FakeUpstream::start("result").await;
-    let edge = start_edge(
+    let first = support::Replica::start("vote-1").await;
+    let second = support::Replica::start("vote-2").await;
+    let result = support::Replica::start("result").await;
+    let edge = support::Edge::start(
         &[first.address, second.address],
         &[result.address],
-        &["--balance=round-robin"],
+        &["--balance=round-robin", "--health-interval=100ms"],
     )
     .await;
+    // Checked twice by the vote pool: both first results are in, so neither is
+    // preferred as the only checked one.
+    support::wait_until_checked(&[&first, &second], 2).await;
 
+    let client = support::client();
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let answer = send(&edge, Method::POST, "/vote", &[], "vote=a").await;
-        seen.push(
-            answer.headers["x-upstream"]
-                .to_str()
-                .expect("name")
-                .to_owned(),
-        );
+        let answer = support::send(&client, &edge, Method::POST, "/vote")
+            .await
+            .expect("the edge answers");
+        seen.push(answer.upstream.expect("the replica names itself"));
     }
     assert_eq!(seen, ["vote-1", "vote-2", "vote-1", "vote-2"]);
 }

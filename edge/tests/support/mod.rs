@@ -65,6 +65,8 @@ pub struct Counts {
     pub sockets_closed: AtomicUsize,
     /// `GET /readyz` asked (not counted in `received`).
     pub readiness_checks: AtomicUsize,
+    /// `GET /healthz` asked (not counted in `received`).
+    pub health_checks: AtomicUsize,
     /// Set while the replica is not ready: `/readyz` and every ordinary request get
     /// 503 with Retry-After, as a Tally service whose Redis or Postgres is away.
     pub not_ready: AtomicBool,
@@ -117,6 +119,10 @@ impl Replica {
 
     pub fn readiness_checks(&self) -> usize {
         self.counts.readiness_checks.load(Ordering::SeqCst)
+    }
+
+    pub fn health_checks(&self) -> usize {
+        self.counts.health_checks.load(Ordering::SeqCst)
     }
 
     /// Makes `/readyz` (and every ordinary request) answer 503 until set ready again;
@@ -188,6 +194,7 @@ async fn answer(
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     if path == "/healthz" {
+        counts.health_checks.fetch_add(1, Ordering::SeqCst);
         return Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
     }
     let ready = !counts.not_ready.load(Ordering::SeqCst);
@@ -332,6 +339,20 @@ impl Resolve for ScriptedDns {
         };
         Box::pin(async move { answer })
     }
+}
+
+/// Waits until every one of `replicas` has answered `checks` `GET /healthz` checks. The
+/// edge prefers replicas whose first check passed over those not checked yet, so a test
+/// that counts how requests spread waits until each has been checked; a pool sends its
+/// next round only after recording the last, so two checks from each pool that holds a
+/// replica mean that its first result is in.
+pub async fn wait_until_checked(replicas: &[&Replica], checks: usize) {
+    wait_until("every replica checked", || async {
+        replicas
+            .iter()
+            .all(|replica| replica.health_checks() >= checks)
+    })
+    .await;
 }
 
 /// The edge running in-process on a free port.
