@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use support::{client, get, send, wait_until, Edge, Replica, ScriptedDns};
+use support::{client, get, send, wait_until, wait_until_checked, Edge, Replica, ScriptedDns};
 
 const VOTE: &str = "vote.test:8081";
 const RESULT: &str = "result.test:8082";
@@ -98,7 +98,15 @@ async fn one_name_with_several_addresses_is_several_replicas() {
     let addresses: Vec<_> = replicas.iter().map(|r| r.address).collect();
     dns.answer(VOTE, &addresses);
     dns.answer(RESULT, &addresses);
-    let edge = Edge::start_named(VOTE, RESULT, &["--balance=round-robin"], Arc::new(dns)).await;
+    let edge = Edge::start_named(
+        VOTE,
+        RESULT,
+        &["--balance=round-robin", "--health-interval=100ms"],
+        Arc::new(dns),
+    )
+    .await;
+    // Both pools hold all three: two checks from each mean every first result is in.
+    wait_until_checked(&replicas.iter().collect::<Vec<_>>(), 4).await;
 
     let mut seen = Vec::new();
     for _ in 0..6 {
