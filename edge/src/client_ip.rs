@@ -4,6 +4,7 @@
 //! first address that is not a trusted proxy is the client. A peer that is not trusted
 //! has its forwarding fields removed: they are only its own claims.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName};
@@ -65,7 +66,8 @@ impl TrustedProxies {
 
     /// Removes the forwarding fields unless `peer` is a trusted proxy.
     pub fn drop_untrusted(&self, peer: IpAddr, headers: &mut HeaderMap) {
-        if !self.contains(peer) {
+        // One pass over the names finds the usual case (none sent) without hashing.
+        if !self.contains(peer) && headers.keys().any(|name| FORWARDING_FIELDS.contains(name)) {
             for name in &FORWARDING_FIELDS {
                 headers.remove(name);
             }
@@ -82,24 +84,30 @@ pub fn add_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Opt
     headers
         .entry(&FORWARDING_FIELDS[2])
         .or_insert(http::HeaderValue::from_static(proto));
-    // §6: an IPv6 node is bracketed, and then the value must be quoted (§4).
-    let node = match canonical(peer) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    };
-    let mut element = format!("for={node};proto={proto}");
-    if let Some(host) = host.filter(|host| host.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
-    {
-        element.push_str(&format!(";host=\"{host}\""));
-    }
-    let value = match headers
+    // One buffer for the whole element (§4), written in place.
+    let mut value = String::with_capacity(64);
+    if let Some(prior) = headers
         .get(header::FORWARDED)
         .and_then(|prior| prior.to_str().ok())
     {
-        Some(prior) => format!("{prior}, {element}"),
-        None => element,
+        value.push_str(prior);
+        value.push_str(", ");
+    }
+    // §6: an IPv6 node is bracketed, and then the value must be quoted (§4).
+    // Writing to a String cannot fail.
+    let _ = match canonical(peer) {
+        IpAddr::V4(v4) => write!(value, "for={v4}"),
+        IpAddr::V6(v6) => write!(value, "for=\"[{v6}]\""),
     };
-    if let Ok(value) = http::HeaderValue::from_str(&value) {
+    value.push_str(";proto=");
+    value.push_str(proto);
+    if let Some(host) = host.filter(|host| host.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+    {
+        value.push_str(";host=\"");
+        value.push_str(host);
+        value.push('"');
+    }
+    if let Ok(value) = http::HeaderValue::try_from(value) {
         headers.insert(header::FORWARDED, value);
     }
 }

@@ -34,6 +34,11 @@ const PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
 /// Removes the hop-by-hop fields: the fixed list, and every field the `Connection`
 /// header names (RFC 9110 §7.6.1).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // The usual message has none: one pass over its names tells, where removing each
+    // field of the list would hash seven names per message each way.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -71,7 +76,7 @@ pub fn set_forwarded(
     } else {
         format!("{}, {peer}", prior.join(", "))
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
         headers.insert(X_FORWARDED_FOR, value);
     }
     // Already set by the admission step (https over TLS, or a trusted proxy's value).

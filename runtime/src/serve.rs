@@ -121,9 +121,16 @@ pub async fn serve_with<H: Handler, S: Handshake>(
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = connection_builder(&config);
-    let response_headers = Arc::new(config.response_headers.clone());
     let metrics = config.http_metrics.clone();
-    let tls = handshake.is_tls();
+    // One reference per request to what every request of this loop shares: a counted
+    // reference of this loop's own, where cloning each part would touch counts that
+    // other threads' loops touch too.
+    let served = Arc::new(Served {
+        handler,
+        tls: handshake.is_tls(),
+        headers: config.response_headers.clone(),
+        metrics: config.http_metrics.clone(),
+    });
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(config.max_connections));
     if let Ok(address) = listener.local_addr() {
@@ -153,20 +160,10 @@ pub async fn serve_with<H: Handler, S: Handshake>(
         // Votes are small requests and responses: send them without Nagle's delay.
         let _ = stream.set_nodelay(true);
         let open = metrics.as_ref().map(HttpMetrics::connection_opened);
-        let handler = handler.clone();
-        let headers = response_headers.clone();
-        let request_metrics = metrics.clone();
+        let served = served.clone();
         let service = service_fn(move |request: Request| {
-            let handler = handler.clone();
-            let headers = headers.clone();
-            let metrics = request_metrics.clone();
-            let connection = Connection {
-                peer,
-                tls,
-                headers,
-                metrics,
-            };
-            async move { Ok::<_, Infallible>(respond(handler, request, connection).await) }
+            let served = served.clone();
+            async move { Ok::<_, Infallible>(respond(served, request, peer).await) }
         });
         let (builder, handshake, watcher) =
             (builder.clone(), handshake.clone(), graceful.watcher());
@@ -230,19 +227,20 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
 /// hyper's smallest HTTP/1.1 read buffer (it panics below it).
 const MIN_HTTP1_BUFFER: usize = 8192;
 
-/// What a request's connection contributes to its answer.
-struct Connection {
-    peer: std::net::SocketAddr,
+/// What every request of one serve loop is answered with.
+struct Served<H> {
+    handler: Arc<H>,
     tls: bool,
-    headers: Arc<HeaderMap>,
+    /// Set on every response (security headers).
+    headers: HeaderMap,
     metrics: Option<HttpMetrics>,
 }
 
 /// Runs one request through the health endpoints or the handler, inside its span.
 async fn respond<H: Handler>(
-    handler: Arc<H>,
+    served: Arc<Served<H>>,
     request: Request,
-    connection: Connection,
+    peer: std::net::SocketAddr,
 ) -> Response<Body> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!(
@@ -260,34 +258,37 @@ async fn respond<H: Handler>(
             }
             (&Method::GET | &Method::HEAD, "/readyz") => {
                 route = READYZ_ROUTE;
-                match handler.ready().await {
+                match served.handler.clone().ready().await {
                     Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
                     Err(reason) => error_body(StatusCode::SERVICE_UNAVAILABLE, &reason),
                 }
             }
             _ => {
-                route = handler.route(&request);
+                route = served.handler.route(&request);
                 debug_assert!(
                     H::ROUTES.contains(&route),
                     "route {route:?} is missing from the handler's ROUTES"
                 );
                 let context = RequestContext {
                     request_id: request_id.clone(),
-                    peer: connection.peer,
-                    tls: connection.tls,
+                    peer,
+                    tls: served.tls,
                 };
-                handler.handle(request, context).await
+                served.handler.clone().handle(request, context).await
             }
         };
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID, value);
+        let headers = response.headers_mut();
+        // Room for all of them at once, rather than growing the map step by step.
+        headers.reserve(served.headers.len() + 1);
+        if let Ok(value) = HeaderValue::try_from(request_id) {
+            headers.insert(REQUEST_ID, value);
         }
-        for (name, value) in connection.headers.iter() {
-            response.headers_mut().insert(name, value.clone());
+        for (name, value) in served.headers.iter() {
+            headers.insert(name, value.clone());
         }
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
-        if let Some(metrics) = &connection.metrics {
+        if let Some(metrics) = &served.metrics {
             metrics.record(route, status, elapsed);
         }
         let micros = elapsed.as_micros() as u64;
@@ -316,5 +317,11 @@ fn request_id_of(request: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string())
+        .unwrap_or_else(|| {
+            let mut text = [0; uuid::fmt::Simple::LENGTH];
+            uuid::Uuid::now_v7()
+                .simple()
+                .encode_lower(&mut text)
+                .to_owned()
+        })
 }
