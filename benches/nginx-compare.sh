@@ -4,12 +4,15 @@
 # its own redis-server; the stream is emptied between runs), and the same copy of www/
 # (plus a generated 100 KB asset, and .gz siblings as the container build makes them). nginx
 # gets the equivalent configuration: keep-alive to the upstream, gzip_static, the same
-# security headers, no access log. oha measures, keep-alive on, for each row and each
+# security headers and request id on responses, the same forwarding fields and request id
+# on proxied requests, no access log. oha measures, keep-alive on, for each row and each
 # concurrency; every request asks for gzip, so both serve the same bytes.
 #
 #   benches/nginx-compare.sh [duration=5s] [concurrencies="50 256"]
 #
-# Prints requests/s, p50 and p99 per server and the edge/nginx ratios, then the edge's
+# Prints requests/s, p50 and p99 per server and the edge/nginx ratios; then, on the
+# trivial POST row, a bare hyper proxy (hyper's server and client, nothing else) beside
+# both, which splits the edge's cost into hyper's and the edge's own; then the edge's
 # resident memory idle and at its peak under load (VmRSS / VmHWM).
 set -euo pipefail
 duration=${1:-5s}
@@ -17,6 +20,7 @@ concurrencies=${2:-50 256}
 root=$(cd "$(dirname "$0")/.." && pwd)
 edge_port=19080 upstream_port=19081 nginx_port=19090
 vote_port=19082 vote_edge_port=19083 vote_nginx_port=19091 redis_port=19379
+bare_port=19084
 # Admin ports (metrics, health) of the services started here: one each, so that two
 # edges can run side by side and nothing collides with a running stack's defaults.
 vote_admin=127.0.0.1:19182 edge_admin=127.0.0.1:19180 vote_edge_admin=127.0.0.1:19183
@@ -31,7 +35,7 @@ command -v oha >/dev/null || cargo install oha --locked >/dev/null
 
 # The services as the images ship them (the dist profile); the trivial upstream is the
 # same for both sides.
-cargo build --profile dist -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream
+cargo build --profile dist -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream --bin bare-proxy
 bin="${CARGO_TARGET_DIR:-$root/target}/dist"
 
 work=$(mktemp -d)
@@ -47,6 +51,7 @@ find "$work/www" -type f \( -name '*.html' -o -name '*.css' -o -name '*.js' -o -
 chmod -R a+rX "$work"
 
 "$bin/echo-upstream" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
+"$bin/bare-proxy" "127.0.0.1:$bare_port" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
 
 # The real vote service, on a Redis of its own that holds the default poll's definition
 # (the worker would write it) and no persistence; votes pile up in the stream, which
@@ -66,6 +71,27 @@ EDGE_VOTE_UPSTREAMS=127.0.0.1:$upstream_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$up
 EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge.log" & edge_pid=$!; pids+=($edge_pid)
 
 mkdir -p "$work/nginx/logs"
+# What the edge adds to every response (its security headers and the request id) and
+# to every proxied request (the forwarding fields and the request id), so that both
+# sides write and send the same fields.
+security_headers=$(cat <<'EOF'
+    add_header Content-Security-Policy "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" always;
+    add_header X-Content-Type-Options nosniff always;
+    add_header Referrer-Policy no-referrer always;
+    add_header X-Frame-Options DENY always;
+    add_header X-Request-Id $request_id always;
+EOF
+)
+proxy_headers=$(cat <<'EOF'
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header Forwarded "for=$remote_addr;proto=$scheme;host=\"$http_host\"";
+      proxy_set_header X-Request-Id $request_id;
+EOF
+)
 cat > "$work/nginx/nginx.conf" <<EOF
 worker_processes auto;
 pid $work/nginx/nginx.pid;
@@ -84,33 +110,28 @@ http {
   upstream realvote { server 127.0.0.1:$vote_port; keepalive 256; }
   server {
     listen 127.0.0.1:$vote_nginx_port reuseport backlog=4096;
-    location = /vote {
-      proxy_pass http://realvote;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
+$security_headers
+    location = /vote { proxy_pass http://realvote;
+$proxy_headers
     }
   }
   server {
     listen 127.0.0.1:$nginx_port reuseport backlog=4096;
     root $work/www;
-    add_header Content-Security-Policy "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" always;
-    add_header X-Content-Type-Options nosniff always;
-    add_header Referrer-Policy no-referrer always;
-    add_header X-Frame-Options DENY always;
-    location = /vote {
-      proxy_pass http://vote;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
+$security_headers
+    location = /vote { proxy_pass http://vote;
+$proxy_headers
     }
-    location / { try_files \$uri \$uri/index.html =404; add_header Cache-Control no-cache; }
+    # An add_header here replaces the server's, so the security headers are repeated.
+    location / { try_files \$uri \$uri/index.html =404; add_header Cache-Control no-cache;
+$security_headers
+    }
   }
 }
 EOF
 "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" & pids+=($!)
 
-for port in $edge_port $nginx_port $upstream_port $vote_port $vote_edge_port; do
+for port in $edge_port $nginx_port $upstream_port $vote_port $vote_edge_port $bare_port; do
   for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
     curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
 done
@@ -145,5 +166,17 @@ for row in "${rows[@]}"; do
     printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
     [ "$e_bad$n_bad" = "00" ] && echo || echo "   (non-2xx: edge $e_bad, nginx $n_bad)"
   done
+done
+# The floor under the proxied rows: hyper's server and client with nothing else
+# (benches/src/bin/bare-proxy.rs), measured again beside nginx and the edge.
+for c in $concurrencies; do
+  # shellcheck disable=SC2086
+  read -r b_rps _ b_p99 _ < <(measure "http://127.0.0.1:$bare_port/vote" "$c" $vote_flags)
+  # shellcheck disable=SC2086
+  read -r n_rps _ n_p99 _ < <(measure "http://127.0.0.1:$nginx_port/vote" "$c" $vote_flags)
+  # shellcheck disable=SC2086
+  read -r e_rps _ e_p99 _ < <(measure "http://127.0.0.1:$edge_port/vote" "$c" $vote_flags)
+  python3 -c "import sys; b, n, e = map(float, sys.argv[1:4]); print('bare hyper proxy, POST trivial, c=%s: %.0f r/s, p99 %s ms; nginx %.0f, p99 %s; edge %.0f, p99 %s: bare/nginx %.2f, edge/bare %.2f' % (sys.argv[4], b, sys.argv[5], n, sys.argv[6], e, sys.argv[7], b / max(n, 1), e / max(b, 1)))" \
+    "$b_rps" "$n_rps" "$e_rps" "$c" "$b_p99" "$n_p99" "$e_p99"
 done
 echo "edge RSS: idle $((idle_rss / 1024)) MB, peak under load $(( $(rss "$edge_pid" VmHWM) / 1024 )) MB, now $(( $(rss "$edge_pid" VmRSS) / 1024 )) MB"
