@@ -142,7 +142,7 @@ idle_rss=$(rss "$edge_pid" VmRSS)
 measure() {
   local url=$1 c=$2; shift 2
   oha --no-tui --output-format json -z "$duration" -c "$c" -H 'accept-encoding: gzip' "$@" "$url" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=sum(v for k,v in codes.items() if not k.startswith("2")); print("%.0f %.2f %.2f %d" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad))'
+    python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=",".join("%sx%d" % (k, v) for k, v in sorted(codes.items()) if not k.startswith("2")) or "0"; print("%.0f %.2f %.2f %s" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad))'
 }
 
 # name|path|oha flags|edge port|nginx port
@@ -164,7 +164,7 @@ for row in "${rows[@]}"; do
     ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
     p99x=$(python3 -c "print('%.2f' % ($e_p99 / max($n_p99, 0.001)))")
     printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
-    [ "$e_bad$n_bad" = "00" ] && echo || echo "   (non-2xx: edge $e_bad, nginx $n_bad)"
+    [ "$e_bad$n_bad" = "00" ] && echo || echo "   (non-2xx, status x count: edge $e_bad, nginx $n_bad)"
   done
 done
 # The floor under the proxied rows: hyper's server and client with nothing else
@@ -178,5 +178,9 @@ for c in $concurrencies; do
   read -r e_rps _ e_p99 _ < <(measure "http://127.0.0.1:$edge_port/vote" "$c" $vote_flags)
   python3 -c "import sys; b, n, e = map(float, sys.argv[1:4]); print('bare hyper proxy, POST trivial, c=%s: %.0f r/s, p99 %s ms; nginx %.0f, p99 %s; edge %.0f, p99 %s: bare/nginx %.2f, edge/bare %.2f' % (sys.argv[4], b, sys.argv[5], n, sys.argv[6], e, sys.argv[7], b / max(n, 1), e / max(b, 1)))" \
     "$b_rps" "$n_rps" "$e_rps" "$c" "$b_p99" "$n_p99" "$e_p99"
+done
+# What the edges logged at warn and above (every answer they did not give a 2xx to).
+for log in "$work/edge.log" "$work/edge-vote.log"; do
+  if grep -q . "$log"; then echo "--- $(basename "$log"), last lines:"; tail -n 5 "$log"; fi
 done
 echo "edge RSS: idle $((idle_rss / 1024)) MB, peak under load $(( $(rss "$edge_pid" VmHWM) / 1024 )) MB, now $(( $(rss "$edge_pid" VmRSS) / 1024 )) MB"
