@@ -12,8 +12,9 @@
 #
 # Prints requests/s, p50 and p99 per server and the edge/nginx ratios; then, on the
 # trivial POST row, a bare hyper proxy (hyper's server and client, nothing else) beside
-# both, which splits the edge's cost into hyper's and the edge's own; then the edge's
-# resident memory idle and at its peak under load (VmRSS / VmHWM).
+# both with each one's CPU per request, which splits the edge's cost into hyper's and
+# the edge's own; then the edge's resident memory idle and at its peak under load
+# (VmRSS / VmHWM).
 set -euo pipefail
 duration=${1:-5s}
 concurrencies=${2:-50 256}
@@ -51,7 +52,7 @@ find "$work/www" -type f \( -name '*.html' -o -name '*.css' -o -name '*.js' -o -
 chmod -R a+rX "$work"
 
 "$bin/echo-upstream" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
-"$bin/bare-proxy" "127.0.0.1:$bare_port" "127.0.0.1:$upstream_port" 2>/dev/null & pids+=($!)
+"$bin/bare-proxy" "127.0.0.1:$bare_port" "127.0.0.1:$upstream_port" 2>/dev/null & bare_pid=$!; pids+=($bare_pid)
 
 # The real vote service, on a Redis of its own that holds the default poll's definition
 # (the worker would write it) and no persistence; votes pile up in the stream, which
@@ -129,20 +130,43 @@ $security_headers
   }
 }
 EOF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" & pids+=($!)
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" & nginx_pid=$!; pids+=($nginx_pid)
 
 for port in $edge_port $nginx_port $upstream_port $vote_port $vote_edge_port $bare_port; do
   for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
     curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
 done
 rss() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
+# Connections the kernel refused because a listen queue was full (machine-wide): each
+# one is a client waiting a second for its SYN to be sent again.
+listen_overflows() { nstat -az TcpExtListenOverflows 2>/dev/null | awk '/ListenOverflows/ {print $2}'; }
+overflows_before=$(listen_overflows)
 idle_rss=$(rss "$edge_pid" VmRSS)
 
-# One oha run: prints "requests/s p50_ms p99_ms".
+# One oha run: prints "requests/s p50_ms p99_ms non-2xx answered".
 measure() {
   local url=$1 c=$2; shift 2
   oha --no-tui --output-format json -z "$duration" -c "$c" -H 'accept-encoding: gzip' "$@" "$url" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=",".join("%sx%d" % (k, v) for k, v in sorted(codes.items()) if not k.startswith("2")) or "0"; print("%.0f %.2f %.2f %s" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad))'
+    python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; codes=d.get("statusCodeDistribution",{}); bad=",".join("%sx%d" % (k, v) for k, v in sorted(codes.items()) if not k.startswith("2")) or "0"; print("%.0f %.2f %.2f %s %d" % (s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad, sum(codes.values())))'
+}
+
+# CPU time (user + system, clock ticks) spent so far by the processes given and their
+# children (nginx's workers).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+# measure, for the server whose process is $1: prints "requests/s p99_ms cpu_us_per_request".
+measure_cpu() {
+  local pid=$1 before after rps p99 answered; shift
+  before=$(cpu_ticks "$pid")
+  read -r rps _ p99 _ answered < <(measure "$@")
+  after=$(cpu_ticks "$pid")
+  echo "$rps $p99 $(python3 -c "import os, sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) * 1e6 / os.sysconf('SC_CLK_TCK') / max(int(sys.argv[3]), 1)))" "$before" "$after" "$answered")"
 }
 
 # name|path|oha flags|edge port|nginx port
@@ -157,10 +181,10 @@ for row in "${rows[@]}"; do
   for c in $concurrencies; do
     redis-cli -p "$redis_port" del votes >/dev/null
     # shellcheck disable=SC2086
-    read -r e_rps e_p50 e_p99 e_bad < <(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
+    read -r e_rps e_p50 e_p99 e_bad _ < <(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
     redis-cli -p "$redis_port" del votes >/dev/null
     # shellcheck disable=SC2086
-    read -r n_rps n_p50 n_p99 n_bad < <(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
+    read -r n_rps n_p50 n_p99 n_bad _ < <(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
     ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
     p99x=$(python3 -c "print('%.2f' % ($e_p99 / max($n_p99, 0.001)))")
     printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
@@ -168,19 +192,31 @@ for row in "${rows[@]}"; do
   done
 done
 # The floor under the proxied rows: hyper's server and client with nothing else
-# (benches/src/bin/bare-proxy.rs), measured again beside nginx and the edge.
+# (benches/src/bin/bare-proxy.rs), measured again beside nginx and the edge, with each
+# one's CPU per request (user + system, from /proc): on a shared machine the steadier
+# figure of the two.
+echo
+printf '%-26s %4s | %10s %8s %12s | %7s\n' "POST /vote trivial" c "r/s" "p99 ms" "CPU us/req" "r/s x nginx"
 for c in $concurrencies; do
   # shellcheck disable=SC2086
-  read -r b_rps _ b_p99 _ < <(measure "http://127.0.0.1:$bare_port/vote" "$c" $vote_flags)
+  read -r b_rps b_p99 b_cpu < <(measure_cpu "$bare_pid" "http://127.0.0.1:$bare_port/vote" "$c" $vote_flags)
   # shellcheck disable=SC2086
-  read -r n_rps _ n_p99 _ < <(measure "http://127.0.0.1:$nginx_port/vote" "$c" $vote_flags)
+  read -r n_rps n_p99 n_cpu < <(measure_cpu "$nginx_pid" "http://127.0.0.1:$nginx_port/vote" "$c" $vote_flags)
   # shellcheck disable=SC2086
-  read -r e_rps _ e_p99 _ < <(measure "http://127.0.0.1:$edge_port/vote" "$c" $vote_flags)
-  python3 -c "import sys; b, n, e = map(float, sys.argv[1:4]); print('bare hyper proxy, POST trivial, c=%s: %.0f r/s, p99 %s ms; nginx %.0f, p99 %s; edge %.0f, p99 %s: bare/nginx %.2f, edge/bare %.2f' % (sys.argv[4], b, sys.argv[5], n, sys.argv[6], e, sys.argv[7], b / max(n, 1), e / max(b, 1)))" \
-    "$b_rps" "$n_rps" "$e_rps" "$c" "$b_p99" "$n_p99" "$e_p99"
+  read -r e_rps e_p99 e_cpu < <(measure_cpu "$edge_pid" "http://127.0.0.1:$edge_port/vote" "$c" $vote_flags)
+  for server in "nginx $n_rps $n_p99 $n_cpu" "bare hyper proxy $b_rps $b_p99 $b_cpu" "edge $e_rps $e_p99 $e_cpu"; do
+    read -r -a fields <<<"$server"
+    count=${#fields[@]}
+    label="${fields[*]:0:count-3}"
+    printf '%-26s %4s | %10s %8s %12s | %7s\n' "$label" "$c" "${fields[count-3]}" "${fields[count-2]}" "${fields[count-1]}" \
+      "$(python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / max(float(sys.argv[2]), 1)))" "${fields[count-3]}" "$n_rps")"
+  done
 done
 # What the edges logged at warn and above (every answer they did not give a 2xx to).
 for log in "$work/edge.log" "$work/edge-vote.log"; do
   if grep -q . "$log"; then echo "--- $(basename "$log"), last lines:"; tail -n 5 "$log"; fi
 done
+if [ -n "$overflows_before" ]; then
+  echo "listen queue overflows during the run (machine-wide): $(( $(listen_overflows) - overflows_before ))"
+fi
 echo "edge RSS: idle $((idle_rss / 1024)) MB, peak under load $(( $(rss "$edge_pid" VmHWM) / 1024 )) MB, now $(( $(rss "$edge_pid" VmRSS) / 1024 )) MB"

@@ -68,12 +68,12 @@ impl Listeners {
         let handshake = TlsHandshake::from_pem_files(cert, key)?;
         let listener = match self.tls {
             Some(listener) => listener,
-            None => TcpListener::bind(args.tls_listen)
-                .await
-                .map_err(|error| TlsError::Listen {
+            None => {
+                tally_runtime::bind_listener(args.tls_listen).map_err(|error| TlsError::Listen {
                     address: args.tls_listen,
                     error,
-                })?,
+                })?
+            }
         };
         let port = listener
             .local_addr()

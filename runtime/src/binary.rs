@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::admin::Ports;
 use crate::config::{config_error, parse_or_exit};
+use crate::listen::bind_listener;
 use crate::logging::init_logging;
 use crate::shutdown::shutdown_signal;
 
@@ -76,7 +77,7 @@ impl<C: Parser> Binary<C> {
 
 /// Binds `address`, logging why not.
 async fn bind(address: SocketAddr) -> Option<TcpListener> {
-    match TcpListener::bind(address).await {
+    match bind_listener(address) {
         Ok(listener) => Some(listener),
         Err(error) => {
             tracing::error!(%address, %error, "cannot listen");

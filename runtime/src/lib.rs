@@ -16,6 +16,7 @@ pub mod error;
 pub mod exposition;
 pub mod handler;
 pub mod healthcheck;
+pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod serve;
@@ -28,6 +29,7 @@ pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_C
 pub use drain::drain;
 pub use error::{error_body, HttpError};
 pub use handler::{Handler, Request, RequestContext, OTHER_ROUTE};
+pub use listen::{bind_listener, LISTEN_BACKLOG};
 pub use logging::init_logging;
 pub use metrics::{HttpMetrics, Registry};
 pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};

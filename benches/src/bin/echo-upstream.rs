@@ -13,10 +13,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 
 /// Where it listens unless told otherwise: loopback only, it is a bench fixture.
 const DEFAULT_ADDRESS: &str = "127.0.0.1:19081";
+
+/// Pending connections the kernel queues before they are accepted (as the services).
+const BACKLOG: u32 = 4096;
 
 const QUEUED: &[u8] = b"{\"status\":\"queued\"}";
 
@@ -46,7 +49,12 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(DEFAULT_ADDRESS)
         .parse()
         .map_err(std::io::Error::other)?;
-    let listener = TcpListener::bind(address).await?;
+    // The backlog the services listen with (tally-runtime's LISTEN_BACKLOG), so that a
+    // proxy opening many connections at once is not refused by the fixture's queue.
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    let listener = socket.listen(BACKLOG)?;
     eprintln!("echo-upstream listening on {address}");
     loop {
         let (stream, _) = listener.accept().await?;

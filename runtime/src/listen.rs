@@ -1,0 +1,83 @@
+//! Listening sockets with an accept queue sized for bursts of new connections.
+//!
+//! The standard library and tokio listen with a backlog of 128. When that queue is full
+//! Linux drops the next SYN, and the client tries again only after a second: a room of
+//! voters opening the page at once, or the edge opening its upstream connections at the
+//! start of a burst, then waits a second or gets the edge's connect timeout (a 502).
+//! Measured: `benches/nginx-compare.sh` at c=256 saw 502s from the edge with "connect
+//! timed out" to a 128-backlog upstream, and the kernel's `ListenOverflows` counter rose.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpSocket};
+
+/// Connections the kernel completes and queues before the accept loop takes them: as
+/// nginx's `listen ... backlog=4096`. Linux caps it at `net.core.somaxconn` (4096 by
+/// default since 5.4), so asking for more would not change anything.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `address` (with `SO_REUSEADDR`, as the standard library does, so a restarted
+/// service can bind while old connections linger) and listens with [`LISTEN_BACKLOG`].
+pub fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use tokio::net::TcpStream;
+
+    /// More clients than a 128-long queue holds, none of them accepted yet.
+    const WAITING_CLIENTS: usize = 600;
+
+    #[tokio::test]
+    async fn hundreds_of_clients_connect_before_any_is_accepted() {
+        let listener = bind_listener("127.0.0.1:0".parse().expect("address")).expect("bind");
+        let address = listener.local_addr().expect("address");
+        let mut connects = tokio::task::JoinSet::new();
+        for _ in 0..WAITING_CLIENTS {
+            // A dropped SYN is retried after 1 s: well past this budget.
+            connects.spawn(tokio::time::timeout(
+                Duration::from_millis(500),
+                TcpStream::connect(address),
+            ));
+        }
+        let mut connected = Vec::new();
+        while let Some(result) = connects.join_next().await {
+            if let Ok(Ok(Ok(stream))) = result {
+                connected.push(stream);
+            }
+        }
+        // The kernel caps the queue at net.core.somaxconn (4096 since Linux 5.4; older
+        // kernels and some namespaces have 128 or 511), and queues one more than that.
+        let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .map_or(WAITING_CLIENTS, |somaxconn| somaxconn + 1);
+        assert_eq!(
+            connected.len(),
+            WAITING_CLIENTS.min(cap),
+            "clients connected in time"
+        );
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn binds_ipv6_too() {
+        // Skipped where the machine has no IPv6 loopback.
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            return;
+        }
+        let listener = bind_listener("[::1]:0".parse().expect("address")).expect("bind");
+        assert!(listener.local_addr().expect("address").is_ipv6());
+    }
+}
