@@ -127,6 +127,12 @@ $proxy_headers
     location / { try_files \$uri \$uri/index.html =404; add_header Cache-Control no-cache;
 $security_headers
     }
+    # nginx at its best on each row: tcp_nopush (TCP_CORK around sendfile) serves the
+    # small files faster, but holds the 100 KB file's last segment back for a delayed
+    # ACK: measured here, p99 42 ms and a fifth fewer requests/s at c=50 with it on.
+    location = /asset-100k.js { tcp_nopush off; add_header Cache-Control no-cache;
+$security_headers
+    }
   }
 }
 EOF
