@@ -121,7 +121,6 @@ pub async fn serve_with<H: Handler, S: Handshake>(
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = connection_builder(&config);
-    let metrics = config.http_metrics.clone();
     // One reference per request to what every request of this loop shares: a counted
     // reference of this loop's own, where cloning each part would touch counts that
     // other threads' loops touch too.
@@ -159,7 +158,7 @@ pub async fn serve_with<H: Handler, S: Handshake>(
         };
         // Votes are small requests and responses: send them without Nagle's delay.
         let _ = stream.set_nodelay(true);
-        let open = metrics.as_ref().map(HttpMetrics::connection_opened);
+        let open = served.metrics.as_ref().map(HttpMetrics::connection_opened);
         let served = served.clone();
         let service = service_fn(move |request: Request| {
             let served = served.clone();

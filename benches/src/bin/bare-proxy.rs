@@ -25,9 +25,6 @@ use tokio::net::{TcpSocket, TcpStream};
 const DEFAULT_LISTEN: &str = "127.0.0.1:19084";
 const DEFAULT_UPSTREAM: &str = "127.0.0.1:19081";
 
-/// Pending connections the kernel holds per listening socket (as nginx's `backlog`).
-const BACKLOG: u32 = 4096;
-
 thread_local! {
     /// This thread's idle upstream connections, most recent last.
     static IDLE: RefCell<Vec<SendRequest<Full<Bytes>>>> = const { RefCell::new(Vec::new()) };
@@ -81,7 +78,7 @@ async fn serve(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<()> 
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseport(true)?;
     socket.bind(listen)?;
-    let listener = socket.listen(BACKLOG)?;
+    let listener = socket.listen(tally_runtime::LISTEN_BACKLOG)?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;

@@ -13,13 +13,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpSocket;
 
 /// Where it listens unless told otherwise: loopback only, it is a bench fixture.
 const DEFAULT_ADDRESS: &str = "127.0.0.1:19081";
-
-/// Pending connections the kernel queues before they are accepted (as the services).
-const BACKLOG: u32 = 4096;
 
 const QUEUED: &[u8] = b"{\"status\":\"queued\"}";
 
@@ -49,12 +45,9 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(DEFAULT_ADDRESS)
         .parse()
         .map_err(std::io::Error::other)?;
-    // The backlog the services listen with (tally-runtime's LISTEN_BACKLOG), so that a
-    // proxy opening many connections at once is not refused by the fixture's queue.
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    let listener = socket.listen(BACKLOG)?;
+    // Listens as the services do, so that a proxy opening many connections at once is
+    // not refused by the fixture's accept queue.
+    let listener = tally_runtime::bind_listener(address)?;
     eprintln!("echo-upstream listening on {address}");
     loop {
         let (stream, _) = listener.accept().await?;
