@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 /// or routed apart from the diagnostic log.
 pub const TARGET: &str = "access";
 
-/// Set on a proxied response: the replica that sent it.
+/// The replica that sent a proxied response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServedBy(pub SocketAddr);
 

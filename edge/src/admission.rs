@@ -59,21 +59,13 @@ impl Admission {
             }
         }
         if route != Route::Static {
-            let host = request
-                .uri()
-                .authority()
-                .map(|authority| authority.as_str().to_owned())
-                .or_else(|| {
-                    Some(
-                        request
-                            .headers()
-                            .get(header::HOST)?
-                            .to_str()
-                            .ok()?
-                            .to_owned(),
-                    )
-                });
-            add_forwarded(request.headers_mut(), peer, context.tls, host.as_deref());
+            // A counted reference to the field's text, not a copy of it.
+            let host = match request.uri().authority() {
+                Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+                None => request.headers().get(header::HOST).cloned(),
+            };
+            let host = host.as_ref().and_then(|host| host.to_str().ok());
+            add_forwarded(request.headers_mut(), peer, context.tls, host);
         }
         None
     }

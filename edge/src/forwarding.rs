@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
+use crate::client_ip::push_ip;
+
 /// Fields that describe one connection, not the message, so a proxy never forwards them
 /// (RFC 9110 §7.6.1; `Keep-Alive` and `Proxy-Connection` are the pre-HTTP/1.1 forms,
 /// `Trailer` the legacy list of RFC 2616 §13.5.1).
@@ -27,6 +29,9 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 /// The request's id, so the edge's and the upstream's logs correlate.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Room for an IPv6 address, so the usual `X-Forwarded-For` is written without growing.
+const FORWARDED_FOR_CAPACITY: usize = 48;
 
 /// The scheme when nothing earlier stated one (admission sets `https` for TLS requests).
 const PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
@@ -64,18 +69,19 @@ pub fn set_forwarded(
     host: Option<HeaderValue>,
     request_id: &str,
 ) {
-    let prior: Vec<&str> = headers
+    // The hops an earlier (trusted) proxy reported, then the peer, in one buffer.
+    let mut forwarded_for = String::with_capacity(FORWARDED_FOR_CAPACITY);
+    let prior = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .collect();
-    let forwarded_for = if prior.is_empty() {
-        peer.to_string()
-    } else {
-        format!("{}, {peer}", prior.join(", "))
-    };
+        .filter(|value| !value.is_empty());
+    for hop in prior {
+        forwarded_for.push_str(hop);
+        forwarded_for.push_str(", ");
+    }
+    push_ip(&mut forwarded_for, peer);
     if let Ok(value) = HeaderValue::try_from(forwarded_for) {
         headers.insert(X_FORWARDED_FOR, value);
     }

@@ -73,13 +73,14 @@ impl Proxy {
         &self.connections
     }
 
-    /// Sends `request` to a replica in `pool` and returns its response, streaming.
+    /// Sends `request` to a replica in `pool` and returns its response, streaming, and
+    /// which replica sent it.
     pub async fn forward(
         &self,
         pool: &Pool,
         request: Request,
         context: &RequestContext,
-    ) -> Result<Response<Body>, EdgeError> {
+    ) -> Result<(Response<Body>, ServedBy), EdgeError> {
         let deadline = Instant::now() + self.timeout;
         let (mut parts, body) = request.into_parts();
 
@@ -189,14 +190,15 @@ impl Proxy {
             let failure = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Attempt::Answered(response, sender)) => {
                     pool.metrics().observe_latency(sent_at.elapsed());
-                    return self.response_filter(
+                    let response = self.response_filter(
                         pool,
                         response,
                         &replica,
                         in_flight,
                         client_upgrade,
                         sender,
-                    );
+                    )?;
+                    return Ok((response, ServedBy(replica.address)));
                 }
                 Err(_elapsed) => {
                     tracing::warn!(upstream = %replica.address, kind = pool.kind(), "upstream timed out");
@@ -264,8 +266,7 @@ impl Proxy {
         } else {
             Some(in_flight)
         };
-        let (mut parts, body) = response.into_parts();
-        parts.extensions.insert(ServedBy(replica.address));
+        let (parts, body) = response.into_parts();
         let body = match in_flight {
             Some(in_flight) => UpstreamResponseBody {
                 body,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::Response;
 use tally_runtime::{Body, Handler, HttpError, HttpMetrics, Request, RequestContext};
 
-use crate::access_log::{AccessEntry, ServedBy};
+use crate::access_log::AccessEntry;
 use crate::admission::Admission;
 use crate::proxy::Proxy;
 use crate::routes::{self, static_alias, Route, Routes};
@@ -54,16 +54,24 @@ impl Handler for EdgeService {
         let route = self.shared.routes.route(&method, uri.path());
         let shared = &self.shared;
         let refused = shared.admission.refuse(&mut request, &context, route);
-        let answer = match (refused, route) {
-            (Some(refused), _) => Ok(refused),
-            (None, Route::Vote) => self.proxy.forward(&shared.vote, request, &context).await,
-            (None, Route::Result) => self.proxy.forward(&shared.result, request, &context).await,
-            (None, Route::Static) => {
+        let pool = match route {
+            Route::Vote => Some(&shared.vote),
+            Route::Result => Some(&shared.result),
+            Route::Static => None,
+        };
+        let (answer, upstream) = match (refused, pool) {
+            (Some(refused), _) => (Ok(refused), None),
+            (None, Some(pool)) => match self.proxy.forward(pool, request, &context).await {
+                Ok((response, served_by)) => (Ok(response), Some(served_by)),
+                Err(error) => (Err(error), None),
+            },
+            (None, None) => {
                 let path = request.uri().path();
                 let file = static_alias(path).unwrap_or(path);
-                shared
+                let served = shared
                     .files
-                    .serve(request.method(), file, request.headers())
+                    .serve(request.method(), file, request.headers());
+                (served, None)
             }
         };
         let response = answer.unwrap_or_else(|error| error.to_response());
@@ -72,7 +80,7 @@ impl Handler for EdgeService {
             path: uri.path(),
             route: route.label(),
             status: response.status(),
-            upstream: response.extensions().get::<ServedBy>().copied(),
+            upstream,
             duration: started.elapsed(),
             request_id: &context.request_id,
         }
