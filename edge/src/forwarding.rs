@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
+use tally_runtime::RequestId;
+
 use crate::client_ip::push_ip;
 
 /// Fields that describe one connection, not the message, so a proxy never forwards them
@@ -67,7 +69,7 @@ pub fn set_forwarded(
     headers: &mut HeaderMap,
     peer: IpAddr,
     host: Option<HeaderValue>,
-    request_id: &str,
+    request_id: &RequestId,
 ) {
     // The hops an earlier (trusted) proxy reported, then the peer, in one buffer.
     let mut forwarded_for = String::with_capacity(FORWARDED_FOR_CAPACITY);
@@ -91,9 +93,7 @@ pub fn set_forwarded(
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
         None => headers.remove(X_FORWARDED_HOST),
     };
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(X_REQUEST_ID, value);
-    }
+    headers.insert(X_REQUEST_ID, request_id.header_value().clone());
 }
 
 #[cfg(test)]
@@ -157,7 +157,7 @@ mod tests {
             &mut fresh,
             peer,
             Some(HeaderValue::from_static("vote.example")),
-            "r1",
+            &RequestId::from("r1"),
         );
         assert_eq!(fresh[&X_FORWARDED_FOR], "192.0.2.7");
         assert_eq!(fresh[&X_FORWARDED_PROTO], "http");
@@ -170,7 +170,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "spoofed"),
         ]);
-        set_forwarded(&mut chained, peer, None, "r2");
+        set_forwarded(&mut chained, peer, None, &RequestId::from("r2"));
         assert_eq!(
             chained[&X_FORWARDED_FOR],
             "203.0.113.1, 198.51.100.2, 192.0.2.7"

@@ -149,9 +149,9 @@ impl Proxy {
         *upstream_request.headers_mut() = parts.headers;
         let mut unsent = Some(upstream_request);
         let mut retries = Retries::default();
+        // Replicas that failed this request; allocated only when one does.
         let mut tried: Vec<SocketAddr> = Vec::new();
         while let Some(replica) = pool.pick(&tried) {
-            tried.push(replica.address);
             retries.attempt();
             let mut request = match unsent.take() {
                 Some(request) => request,
@@ -206,19 +206,22 @@ impl Proxy {
                 }
                 Ok(Attempt::NotConnected(error, request)) => {
                     unsent = Some(request);
+                    tried.push(replica.address);
                     tracing::warn!(upstream = %replica.address, kind = pool.kind(), %error, "upstream connect failed");
                     Failure::Connect
                 }
                 Ok(Attempt::Unsent(error, request, reused)) => {
                     unsent = Some(request);
                     tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
-                    if reused {
-                        // Not the replica's doing: try it again on a fresh connection.
-                        tried.pop();
+                    if !reused {
+                        // A reused one closing is not the replica's doing: it may be
+                        // picked again, for a fresh connection.
+                        tried.push(replica.address);
                     }
                     Failure::Unsent
                 }
                 Ok(Attempt::Failed(error)) => {
+                    tried.push(replica.address);
                     tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
                     Failure::BeforeResponse
                 }

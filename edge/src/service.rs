@@ -82,7 +82,7 @@ impl Handler for EdgeService {
             status: response.status(),
             upstream,
             duration: started.elapsed(),
-            request_id: &context.request_id,
+            request_id: context.request_id.as_str(),
         }
         .log();
         response

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::Response;
 
 use crate::body::Body;
+use crate::request_id::RequestId;
 
 /// A request as the services receive it.
 pub type Request = http::Request<hyper::body::Incoming>;
@@ -15,7 +16,7 @@ pub type Request = http::Request<hyper::body::Incoming>;
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     /// The id logged with the request and echoed in `x-request-id`.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// The TCP peer (the edge, for services behind it).
     pub peer: SocketAddr,
     /// Whether the request came over TLS.

@@ -5,6 +5,7 @@
 //! duration series exists from the start; a `{route, status}` pair appears with its
 //! first request (statuses are not known in advance).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -55,6 +56,9 @@ fn duration_histogram() -> Histogram {
 pub struct HttpMetrics {
     requests: Family<RouteStatus, Counter>,
     durations: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    /// The duration series of the routes known at start, resolved once: a handle shares
+    /// its series with the family, and finding one here costs no lock and no hashing.
+    route_durations: Arc<[(&'static str, Histogram)]>,
     connections_open: Gauge,
 }
 
@@ -65,9 +69,22 @@ impl HttpMetrics {
     /// series that appears with its first request has no earlier sample for `rate()` or
     /// `histogram_quantile` to rise from.
     pub fn register(registry: &mut Registry, routes: &[&'static str]) -> HttpMetrics {
+        let durations: Family<RouteLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(duration_histogram);
+        let route_durations = RUNTIME_ROUTES
+            .iter()
+            .chain(routes)
+            .map(|&route| {
+                (
+                    route,
+                    durations.get_or_create(&RouteLabel { route }).clone(),
+                )
+            })
+            .collect();
         let metrics = HttpMetrics {
             requests: Family::default(),
-            durations: Family::new_with_constructor(duration_histogram),
+            durations,
+            route_durations,
             connections_open: Gauge::default(),
         };
         registry.register(
@@ -85,9 +102,6 @@ impl HttpMetrics {
             "Client connections open on the public port",
             metrics.connections_open.clone(),
         );
-        for route in RUNTIME_ROUTES.iter().chain(routes).copied() {
-            let _created = metrics.durations.get_or_create(&RouteLabel { route });
-        }
         metrics
     }
 
@@ -96,9 +110,18 @@ impl HttpMetrics {
         self.requests
             .get_or_create(&RouteStatus { route, status })
             .inc();
-        self.durations
-            .get_or_create(&RouteLabel { route })
-            .observe(duration.as_secs_f64());
+        let seconds = duration.as_secs_f64();
+        match self
+            .route_durations
+            .iter()
+            .find(|(known, _)| *known == route)
+        {
+            Some((_, histogram)) => histogram.observe(seconds),
+            None => self
+                .durations
+                .get_or_create(&RouteLabel { route })
+                .observe(seconds),
+        }
     }
 
     /// Counts a connection as open until the returned guard is dropped.
@@ -137,6 +160,7 @@ mod tests {
         metrics.record("vote", 202, Duration::from_millis(3));
         metrics.record("vote", 202, Duration::from_millis(30));
         metrics.record("vote", 503, Duration::from_micros(100));
+        metrics.record("unlisted", 200, Duration::from_micros(100));
         let open = metrics.connection_opened();
         let _other = metrics.connection_opened();
         drop(open);
@@ -147,6 +171,7 @@ mod tests {
         );
         assert!(text.contains("http_requests_total{route=\"vote\",status=\"503\"} 1"));
         assert!(text.contains("http_request_duration_seconds_count{route=\"vote\"} 3"));
+        assert!(text.contains("http_request_duration_seconds_count{route=\"unlisted\"} 1"));
         assert!(
             text.contains("http_request_duration_seconds_bucket{le=\"0.005\",route=\"vote\"} 2")
         );

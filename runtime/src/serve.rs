@@ -9,7 +9,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{header::HeaderName, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,12 +23,7 @@ use crate::body::{json, Body};
 use crate::error::error_body;
 use crate::handler::{Handler, Request, RequestContext};
 use crate::metrics::{HttpMetrics, HEALTHZ_ROUTE, READYZ_ROUTE};
-
-/// The header that carries a request's id between the edge, the services and logs.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Longest inbound request id kept; longer ones are replaced, so logs stay bounded.
-const MAX_REQUEST_ID_LEN: usize = 128;
+use crate::request_id::{RequestId, REQUEST_ID};
 
 /// Pause after a failed `accept` (usually out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
@@ -241,7 +236,7 @@ async fn respond<H: Handler>(
     request: Request,
     peer: std::net::SocketAddr,
 ) -> Response<Body> {
-    let request_id = request_id_of(&request);
+    let request_id = RequestId::of(request.headers());
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -279,9 +274,7 @@ async fn respond<H: Handler>(
         let headers = response.headers_mut();
         // Room for all of them at once, rather than growing the map step by step.
         headers.reserve(served.headers.len() + 1);
-        if let Ok(value) = HeaderValue::try_from(request_id) {
-            headers.insert(REQUEST_ID, value);
-        }
+        headers.insert(REQUEST_ID, request_id.header_value().clone());
         for (name, value) in served.headers.iter() {
             headers.insert(name, value.clone());
         }
@@ -300,27 +293,4 @@ async fn respond<H: Handler>(
     }
     .instrument(span)
     .await
-}
-
-/// The inbound `x-request-id` when it is a sane token, otherwise a fresh one.
-fn request_id_of(request: &Request) -> String {
-    request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= MAX_REQUEST_ID_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let mut text = [0; uuid::fmt::Simple::LENGTH];
-            uuid::Uuid::now_v7()
-                .simple()
-                .encode_lower(&mut text)
-                .to_owned()
-        })
 }
