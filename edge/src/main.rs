@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use tally_edge::Config;
 use tally_runtime::binary::{Binary, ConfigProblem};
 
+/// About 3 % fewer instructions per proxied request than glibc's allocator (README, "The
+/// edge beside nginx"). Built without transparent huge pages, which it otherwise asks
+/// for its arenas, so that resident memory does not grow 2 MB at a time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     Binary {

@@ -20,8 +20,22 @@ const MAX_KEPT_TENTHS: usize = 9;
 /// Brotli quality: 11 is the densest; it runs once per file at start on a small front end.
 const BROTLI_QUALITY: u32 = 11;
 
-/// Brotli window (log2 bytes): 22 is the format's default and browsers' expectation.
-const BROTLI_WINDOW: u32 = 22;
+/// Brotli's window sizes (log2 bytes, RFC 7932 §9.1). A window larger than the file
+/// compresses it no better; at quality 11 the encoder's memory grows with the window,
+/// and the format's default of 22 made it take about 100 MB at start, which an
+/// allocator that keeps freed pages (mimalloc) then held as resident memory.
+const BROTLI_MIN_WINDOW: u32 = 10;
+const BROTLI_MAX_WINDOW: u32 = 24;
+
+/// A window of `n` bits holds 2^n minus this many bytes (RFC 7932 §9.1).
+const BROTLI_WINDOW_GAP: usize = 16;
+
+/// The smallest brotli window that holds all of a `length`-byte file.
+fn brotli_window(length: usize) -> u32 {
+    let needed = length.saturating_add(BROTLI_WINDOW_GAP);
+    let bits = usize::BITS - (needed - 1).leading_zeros();
+    bits.clamp(BROTLI_MIN_WINDOW, BROTLI_MAX_WINDOW)
+}
 
 /// Buffer brotli's streaming encoder and decoder work through.
 const BROTLI_BUFFER: usize = 4096;
@@ -99,7 +113,7 @@ pub fn encode(encoding: Encoding, content: &[u8]) -> Option<Vec<u8>> {
                     &mut output,
                     BROTLI_BUFFER,
                     BROTLI_QUALITY,
-                    BROTLI_WINDOW,
+                    brotli_window(content.len()),
                 );
                 encoder.write_all(content).ok()?;
                 encoder.flush().ok()?;
@@ -126,6 +140,15 @@ pub fn decode(encoding: Encoding, compressed: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_brotli_window_is_the_smallest_that_holds_the_file() {
+        assert_eq!(brotli_window(0), BROTLI_MIN_WINDOW);
+        assert_eq!(brotli_window(1024 - BROTLI_WINDOW_GAP), 10);
+        assert_eq!(brotli_window(1024 - BROTLI_WINDOW_GAP + 1), 11);
+        assert_eq!(brotli_window(100 * 1024), 17);
+        assert_eq!(brotli_window(usize::MAX), BROTLI_MAX_WINDOW);
+    }
 
     const JS: HeaderValue = HeaderValue::from_static("text/javascript; charset=utf-8");
 
