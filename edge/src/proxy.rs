@@ -15,7 +15,7 @@ use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Either, Empty};
-use hyper::body::{Frame, SizeHint};
+use hyper::body::{Body as _, Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
 use tally_runtime::{Body, BoxError, Request, RequestContext};
 use tokio::time::Instant;
@@ -84,8 +84,9 @@ impl Proxy {
         let deadline = Instant::now() + self.timeout;
         let (mut parts, body) = request.into_parts();
 
-        // Request filter.
-        if declared_length(&parts.headers).is_some_and(|length| length > self.max_body_bytes) {
+        // Request filter. hyper's size hint is the declared Content-Length, when there is
+        // one: the field is not looked up again.
+        if body.size_hint().lower() > self.max_body_bytes {
             // Drained (bounded) so that the client reads the 413 rather than a reset.
             tally_runtime::drain(body).await;
             return Err(EdgeError::TooLarge(self.max_body_bytes));
@@ -96,7 +97,8 @@ impl Proxy {
             .and_then(|_| parts.extensions.remove::<OnUpgrade>());
 
         // Upstream request: rewritten once, copied for each attempt.
-        let host = parts.headers.remove(header::HOST).or_else(|| {
+        // Read, not removed: each attempt sets the replica's own.
+        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
                 .uri
                 .authority()
@@ -253,7 +255,9 @@ impl Proxy {
         sender: Sender,
     ) -> Result<Response<Body>, EdgeError> {
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-        let protocol = response.headers().get(header::UPGRADE).cloned();
+        let protocol = switching
+            .then(|| response.headers().get(header::UPGRADE).cloned())
+            .flatten();
         strip_hop_by_hop(response.headers_mut());
         let in_flight = if switching {
             // A server must not switch unless asked (RFC 9110 §15.2.2).
@@ -369,12 +373,4 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The `Content-Length` the client declared, if any and readable.
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse().ok())
 }

@@ -43,13 +43,14 @@ pub fn websocket_upgrade(version: Version, headers: &HeaderMap) -> Option<Header
     if version != Version::HTTP_11 {
         return None;
     }
+    // Looked for first: almost no request has it, and then nothing else is read.
+    let upgrade = headers.get(header::UPGRADE)?;
     let connection_upgrade = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    let upgrade = headers.get(header::UPGRADE)?;
     let websocket = upgrade
         .to_str()
         .ok()?
