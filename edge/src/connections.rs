@@ -91,7 +91,9 @@ impl Connections {
                 });
             }
         }
-        let sender = self.connect(address).await?;
+        // Boxed: opening a connection (connect, timeout, handshake) is a large future and
+        // the rare path; inline, every request's future would carry its size.
+        let sender = Box::pin(self.connect(address)).await?;
         Ok(Checkout {
             sender,
             reused: false,

@@ -1,8 +1,10 @@
 //! The edge's ports: the plain one always, the TLS one when a certificate is configured.
 //! Both run the runtime's serve loop with the same handler; each sets the security
 //! headers for its transport (HSTS only over TLS) and hyper's hard head limits, and
-//! both stop and drain on the same shutdown. Every worker thread serves its own copy of
-//! the sockets (one accept queue, taken from by every worker).
+//! both stop and drain on the same shutdown. Every worker thread listens on the ports
+//! with sockets of its own, each with its own accept queue, when the ports were bound
+//! shared (`tally_runtime::bind_shared_listener`, as the binary binds them); otherwise
+//! (a test's listener) the workers take from one queue.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -68,12 +70,12 @@ impl Listeners {
         let handshake = TlsHandshake::from_pem_files(cert, key)?;
         let listener = match self.tls {
             Some(listener) => listener,
-            None => {
-                tally_runtime::bind_listener(args.tls_listen).map_err(|error| TlsError::Listen {
+            None => tally_runtime::bind_shared_listener(args.tls_listen).map_err(|error| {
+                TlsError::Listen {
                     address: args.tls_listen,
                     error,
-                })?
-            }
+                }
+            })?,
         };
         let port = listener
             .local_addr()
@@ -92,16 +94,17 @@ impl Prepared {
         self.tls.as_ref().map(|(_, _, port)| *port)
     }
 
-    /// Another handle on the same sockets, for another worker thread.
+    /// The same ports for another worker thread: sockets of its own where the ports
+    /// were bound shared, else other handles on the same sockets.
     pub fn try_clone(&self) -> std::io::Result<Prepared> {
         let tls = match &self.tls {
             Some((listener, handshake, port)) => {
-                Some((listener.try_clone()?, handshake.clone(), *port))
+                Some((listen_again_or_share(listener)?, handshake.clone(), *port))
             }
             None => None,
         };
         Ok(Prepared {
-            plain: self.plain.try_clone()?,
+            plain: listen_again_or_share(&self.plain)?,
             tls,
         })
     }
@@ -172,5 +175,17 @@ impl Prepared {
             None => None,
         };
         Ok((plain, tls))
+    }
+}
+
+/// A socket of its own on `listener`'s port when the port was bound shared, else another
+/// handle on `listener`.
+fn listen_again_or_share(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<std::net::TcpListener> {
+    match tally_runtime::listen_again(listener) {
+        Ok(own) => Ok(own),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => listener.try_clone(),
+        Err(error) => Err(error),
     }
 }

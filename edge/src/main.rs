@@ -19,6 +19,7 @@ async fn main() -> ExitCode {
         admin_listen: |config: &Config| config.admin_listen,
         admin_variable: "EDGE_ADMIN_LISTEN",
         check,
+        shared_port: true,
     }
     .main(tally_edge::run)
     .await

@@ -35,9 +35,15 @@ pub async fn run(
     let connections = (config.server.max_connections as usize).div_ceil(count);
     let (stop, stopped) = watch::channel(false);
     let mut finished = Vec::with_capacity(count);
-    for (index, tunnels) in tunnels.into_iter().enumerate() {
+    // The first worker serves the bound sockets themselves: connections already queued
+    // on them (clients that came while the edge started) are not lost.
+    let mut sockets = vec![listeners];
+    for _ in 1..count {
+        sockets.push(sockets[0].try_clone()?);
+    }
+    for (index, (tunnels, listeners)) in tunnels.into_iter().zip(sockets).enumerate() {
         let worker = Worker {
-            listeners: listeners.try_clone()?,
+            listeners,
             service: Arc::new(EdgeService {
                 proxy: Proxy::new(
                     Connections::new(
@@ -66,7 +72,6 @@ pub async fn run(
             })?;
         finished.push(on_done);
     }
-    drop(listeners);
     tracing::info!(workers = count, "edge serving");
     shutdown.await;
     let _ = stop.send(true);

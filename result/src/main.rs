@@ -13,6 +13,7 @@ async fn main() -> ExitCode {
         admin_listen: |config: &Config| config.admin_listen,
         admin_variable: "RESULT_ADMIN_LISTEN",
         check: nothing_to_check,
+        shared_port: false,
     }
     .main(tally_result::run)
     .await

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::admin::Ports;
 use crate::config::{config_error, parse_or_exit};
-use crate::listen::bind_listener;
+use crate::listen::{bind_listener, bind_shared_listener};
 use crate::logging::init_logging;
 use crate::shutdown::shutdown_signal;
 
@@ -31,6 +31,9 @@ pub struct Binary<C> {
     pub admin_variable: &'static str,
     /// Checks that need more than parsing (files, keys); run before binding.
     pub check: fn(&C) -> Result<(), ConfigProblem>,
+    /// Whether the public port is bound for several threads to listen on, each with a
+    /// queue of its own ([`crate::bind_shared_listener`]): the edge's worker threads.
+    pub shared_port: bool,
 }
 
 impl<C: Parser> Binary<C> {
@@ -55,10 +58,15 @@ impl<C: Parser> Binary<C> {
             let message = format!("{admin_address} must not share the public port");
             config_error(self.name, self.admin_variable, &message);
         }
-        let Some(public) = bind(public_address).await else {
+        let bound = if self.shared_port {
+            bind_shared_listener(public_address)
+        } else {
+            bind_listener(public_address)
+        };
+        let Some(public) = logged(public_address, bound) else {
             return ExitCode::FAILURE;
         };
-        let Some(admin) = bind(admin_address).await else {
+        let Some(admin) = logged(admin_address, bind_listener(admin_address)) else {
             return ExitCode::FAILURE;
         };
         let ports = Ports {
@@ -75,9 +83,9 @@ impl<C: Parser> Binary<C> {
     }
 }
 
-/// Binds `address`, logging why not.
-async fn bind(address: SocketAddr) -> Option<TcpListener> {
-    match bind_listener(address) {
+/// The listener bound on `address`, or `None` with why logged.
+fn logged(address: SocketAddr, bound: std::io::Result<TcpListener>) -> Option<TcpListener> {
+    match bound {
         Ok(listener) => Some(listener),
         Err(error) => {
             tracing::error!(%address, %error, "cannot listen");

@@ -30,7 +30,7 @@ pub use config::{config_error, parse_duration, parse_or_exit, ServerArgs, EXIT_C
 pub use drain::drain;
 pub use error::{error_body, HttpError};
 pub use handler::{Handler, Request, RequestContext, OTHER_ROUTE};
-pub use listen::{bind_listener, LISTEN_BACKLOG};
+pub use listen::{bind_listener, bind_shared_listener, listen_again, LISTEN_BACKLOG};
 pub use logging::init_logging;
 pub use metrics::{HttpMetrics, Registry};
 pub use request_id::{RequestId, REQUEST_ID};

@@ -10,6 +10,7 @@
 use std::io;
 use std::net::SocketAddr;
 
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpSocket};
 
 /// Connections the kernel completes and queues before the accept loop takes them: as
@@ -20,11 +21,46 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 /// Binds `address` (with `SO_REUSEADDR`, as the standard library does, so a restarted
 /// service can bind while old connections linger) and listens with [`LISTEN_BACKLOG`].
 pub fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
+    bind(address, false)
+}
+
+/// [`bind_listener`] with `SO_REUSEPORT`, for a port that several threads serve: each
+/// other thread listens on it again with [`listen_again`], and the kernel spreads new
+/// connections over the sockets by a hash of their addresses, each socket with an accept
+/// queue of its own. Taken from one shared queue, a burst of new connections went to
+/// whichever thread was awake: 50 connections opened at once all went to one of the
+/// edge's two worker threads, which then served them alone.
+pub fn bind_shared_listener(address: SocketAddr) -> io::Result<TcpListener> {
+    bind(address, true)
+}
+
+/// Another socket listening on `listener`'s address, with an accept queue of its own.
+/// Only a listener from [`bind_shared_listener`] allows it; for any other the port is in
+/// use (`AddrInUse`).
+pub fn listen_again(listener: &std::net::TcpListener) -> io::Result<std::net::TcpListener> {
+    let address = listener.local_addr()?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(LISTEN_BACKLOG).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+fn bind(address: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = match address {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG)
 }
@@ -79,5 +115,40 @@ mod tests {
         }
         let listener = bind_listener("[::1]:0".parse().expect("address")).expect("bind");
         assert!(listener.local_addr().expect("address").is_ipv6());
+    }
+
+    /// Connections made to a port two sockets listen on.
+    const SPREAD_CLIENTS: usize = 64;
+
+    #[tokio::test]
+    async fn a_shared_port_spreads_new_connections_over_its_sockets() {
+        let first = bind_shared_listener("127.0.0.1:0".parse().expect("address")).expect("bind");
+        let first = first.into_std().expect("std");
+        let second =
+            TcpListener::from_std(listen_again(&first).expect("listen again")).expect("second");
+        let first = TcpListener::from_std(first).expect("first");
+        let address = first.local_addr().expect("address");
+        let mut clients = Vec::new();
+        for _ in 0..SPREAD_CLIENTS {
+            clients.push(TcpStream::connect(address).await.expect("connect"));
+        }
+        let mut taken = [0; 2];
+        for (index, listener) in [&first, &second].into_iter().enumerate() {
+            while let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(100), listener.accept()).await
+            {
+                taken[index] += 1;
+            }
+        }
+        // By a hash of the client's port: one socket taking all 64 has odds of 2^-63.
+        assert_eq!(taken[0] + taken[1], SPREAD_CLIENTS, "{taken:?}");
+        assert!(taken[0] > 0 && taken[1] > 0, "{taken:?}");
+    }
+
+    #[tokio::test]
+    async fn only_a_shared_port_can_be_listened_on_again() {
+        let listener = bind_listener("127.0.0.1:0".parse().expect("address")).expect("bind");
+        let error = listen_again(&listener.into_std().expect("std")).expect_err("in use");
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
     }
 }

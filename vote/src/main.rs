@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
             Ok(_) => Ok(()),
             Err(error) => Err((error.variable, error.message)),
         },
+        shared_port: false,
     }
     .main(tally_vote::run)
     .await
