@@ -35,9 +35,14 @@ pub struct AccessEntry<'a> {
 }
 
 impl AccessEntry<'_> {
+    /// Whether access lines are written (not filtered out by `RUST_LOG`).
+    pub fn enabled() -> bool {
+        tracing::enabled!(target: TARGET, tracing::Level::INFO)
+    }
+
     /// Writes the line (nothing is formatted when access lines are filtered out).
     pub fn log(&self) {
-        if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+        if !Self::enabled() {
             return;
         }
         let upstream = self.upstream.map(|served| served.0.to_string());
@@ -57,28 +62,11 @@ impl AccessEntry<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use tally_testkit::CapturedLog;
 
     #[test]
     fn one_json_line_with_every_field() {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .json()
@@ -96,12 +84,7 @@ mod tests {
             }
             .log();
         });
-        let bytes = captured
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let text = String::from_utf8(bytes).expect("utf-8");
+        let text = captured.text();
         assert_eq!(text.lines().count(), 1, "{text}");
         let line: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
         assert_eq!(line["target"], "access");

@@ -49,9 +49,16 @@ impl Handler for EdgeService {
         mut request: Request,
         context: RequestContext,
     ) -> Response<Body> {
-        let started = tokio::time::Instant::now();
-        let (method, uri) = (request.method().clone(), request.uri().clone());
-        let route = self.shared.routes.route(&method, uri.path());
+        let route = self
+            .shared
+            .routes
+            .route(request.method(), request.uri().path());
+        // What the access line needs after the request is gone, kept only when the line
+        // will be written.
+        let logged = AccessEntry::enabled().then(|| {
+            let started = tokio::time::Instant::now();
+            (started, request.method().clone(), request.uri().clone())
+        });
         let shared = &self.shared;
         let refused = shared.admission.refuse(&mut request, &context, route);
         let pool = match route {
@@ -75,16 +82,18 @@ impl Handler for EdgeService {
             }
         };
         let response = answer.unwrap_or_else(|error| error.to_response());
-        AccessEntry {
-            method: &method,
-            path: uri.path(),
-            route: route.label(),
-            status: response.status(),
-            upstream,
-            duration: started.elapsed(),
-            request_id: context.request_id.as_str(),
+        if let Some((started, method, uri)) = &logged {
+            AccessEntry {
+                method,
+                path: uri.path(),
+                route: route.label(),
+                status: response.status(),
+                upstream,
+                duration: started.elapsed(),
+                request_id: context.request_id.as_str(),
+            }
+            .log();
         }
-        .log();
         response
     }
 

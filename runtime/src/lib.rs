@@ -14,6 +14,7 @@ pub mod config;
 pub mod drain;
 pub mod error;
 pub mod exposition;
+pub mod graceful;
 pub mod handler;
 pub mod healthcheck;
 pub mod listen;

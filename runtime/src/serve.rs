@@ -13,14 +13,15 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::body::{json, Body};
 use crate::error::error_body;
+use crate::graceful::{Stopping, UntilStopped};
 use crate::handler::{Handler, Request, RequestContext};
 use crate::metrics::{HttpMetrics, HEALTHZ_ROUTE, READYZ_ROUTE};
 use crate::request_id::{RequestId, REQUEST_ID};
@@ -125,7 +126,9 @@ pub async fn serve_with<H: Handler, S: Handshake>(
         headers: config.response_headers.clone(),
         metrics: config.http_metrics.clone(),
     });
-    let graceful = GracefulShutdown::new();
+    // Stopped when the loop stops; every connection's task is tracked until it ends.
+    let stopping = Stopping::default();
+    let connections = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(config.max_connections));
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "listening");
@@ -159,10 +162,9 @@ pub async fn serve_with<H: Handler, S: Handshake>(
             let served = served.clone();
             async move { Ok::<_, Infallible>(respond(served, request, peer).await) }
         });
-        let (builder, handshake, watcher) =
-            (builder.clone(), handshake.clone(), graceful.watcher());
+        let (builder, handshake, stopping) = (builder.clone(), handshake.clone(), stopping.clone());
         let handshake_timeout = config.header_read_timeout;
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let io =
                 match tokio::time::timeout(handshake_timeout, handshake.handshake(stream)).await {
                     Ok(Ok(io)) => io,
@@ -176,7 +178,7 @@ pub async fn serve_with<H: Handler, S: Handshake>(
                     }
                 };
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            if let Err(error) = UntilStopped::new(connection.into_owned(), stopping).await {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
             drop(open);
@@ -186,8 +188,10 @@ pub async fn serve_with<H: Handler, S: Handshake>(
 
     drop(listener);
     tracing::info!(grace = ?config.shutdown_grace, "draining in-flight requests");
+    stopping.stop();
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("drained"),
+        () = connections.wait() => tracing::info!("drained"),
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!("grace period over; closing the remaining connections");
         }

@@ -5,46 +5,24 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use http::{Response, StatusCode};
 use tally_runtime::logging::json_lines;
 use tally_runtime::{error_body, full, serve, Body, Handler, Request, RequestContext};
+use tally_testkit::CapturedLog;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing_subscriber::EnvFilter;
 
-/// Log lines written so far.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-            .collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        lines.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The log lines `captured` holds, each one JSON object.
+fn lines(captured: &CapturedLog) -> Vec<serde_json::Value> {
+    captured
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
 }
 
 /// `/fail` answers 503 (the serve loop logs it); anything else logs a line and answers.
@@ -80,7 +58,7 @@ async fn get_with_id(address: SocketAddr, path: &str, id: &str) -> u16 {
 // One thread: the serve loop's tasks run where the test's default subscriber is set.
 #[tokio::test(flavor = "current_thread")]
 async fn lines_are_json_with_the_request_id_of_the_request_answered() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     let subscriber = json_lines(EnvFilter::new("info"), move || writer.clone());
     let _default = tracing::subscriber::set_default(subscriber);
@@ -101,7 +79,7 @@ async fn lines_are_json_with_the_request_id_of_the_request_answered() {
     let _ = stop.send(());
     server.await.unwrap();
 
-    let lines = captured.lines();
+    let lines = lines(&captured);
     let with_message = |message: &str| {
         lines
             .iter()

@@ -238,3 +238,29 @@ async fn the_grace_period_bounds_the_drain() {
         "serve returned after the grace, not the slow request"
     );
 }
+
+#[tokio::test]
+async fn shutdown_closes_idle_kept_alive_connections_at_once() {
+    let server = start(ServeConfig::default()).await;
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let read = idle.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+
+    let started = std::time::Instant::now();
+    server.stop.send(()).unwrap();
+    // The default grace is 10 s: an idle connection must not hold the drain that long.
+    tokio::time::timeout(Duration::from_secs(2), server.done)
+        .await
+        .expect("serve returns without waiting out the grace period")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let read = tokio::time::timeout(Duration::from_secs(2), idle.read(&mut buffer))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap();
+    assert_eq!(read, 0, "closed without another response");
+}

@@ -10,6 +10,7 @@
 //! support, so aborting the test loudly is the right failure mode.
 
 mod block_on;
+mod captured_log;
 mod eventually;
 mod guardian;
 mod in_process;
@@ -23,6 +24,7 @@ mod scratch;
 mod service_user;
 mod unique;
 
+pub use crate::captured_log::CapturedLog;
 pub use crate::eventually::eventually;
 pub use crate::in_process::{InProcess, StopSignal};
 pub use crate::postgres::{shared_postgres, PostgresServer, TestDatabase};
