@@ -185,7 +185,13 @@ fn listen_again_or_share(
 ) -> std::io::Result<std::net::TcpListener> {
     match tally_runtime::listen_again(listener) {
         Ok(own) => Ok(own),
-        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => listener.try_clone(),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::info!(
+                address = ?listener.local_addr().ok(),
+                "port not bound shared: the workers take its connections from one queue"
+            );
+            listener.try_clone()
+        }
         Err(error) => Err(error),
     }
 }

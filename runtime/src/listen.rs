@@ -30,6 +30,12 @@ pub fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
 /// queue of its own. Taken from one shared queue, a burst of new connections went to
 /// whichever thread was awake: 50 connections opened at once all went to one of the
 /// edge's two worker threads, which then served them alone.
+///
+/// As with nginx's `reuseport`, a connection waits in the queue the kernel chose for it:
+/// a thread at its share of the connection limit leaves its queue waiting while others
+/// have room. And another process of the same user that asks for `SO_REUSEPORT` can bind
+/// the same port and share its traffic, where it would otherwise fail with "address in
+/// use".
 pub fn bind_shared_listener(address: SocketAddr) -> io::Result<TcpListener> {
     bind(address, true)
 }

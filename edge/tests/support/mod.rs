@@ -389,6 +389,18 @@ impl Edge {
         extra: &[&str],
         resolver: Arc<dyn Resolve>,
     ) -> Edge {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        Edge::start_on(listener, vote, result, extra, resolver).await
+    }
+
+    /// Starts the edge on `listener`, with upstream names looked up by `resolver`.
+    pub async fn start_on(
+        listener: TcpListener,
+        vote: &str,
+        result: &str,
+        extra: &[&str],
+        resolver: Arc<dyn Resolve>,
+    ) -> Edge {
         let www = tempfile::tempdir().expect("tempdir");
         std::fs::write(www.path().join("index.html"), "<h1>Cats vs Dogs</h1>").expect("write");
         let mut args = vec![
@@ -401,7 +413,6 @@ impl Edge {
         ];
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let config = tally_edge::Config::try_parse_from(args).expect("config");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let address = listener.local_addr().expect("address");
         let (stop, stop_signal) = oneshot::channel::<()>();
         let stopped = tokio::spawn(async move {
