@@ -10,16 +10,15 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName};
 use ipnet::IpNet;
 
-/// `X-Forwarded-For`: the de facto list of addresses a request passed through.
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+use crate::forwarding::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 
 /// The fields through which a proxy reports the original request (RFC 7239 §4 and the
 /// de facto `X-Forwarded-*`), removed from untrusted peers.
 static FORWARDING_FIELDS: [HeaderName; 4] = [
     header::FORWARDED,
     X_FORWARDED_FOR,
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
 ];
 
 /// Whether `name` is one of [`FORWARDING_FIELDS`], by its text: comparing with each

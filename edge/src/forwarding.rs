@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
-use tally_runtime::RequestId;
+use tally_runtime::{RequestId, REQUEST_ID};
 
 use crate::client_ip::push_ip;
 
@@ -29,8 +29,6 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// The host the client asked for.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-/// The request's id, so the edge's and the upstream's logs correlate.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Room for an IPv6 address, so the usual `X-Forwarded-For` is written without growing.
 const FORWARDED_FOR_CAPACITY: usize = 48;
@@ -93,7 +91,7 @@ pub fn set_forwarded(
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
         None => headers.remove(X_FORWARDED_HOST),
     };
-    headers.insert(X_REQUEST_ID, request_id.header_value().clone());
+    headers.insert(REQUEST_ID, request_id.header_value().clone());
 }
 
 #[cfg(test)]
@@ -162,7 +160,7 @@ mod tests {
         assert_eq!(fresh[&X_FORWARDED_FOR], "192.0.2.7");
         assert_eq!(fresh[&X_FORWARDED_PROTO], "http");
         assert_eq!(fresh[&X_FORWARDED_HOST], "vote.example");
-        assert_eq!(fresh[&X_REQUEST_ID], "r1");
+        assert_eq!(fresh[&REQUEST_ID], "r1");
 
         let mut chained = headers(&[
             ("x-forwarded-for", "203.0.113.1"),
