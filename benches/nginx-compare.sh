@@ -34,10 +34,12 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null || cargo install oha --locked >/dev/null
 
-# The services as the images ship them (the dist profile); the trivial upstream is the
-# same for both sides.
-cargo build --profile dist -q -p tally-edge -p tally-vote -p tally-benches --bin tally-edge --bin tally-vote --bin echo-upstream --bin bare-proxy
+# The services as the images ship them (the dist profile; the edge profile-guided, by
+# the Containerfile's script); the trivial upstream is the same for both sides.
+cargo build --profile dist -q -p tally-vote -p tally-benches --bin tally-vote --bin echo-upstream --bin bare-proxy
 bin="${CARGO_TARGET_DIR:-$root/target}/dist"
+edge_bin="${CARGO_TARGET_DIR:-$root/target}/pgo/tally-edge"
+"$root/scripts/build-edge-pgo" "$edge_bin" 2>&1 | grep -E '^(build-edge-pgo|edge-train|error)' >&2
 
 work=$(mktemp -d)
 pids=()
@@ -65,11 +67,11 @@ VOTE_LISTEN=127.0.0.1:$vote_port VOTE_ADMIN_LISTEN=$vote_admin REDIS_URL=redis:/
 RUST_LOG=warn "$bin/tally-vote" 2>"$work/vote.log" & pids+=($!)
 EDGE_LISTEN=127.0.0.1:$vote_edge_port EDGE_ADMIN_LISTEN=$vote_edge_admin EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$vote_port \
-EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge-vote.log" & pids+=($!)
+EDGE_RATE_LIMIT=off RUST_LOG=warn "$edge_bin" 2>"$work/edge-vote.log" & pids+=($!)
 
 EDGE_LISTEN=127.0.0.1:$edge_port EDGE_ADMIN_LISTEN=$edge_admin EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$upstream_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$upstream_port \
-EDGE_RATE_LIMIT=off RUST_LOG=warn "$bin/tally-edge" 2>"$work/edge.log" & edge_pid=$!; pids+=($edge_pid)
+EDGE_RATE_LIMIT=off RUST_LOG=warn "$edge_bin" 2>"$work/edge.log" & edge_pid=$!; pids+=($edge_pid)
 
 mkdir -p "$work/nginx/logs"
 # What the edge adds to every response (its security headers and the request id) and

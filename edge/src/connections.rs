@@ -108,7 +108,13 @@ impl Connections {
             .map_err(|_elapsed| ConnectError::TimedOut)??;
         // Votes are small requests and responses: no Nagle's delay.
         stream.set_nodelay(true)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        // Requests upstream are small (a ballot): head and body copied into one buffer
+        // and written at once cost fewer instructions than a vectored write of the two
+        // (about 400 per vote, counted by benches/edge-instructions.sh).
+        let (sender, connection) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await?;
         tokio::spawn(async move {
             if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(upstream = %address, %error, "upstream connection ended with an error");
