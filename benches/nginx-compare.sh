@@ -177,6 +177,10 @@ measure_cpu() {
   echo "$rps $p99 $(python3 -c "import os, sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) * 1e6 / os.sysconf('SC_CLK_TCK') / max(int(sys.argv[3]), 1)))" "$before" "$after" "$answered")"
 }
 
+# Before each measurement: the vote stream emptied (Redis frees it) and a second's pause,
+# so that neither server is measured while the last one's run still winds down.
+settle() { redis-cli -p "$redis_port" del votes >/dev/null; sleep 1; }
+
 # name|path|oha flags|edge port|nginx port
 vote_flags="-m POST -H content-type:application/x-www-form-urlencoded -d vote=a"
 rows=("POST /vote trivial|/vote|$vote_flags|$edge_port|$nginx_port"
@@ -187,10 +191,10 @@ printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s\n' row c "edge r/s" "p
 for row in "${rows[@]}"; do
   IFS='|' read -r name path flags e_port n_port <<<"$row"
   for c in $concurrencies; do
-    redis-cli -p "$redis_port" del votes >/dev/null
+    settle
     # shellcheck disable=SC2086
     read -r e_rps e_p50 e_p99 e_bad _ < <(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
-    redis-cli -p "$redis_port" del votes >/dev/null
+    settle
     # shellcheck disable=SC2086
     read -r n_rps n_p50 n_p99 n_bad _ < <(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
     ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
