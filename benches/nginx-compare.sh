@@ -39,7 +39,12 @@ command -v oha >/dev/null || cargo install oha --locked >/dev/null
 cargo build --profile dist -q -p tally-vote -p tally-benches --bin tally-vote --bin echo-upstream --bin bare-proxy
 bin="${CARGO_TARGET_DIR:-$root/target}/dist"
 edge_bin="${CARGO_TARGET_DIR:-$root/target}/pgo/tally-edge"
-"$root/scripts/build-edge-pgo" "$edge_bin" 2>&1 | grep -E '^(build-edge-pgo|edge-train|error)' >&2
+pgo_log="${CARGO_TARGET_DIR:-$root/target}/pgo/build.log"
+mkdir -p "$(dirname "$pgo_log")"
+if ! "$root/scripts/build-edge-pgo" "$edge_bin" >"$pgo_log" 2>&1; then
+  tail -n 30 "$pgo_log" >&2; echo "the edge's profile-guided build failed (whole log: $pgo_log)" >&2; exit 1
+fi
+grep -E '^(build-edge-pgo|edge-train)' "$pgo_log" >&2
 
 work=$(mktemp -d)
 pids=()
