@@ -40,6 +40,8 @@ pub mod tunnel;
 pub mod upstream;
 pub mod upstream_args;
 pub mod workers;
+pub mod zero_copy;
+pub mod zero_copy_stream;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -9,14 +9,16 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tally_runtime::{Handler, HttpMetrics, Ports, ServeConfig, ServerArgs};
+use tally_runtime::{Ports, ServeConfig, ServerArgs};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::client_side_args::ClientSideArgs;
 use crate::limits::HeaderLimits;
 use crate::security::security_headers;
+use crate::service::EdgeService;
 use crate::tls::{TlsError, TlsHandshake};
+use crate::zero_copy_stream::ZeroCopyHandshake;
 use crate::StartError;
 
 /// The sockets the edge serves on. A bare [`TcpListener`] is the plain port alone;
@@ -109,18 +111,21 @@ impl Prepared {
         })
     }
 
-    /// Serves `handler` on every port until `shutdown`, then drains them together; this
-    /// worker takes `connections` of the connection limit; requests are counted in
-    /// `http`. Must run inside a runtime.
-    pub async fn serve<H: Handler>(
+    /// Serves `service` on every port until `shutdown`, then drains them together; this
+    /// worker takes `connections` of the connection limit. Requests are counted in the
+    /// service's metrics; the plain port sends large static bodies from their memory
+    /// files. Must run inside a runtime.
+    pub async fn serve(
         self,
         server: &ServerArgs,
         limits: HeaderLimits,
-        http: HttpMetrics,
         connections: usize,
-        handler: Arc<H>,
+        service: Arc<EdgeService>,
         shutdown: impl Future<Output = ()>,
     ) {
+        let plain_handshake = Arc::new(ZeroCopyHandshake::new(
+            service.shared.files.zero_copy().clone(),
+        ));
         let (plain, tls) = match self.into_tokio() {
             Ok(listeners) => listeners,
             Err(error) => {
@@ -130,7 +135,7 @@ impl Prepared {
         };
         let mut plain_config = server.serve_config();
         plain_config.max_connections = connections;
-        plain_config.http_metrics = Some(http);
+        plain_config.http_metrics = Some(service.shared.metrics.clone());
         let (max_header_bytes, max_headers) = limits.hard_limits();
         plain_config.max_header_bytes = Some(max_header_bytes);
         plain_config.max_headers = Some(max_headers);
@@ -140,24 +145,26 @@ impl Prepared {
         };
         plain_config.response_headers = security_headers(false);
         let Some((tls_listener, handshake)) = tls else {
-            tally_runtime::serve(plain, plain_config, handler, shutdown).await;
+            tally_runtime::serve_with(plain, plain_handshake, plain_config, service, shutdown)
+                .await;
             return;
         };
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let plain = tally_runtime::serve(
+        let plain = tally_runtime::serve_with(
             plain,
+            plain_handshake,
             plain_config,
-            handler.clone(),
+            service.clone(),
             until_stopped(stopped.clone()),
         );
         let tls = tally_runtime::serve_with(
             tls_listener,
             Arc::new(handshake),
             tls_config,
-            handler,
+            service,
             until_stopped(stopped),
         );
         let signal = async {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use crate::precompressed::prepare;
 use crate::range::{content_range, parse, unsatisfied_range, RangeRequest};
 use crate::static_load::{load_dir, whole_seconds, LoadedFile};
 use crate::static_path::{file_key, INDEX};
+use crate::zero_copy::ZeroCopyFiles;
 
 pub use crate::static_load::LoadError;
 
@@ -55,6 +57,8 @@ struct StaticFile {
 #[derive(Debug, Default)]
 pub struct StaticFiles {
     files: HashMap<String, StaticFile>,
+    /// The large bodies' memory files, for plain connections to send them from.
+    zero_copy: Arc<ZeroCopyFiles>,
 }
 
 impl StaticFiles {
@@ -99,14 +103,24 @@ impl StaticFiles {
                 None => plain.push(file),
             }
         }
-        let files = plain
+        let files: HashMap<String, StaticFile> = plain
             .into_iter()
             .map(|file| {
                 let siblings = siblings.remove(&file.key).unwrap_or_default();
                 (file.key.clone(), prepare_file(file, &siblings))
             })
             .collect();
-        StaticFiles { files }
+        let bodies = files
+            .values()
+            .flat_map(|file| std::iter::once(&file.identity).chain(&file.encoded))
+            .map(|form| &form.content);
+        let zero_copy = Arc::new(ZeroCopyFiles::new(bodies));
+        StaticFiles { files, zero_copy }
+    }
+
+    /// The memory files of the large bodies (see [`crate::zero_copy`]).
+    pub fn zero_copy(&self) -> &Arc<ZeroCopyFiles> {
+        &self.zero_copy
     }
 
     /// Number of files loaded (compressed siblings are part of their file).

@@ -102,7 +102,6 @@ impl Worker {
             let _ = began.set(Instant::now());
         };
         let limits = self.config.client_side.header_limits();
-        let http = self.service.shared.metrics.clone();
         // Ends with the worker's runtime.
         tokio::spawn(
             self.service
@@ -115,7 +114,6 @@ impl Worker {
             .serve(
                 &self.config.server,
                 limits,
-                http,
                 self.connections,
                 self.service.clone(),
                 until_stopped,
