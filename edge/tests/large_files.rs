@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// Well above the edge's threshold for sending from a memory file (32 KiB), and many
+/// Well above the edge's threshold for sending from a memory file (64 KiB), and many
 /// socket buffers long.
 const LARGE: usize = 3 * 1024 * 1024 + 17;
 
@@ -26,10 +26,10 @@ fn noise(len: usize) -> Vec<u8> {
 }
 
 /// Text that compresses to about half (hex digits of noise), so that its gzip and
-/// brotli forms are large too; 128 KiB, as brotli's densest setting compresses it at
+/// brotli forms are large too; 256 KiB, as brotli's densest setting compresses it at
 /// start.
 fn script() -> Vec<u8> {
-    noise(64 * 1024)
+    noise(128 * 1024)
         .iter()
         .flat_map(|byte| format!("{byte:02x}").into_bytes())
         .collect()
@@ -172,7 +172,7 @@ async fn every_form_arrives_whole_on_one_connection() {
     assert_eq!(gzip.status, 200);
     assert_eq!(gzip.field("content-encoding"), Some("gzip"));
     assert!(
-        gzip.body.len() > 32 * 1024,
+        gzip.body.len() > 64 * 1024,
         "large enough to be sent from a file"
     );
     let mut decoded = Vec::new();
