@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
@@ -22,6 +23,11 @@ pub const MIN_BYTES: usize = 64 * 1024;
 pub struct ZeroCopyFiles {
     /// Ordered by address, so that a lookup is a binary search.
     regions: Vec<Region>,
+    /// Bytes sent from the files so far.
+    sent: AtomicU64,
+    /// Set when `sendfile` itself was refused (a sandbox that forbids it): bodies are
+    /// written from memory from then on.
+    refused: AtomicBool,
 }
 
 /// One body: its bytes in the edge's memory and the sealed file holding the same bytes.
@@ -43,39 +49,49 @@ pub struct FileSpan<'a> {
 }
 
 impl ZeroCopyFiles {
-    /// Memory files for each of `bodies` of at least [`MIN_BYTES`]; a body whose file
-    /// cannot be made (no `memfd_create` in a sandbox) is written from memory as before,
-    /// and the warning says so.
+    /// Memory files for each of `bodies` of at least [`MIN_BYTES`]. They hold a second
+    /// copy of those bodies (the start-up line gives the total). A body whose file
+    /// cannot be made (no `memfd_create` in a sandbox) is written from memory as before.
     pub fn new<'a>(bodies: impl IntoIterator<Item = &'a Bytes>) -> Self {
-        let mut regions: Vec<Region> = bodies
-            .into_iter()
-            .filter(|content| content.len() >= MIN_BYTES)
-            .filter_map(|content| match sealed_copy(content) {
-                Ok(file) => Some(Region {
+        let mut regions = Vec::new();
+        let mut failed = Vec::new();
+        for content in bodies {
+            if content.len() < MIN_BYTES {
+                continue;
+            }
+            match sealed_copy(content) {
+                Ok(file) => regions.push(Region {
                     content: content.clone(),
                     file,
                 }),
-                Err(error) => {
-                    tracing::warn!(%error, bytes = content.len(), "no memory file for a large static body: it is copied on each send");
-                    None
-                }
-            })
-            .collect();
+                Err(error) => failed.push(error),
+            }
+        }
         regions.sort_by_key(|region| region.content.as_ptr() as usize);
         // The same bytes registered twice (a file served under two names) keep one file.
         regions.dedup_by_key(|region| region.content.as_ptr() as usize);
-        ZeroCopyFiles { regions }
+        if let Some(error) = failed.first() {
+            tracing::warn!(%error, bodies = failed.len(), "no memory file for some large static bodies: they are copied on each send");
+        }
+        if !regions.is_empty() {
+            let bytes: usize = regions.iter().map(|region| region.content.len()).sum();
+            tracing::info!(
+                bodies = regions.len(),
+                bytes,
+                "large static bodies sent with sendfile from memory files"
+            );
+        }
+        ZeroCopyFiles {
+            regions,
+            ..ZeroCopyFiles::default()
+        }
     }
 
-    /// Whether no body has a memory file.
-    pub fn is_empty(&self) -> bool {
-        self.regions.is_empty()
-    }
-
-    /// The memory file holding `buffer`, when `buffer` lies wholly within one of the
-    /// bodies (all of it or a part, such as a byte range or what is left to send).
+    /// The memory file holding `buffer`, when `buffer` is at least [`MIN_BYTES`] and lies
+    /// wholly within one of the bodies (all of it or a part: a byte range, what is left
+    /// to send). Smaller parts (an HTTP/2 frame, a short range) are better written.
     pub fn find(&self, buffer: &[u8]) -> Option<FileSpan<'_>> {
-        if buffer.is_empty() || self.regions.is_empty() {
+        if buffer.len() < MIN_BYTES || self.refused.load(Ordering::Relaxed) {
             return None;
         }
         let start = buffer.as_ptr() as usize;
@@ -89,14 +105,36 @@ impl ZeroCopyFiles {
             offset: offset as u64,
         })
     }
+
+    /// Counts `bytes` sent from a file.
+    pub fn count_sent(&self, bytes: usize) {
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes sent from the files so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Stops sending from the files for good: `sendfile` was refused with `error`.
+    pub fn refuse(&self, error: &std::io::Error) {
+        if !self.refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "sendfile refused: large static bodies are copied on each send from now on");
+        }
+    }
 }
 
 /// A memory file holding `content`, sealed so that it can never change or be resized.
 fn sealed_copy(content: &[u8]) -> std::io::Result<OwnedFd> {
-    let file = memfd_create(
-        "tally-edge-static",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )?;
+    const NAME: &str = "tally-edge-static";
+    let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    // Not executable, said explicitly: Linux 6.3 and later warn about memory files that
+    // do not say, and refuse them when vm.memfd_noexec is 2. Older kernels know no such
+    // flag and refuse it.
+    let file = match memfd_create(NAME, flags | MemfdFlags::NOEXEC_SEAL) {
+        Err(rustix::io::Errno::INVAL) => memfd_create(NAME, flags)?,
+        created => created?,
+    };
     let mut writer = std::fs::File::from(file);
     writer.write_all(content)?;
     let file = OwnedFd::from(writer);
@@ -129,8 +167,10 @@ mod tests {
         assert_eq!(whole.offset, 0);
         let tail = large.slice(1000..);
         assert_eq!(files.find(&tail).expect("its tail").offset, 1000);
-        let range = large.slice(10..20);
+        let range = large.slice(10..10 + MIN_BYTES);
         assert_eq!(files.find(&range).expect("a range").offset, 10);
+        let short = large.slice(10..20);
+        assert!(files.find(&short).is_none(), "short parts are written");
         // A clone shares the bytes, so it is found too.
         assert_eq!(
             files.find(&other.clone()).expect("the other body").offset,
@@ -165,5 +205,10 @@ mod tests {
         assert!(files.find(&elsewhere).is_none(), "a copy is other memory");
         assert!(files.find(&[]).is_none());
         assert!(ZeroCopyFiles::default().find(&large).is_none());
+        files.refuse(&std::io::Error::from(std::io::ErrorKind::Unsupported));
+        assert!(
+            files.find(&large).is_none(),
+            "written once sendfile was refused"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The edge's plain-TCP connections: what hyper writes goes to the socket as it is,
 //! except a buffer that lies within a large static body, which goes out with
-//! `sendfile(2)` from that body's memory file ([`ZeroCopyFiles`]). hyper hands a
-//! response's head and body over together; the head is written first, then the body
-//! is sent from the file, as nginx sends a file.
+//! `sendfile(2)` from that body's memory file ([`ZeroCopyFiles`]). hyper (HTTP/1.1,
+//! writing vectored) hands a response's head and body over together; the head is
+//! written first, then the body is sent from the file, as nginx sends a file. HTTP/2
+//! (h2c) hands bodies over in frames of 16 KB, under the threshold: they are written.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -30,28 +31,46 @@ impl ZeroCopyStream {
     }
 }
 
-/// Sends `len` bytes from `span` on `stream` once it can take them; like a write, it
-/// may send fewer.
+/// Sends `buf`, which `span` locates in a memory file, on `stream` once it can take
+/// it; like a write, it may send less. Where the system refuses `sendfile` (a sandbox
+/// that forbids it), `buf` is written instead, and so is every body after it.
 fn poll_send_file(
-    stream: &TcpStream,
+    stream: &mut TcpStream,
+    files: &ZeroCopyFiles,
     cx: &mut Context<'_>,
     span: FileSpan<'_>,
-    len: usize,
+    buf: &[u8],
 ) -> Poll<io::Result<usize>> {
     loop {
         ready!(stream.poll_write_ready(cx))?;
         let mut offset = span.offset;
         let sent = stream.try_io(Interest::WRITABLE, || {
-            sendfile(stream, span.file, Some(&mut offset), len).map_err(io::Error::from)
+            sendfile(&*stream, span.file, Some(&mut offset), buf.len()).map_err(io::Error::from)
         });
         match sent {
-            Ok(sent) => return Poll::Ready(Ok(sent)),
+            Ok(sent) => {
+                files.count_sent(sent);
+                return Poll::Ready(Ok(sent));
+            }
             // try_io cleared the readiness: the next poll waits for the socket.
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) if refused(&error) => {
+                files.refuse(&error);
+                return Pin::new(stream).poll_write(cx, buf);
+            }
             Err(error) => return Poll::Ready(Err(error)),
         }
     }
+}
+
+/// Whether `error` says that this system does not let `sendfile` send to a socket, as
+/// opposed to the connection failing.
+fn refused(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
+    )
 }
 
 impl AsyncRead for ZeroCopyStream {
@@ -72,7 +91,7 @@ impl AsyncWrite for ZeroCopyStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.files.find(buf) {
-            Some(span) => poll_send_file(&this.stream, cx, span, buf.len()),
+            Some(span) => poll_send_file(&mut this.stream, &this.files, cx, span, buf),
             None => Pin::new(&mut this.stream).poll_write(cx, buf),
         }
     }
@@ -91,11 +110,13 @@ impl AsyncWrite for ZeroCopyStream {
             .find_map(|(index, buf)| this.files.find(buf).map(|span| (index, span)));
         match first_held {
             None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
-            Some((0, span)) => poll_send_file(&this.stream, cx, span, bufs[0].len()),
+            Some((0, span)) => poll_send_file(&mut this.stream, &this.files, cx, span, &bufs[0]),
             Some((index, _)) => Pin::new(&mut this.stream).poll_write_vectored(cx, &bufs[..index]),
         }
     }
 
+    /// hyper queues a body's `Bytes` as they are only for a stream that writes vectored;
+    /// otherwise it copies them into its own buffer, where no file holds them.
     fn is_write_vectored(&self) -> bool {
         true
     }
@@ -131,5 +152,66 @@ impl Handshake for ZeroCopyHandshake {
 
     fn is_tls(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpSocket};
+
+    use crate::zero_copy::MIN_BYTES;
+
+    /// A body many send buffers long, through a socket whose send buffer is small: the
+    /// head is written alone, the body goes out from its file in many pieces, each
+    /// resumed where the last stopped, and the reader gets every byte in order.
+    #[tokio::test]
+    async fn sends_the_body_from_its_file_in_pieces() {
+        let body = Bytes::from(
+            (0..1024 * 1024 + 5)
+                .map(|i: usize| (i * 7 % 251) as u8)
+                .collect::<Vec<_>>(),
+        );
+        let files = Arc::new(crate::zero_copy::ZeroCopyFiles::new([&body]));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let expected = body.len() + b"head\r\n".len();
+        let reader = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).await.expect("read");
+            received
+        });
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_send_buffer_size(16 * 1024).expect("SO_SNDBUF");
+        let stream = socket.connect(address).await.expect("connect");
+        let mut stream = ZeroCopyStream::new(stream, files.clone());
+
+        let head = b"head\r\n";
+        let first = stream
+            .write_vectored(&[IoSlice::new(head), IoSlice::new(&body)])
+            .await
+            .expect("head");
+        assert_eq!(
+            first,
+            head.len(),
+            "the head goes out alone, before the body"
+        );
+        stream.write_all(&body).await.expect("body");
+        stream.shutdown().await.expect("shutdown");
+
+        let received = reader.await.expect("reader");
+        assert_eq!(received.len(), expected);
+        assert!(received[..head.len()] == *head && received[head.len()..] == body[..]);
+        // What is left once under MIN_BYTES is written; everything before it was sent
+        // from the file.
+        let sent = files.bytes_sent() as usize;
+        assert!(
+            sent > body.len() - MIN_BYTES && sent <= body.len(),
+            "{sent} of {} bytes sent from the file",
+            body.len()
+        );
     }
 }
