@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use rustix::fs::sendfile;
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
 use tally_runtime::Handshake;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -73,6 +74,33 @@ fn refused(error: &io::Error) -> bool {
     )
 }
 
+/// Writes `bufs` (a response's head) with `MSG_MORE`: the kernel holds them for the
+/// body that follows from its file, so head and body leave in the same segments, as
+/// nginx's `tcp_nopush` has them, rather than the head in a small packet of its own.
+fn poll_send_more(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(stream.poll_write_ready(cx))?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            sendmsg(
+                stream,
+                bufs,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::MORE | SendFlags::NOSIGNAL,
+            )
+            .map_err(io::Error::from)
+        });
+        match sent {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            sent => return Poll::Ready(sent),
+        }
+    }
+}
+
 impl AsyncRead for ZeroCopyStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -111,7 +139,7 @@ impl AsyncWrite for ZeroCopyStream {
         match first_held {
             None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
             Some((0, span)) => poll_send_file(&mut this.stream, &this.files, cx, span, &bufs[0]),
-            Some((index, _)) => Pin::new(&mut this.stream).poll_write_vectored(cx, &bufs[..index]),
+            Some((index, _)) => poll_send_more(&this.stream, cx, &bufs[..index]),
         }
     }
 
