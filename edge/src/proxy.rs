@@ -136,38 +136,28 @@ impl Proxy {
             Err(_elapsed) => return Err(EdgeError::BodyTimeout),
         };
 
-        // Choose, send, and retry where that is safe. The request is built once; an
-        // attempt that did not send it gets it back for the next.
-        let mut upstream_request = http::Request::new(Either::Left(body.lend()));
-        *upstream_request.method_mut() = parts.method.clone();
-        *upstream_request.uri_mut() = Uri::from(path.clone());
-        *upstream_request.version_mut() = Version::HTTP_11;
+        // Choose, send, and retry where that is safe. The fields go to the first attempt;
+        // an attempt that did not send them gives them back for the next.
         // A copy is kept only where a request that went out may be repeated.
         let spare_headers = matches!(
             retry_for(Failure::BeforeResponse, &parts.method, true),
             Retry::Once
         )
         .then(|| parts.headers.clone());
-        *upstream_request.headers_mut() = parts.headers;
-        let mut unsent = Some(upstream_request);
+        let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
         let mut retries = Retries::default();
         // Replicas that failed this request; allocated only when one does.
         let mut tried: Vec<SocketAddr> = Vec::new();
         while let Some(replica) = pool.pick(&tried) {
             retries.attempt();
-            let mut request = match unsent.take() {
-                Some(request) => request,
-                None => {
-                    let Some(headers) = spare_headers.clone() else {
-                        return Err(EdgeError::UpstreamUnavailable(pool.kind()));
-                    };
-                    let mut request = http::Request::new(Either::Left(body.lend()));
-                    *request.method_mut() = parts.method.clone();
-                    *request.uri_mut() = Uri::from(path.clone());
-                    *request.headers_mut() = headers;
-                    request
-                }
+            let Some(headers) = unsent_headers.take().or_else(|| spare_headers.clone()) else {
+                return Err(EdgeError::UpstreamUnavailable(pool.kind()));
             };
+            let mut request = http::Request::new(Either::Left(body.lend()));
+            *request.method_mut() = parts.method.clone();
+            *request.uri_mut() = Uri::from(path.clone());
+            *request.version_mut() = Version::HTTP_11;
+            *request.headers_mut() = headers;
             request
                 .headers_mut()
                 .insert(header::HOST, replica.host.clone());
@@ -207,13 +197,13 @@ impl Proxy {
                     return Err(EdgeError::UpstreamTimeout(pool.kind()));
                 }
                 Ok(Attempt::NotConnected(error, request)) => {
-                    unsent = Some(request);
+                    unsent_headers = Some(request.into_parts().0.headers);
                     tried.push(replica.address);
                     tracing::warn!(upstream = %replica.address, kind = pool.kind(), %error, "upstream connect failed");
                     Failure::Connect
                 }
                 Ok(Attempt::Unsent(error, request, reused)) => {
-                    unsent = Some(request);
+                    unsent_headers = Some(request.into_parts().0.headers);
                     tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
                     if !reused {
                         // A reused one closing is not the replica's doing: it may be
