@@ -2,7 +2,8 @@
 //! except a buffer that lies within a large static body, which goes out with
 //! `sendfile(2)` from that body's memory file ([`ZeroCopyFiles`]). hyper (HTTP/1.1,
 //! writing vectored) hands a response's head and body over together; the head is
-//! written first, then the body is sent from the file, as nginx sends a file. HTTP/2
+//! written first, with `MSG_MORE` so that the kernel holds it for the body, then the
+//! body is sent from the file, as nginx sends a file. HTTP/2
 //! (h2c) hands bodies over in frames of 16 KB, under the threshold: they are written.
 
 use std::io::{self, IoSlice};
