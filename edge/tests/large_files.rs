@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// Well above the edge's threshold for sending from a memory file (64 KiB), and many
+/// Well above the edge's threshold for sending from a memory file (32 KiB), and many
 /// socket buffers long.
 const LARGE: usize = 3 * 1024 * 1024 + 17;
 
