@@ -14,7 +14,7 @@ use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
 /// Bodies at least this large are sent from their memory file. sendfile saves copying
 /// the body; the head goes out in a call of its own, held for the body (`MSG_MORE`).
 /// Measured against writing, in alternated rounds at c=50 (3 each): 16 KB bodies 8-14 %
-/// more requests/s, 32 KB 12-24 %, 48 KB 16-23 %, with 8-15 % less CPU per request; p99
+/// more requests/s, 32 KB 12-24 %, 48 KB 16-23 %, with 4-15 % less CPU per request; p99
 /// went from 4.3-6.7 to 6.9-8.0 ms at that saturating load (nginx's p99 with sendfile on
 /// the 100 KB asset is about 8 ms). The threshold sits above 16 KB, where the gain was
 /// the smallest for the same p99. Without `MSG_MORE` (the head in a packet of its own)
