@@ -28,26 +28,30 @@ pub fn choose(
     tried: &[SocketAddr],
     next: &AtomicUsize,
 ) -> Option<Arc<Replica>> {
-    let untried: Vec<&Arc<Replica>> = replicas
-        .iter()
-        .filter(|replica| !tried.contains(&replica.address))
-        .collect();
-    let best = untried.iter().map(|replica| trust(replica)).min()?;
-    let candidates: Vec<&Arc<Replica>> = untried
-        .into_iter()
-        .filter(|replica| trust(replica) == best)
-        .collect();
-    let chosen = match (balance, candidates.len()) {
+    // Walked twice rather than collected: a pick is made for every request, and the
+    // lists are a handful of replicas.
+    let untried = || {
+        replicas
+            .iter()
+            .filter(|replica| !tried.contains(&replica.address))
+    };
+    let best = untried().map(|replica| trust(replica)).min()?;
+    let candidates = || untried().filter(move |replica| trust(replica) == best);
+    let count = candidates().count();
+    let chosen = match (balance, count) {
         (_, 0) => return None,
-        (_, 1) => candidates[0],
-        (Balance::RoundRobin, count) => candidates[next.fetch_add(1, Ordering::Relaxed) % count],
+        (_, 1) => candidates().next()?,
+        (Balance::RoundRobin, count) => {
+            candidates().nth(next.fetch_add(1, Ordering::Relaxed) % count)?
+        }
         (Balance::P2c, count) => {
             let first = rand::random_range(0..count);
             let mut second = rand::random_range(0..count - 1);
             if second >= first {
                 second += 1;
             }
-            let (a, b) = (candidates[first], candidates[second]);
+            let a = candidates().nth(first)?;
+            let b = candidates().nth(second)?;
             if b.outstanding() < a.outstanding() {
                 b
             } else {

@@ -17,7 +17,7 @@ use http::{Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Either, Empty};
 use hyper::body::{Body as _, Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
-use tally_runtime::{Body, BoxError, Request, RequestContext};
+use tally_runtime::{Body, BoxError, Request, RequestContext, TimerTable};
 use tokio::time::Instant;
 
 use crate::access_log::ServedBy;
@@ -40,7 +40,10 @@ pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
 #[derive(Debug)]
 pub struct Proxy {
     connections: Arc<Connections>,
+    /// Each request's time for its response head, across all its attempts.
     timeout: Duration,
+    /// This worker's upstream deadlines.
+    deadlines: Arc<TimerTable>,
     max_body_bytes: u64,
     tunnels: Tunnels,
 }
@@ -58,6 +61,7 @@ impl Proxy {
         Proxy {
             connections,
             timeout,
+            deadlines: TimerTable::new(),
             max_body_bytes,
             tunnels,
         }
@@ -81,7 +85,7 @@ impl Proxy {
         request: Request,
         context: &RequestContext,
     ) -> Result<(Response<Body>, ServedBy), EdgeError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.deadlines.insert_after(self.timeout);
         let (mut parts, body) = request.into_parts();
 
         // Request filter. hyper's size hint is the declared Content-Length, when there is
@@ -179,7 +183,7 @@ impl Proxy {
                     },
                 }
             };
-            let failure = match tokio::time::timeout_at(deadline, attempt).await {
+            let failure = match deadline.bound(attempt).await {
                 Ok(Attempt::Answered(response, sender)) => {
                     pool.metrics().observe_latency(sent_at.elapsed());
                     let response = self.response_filter(

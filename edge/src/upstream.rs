@@ -158,7 +158,8 @@ impl Pool {
 
     /// The replica for the next attempt of a request, none of those in `tried`.
     pub fn pick(&self, tried: &[SocketAddr]) -> Option<Arc<Replica>> {
-        choose(self.balance, &self.replicas(), tried, &self.next)
+        let replicas = self.replicas.read().unwrap_or_else(PoisonError::into_inner);
+        choose(self.balance, &replicas, tried, &self.next)
     }
 
     /// Ejects `replica` after a refused connection; counted once per ejection.

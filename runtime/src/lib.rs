@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod serve;
 pub mod shutdown;
+pub mod timer_table;
 pub mod warm_up;
 
 pub use admin::{AdminServer, Ports};
@@ -37,4 +38,5 @@ pub use metrics::{HttpMetrics, Registry};
 pub use request_id::{RequestId, REQUEST_ID};
 pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;
+pub use timer_table::{DeadlinePassed, TableEntry, TableTimer, TimerTable};
 pub use warm_up::{warm_up, WarmUp};

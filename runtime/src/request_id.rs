@@ -6,9 +6,19 @@
 use std::fmt;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use uuid::timestamp::context::{ContextV7, ThreadLocalContext};
+use uuid::Timestamp;
 
 /// The header that carries a request's id between the edge, the services and logs.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+thread_local! {
+    /// The counter behind each thread's ids. `Uuid::now_v7` shares one behind a
+    /// process-wide lock, which every request of every worker thread took; ids from one
+    /// thread still come in order, and across threads they stay unique (a random counter
+    /// start each millisecond, then random bits).
+    static ID_CLOCK: ContextV7 = const { ContextV7::new() };
+}
 
 /// Longest inbound request id kept; longer ones are replaced, so logs stay bounded.
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -29,8 +39,11 @@ impl RequestId {
 
     /// A new id, a UUIDv7 in lower-case hex without dashes.
     pub fn fresh() -> RequestId {
+        let clock = ThreadLocalContext::new(&ID_CLOCK);
         let mut text = [0; uuid::fmt::Simple::LENGTH];
-        uuid::Uuid::now_v7().simple().encode_lower(&mut text);
+        uuid::Uuid::new_v7(Timestamp::now(clock))
+            .simple()
+            .encode_lower(&mut text);
         RequestId(HeaderValue::from_bytes(&text).expect("hex digits are a valid header value"))
     }
 
@@ -105,6 +118,26 @@ mod tests {
             assert!(id.as_str().bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         }
         assert_ne!(RequestId::fresh(), RequestId::fresh());
+    }
+
+    #[test]
+    fn fresh_ids_are_unique_across_threads_and_in_order_within_one() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..2000)
+                        .map(|_| RequestId::fresh().as_str().to_owned())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for thread in threads {
+            let ids = thread.join().expect("thread");
+            assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+            all.extend(ids);
+        }
+        assert_eq!(all.len(), 4 * 2000);
     }
 
     #[test]

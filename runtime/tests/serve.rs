@@ -138,10 +138,33 @@ async fn health_endpoints_answer_json_and_readiness_follows_dependencies() {
     assert_eq!(body, r#"{"error":"test dependency down"}"#);
 }
 
+/// The header-read timeout of the tests below.
+const HEADER_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Waits for the server to end `stream` for want of a request head: not before
+/// [`HEADER_TIMEOUT`] (less a margin for timer granularity), and well before 5 s; it
+/// closes, or answers 408 first.
+async fn assert_closed_for_header_timeout(stream: &mut TcpStream) {
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+        .await
+        .expect("the server closes the connection well before 5 s");
+    assert!(
+        started.elapsed() >= HEADER_TIMEOUT - Duration::from_millis(50),
+        "not before the timeout"
+    );
+    let text = String::from_utf8_lossy(&buffer[..read.unwrap_or(0)]).into_owned();
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "closed, or 408: {text:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let server = start(ServeConfig {
-        header_read_timeout: Duration::from_millis(300),
+        header_read_timeout: HEADER_TIMEOUT,
         ..ServeConfig::default()
     })
     .await;
@@ -150,15 +173,31 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
         .await
         .unwrap();
-    let mut buffer = [0u8; 256];
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
-        .await
-        .expect("the server closes the connection well before 5 s");
-    let text = String::from_utf8_lossy(&buffer[..read.unwrap_or(0)]).into_owned();
-    assert!(
-        text.is_empty() || text.starts_with("HTTP/1.1 408"),
-        "closed, or 408: {text:?}"
-    );
+    assert_closed_for_header_timeout(&mut stream).await;
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_gets_the_timeout_afresh_for_each_request() {
+    let server = start(ServeConfig {
+        header_read_timeout: HEADER_TIMEOUT,
+        ..ServeConfig::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let mut buffer = [0u8; 1024];
+    // Each request comes 200 ms after the last answer: within the timeout each time,
+    // though the four together take longer than it.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    }
+    // Then idle: closed after the timeout.
+    assert_closed_for_header_timeout(&mut stream).await;
 }
 
 #[tokio::test]
