@@ -8,9 +8,12 @@
 # on proxied requests, no access log. oha measures, keep-alive on, for each row and each
 # concurrency; every request asks for gzip, so both serve the same bytes.
 #
-#   benches/nginx-compare.sh [duration=5s] [concurrencies="50 256"]
+#   benches/nginx-compare.sh [duration=5s] [concurrencies="50 256"] [rounds=3]
 #
-# Prints requests/s, p50 and p99 per server and the edge/nginx ratios; then, on the
+# Each row is measured in rounds, the two servers in turns (which one goes first
+# alternates), and prints the median requests/s, p50 and p99 per server, the ratios of
+# the medians, and the lowest and highest of the rounds' own r/s ratios: on a shared
+# 2-core machine one 5-second pair can swing either way by several per cent. Then, on the
 # trivial POST row, a bare hyper proxy (hyper's server and client, nothing else) beside
 # both with each one's CPU per request, which splits the edge's cost into hyper's and
 # the edge's own; then the edge's resident memory idle and at its peak under load
@@ -18,6 +21,7 @@
 set -euo pipefail
 duration=${1:-5s}
 concurrencies=${2:-50 256}
+rounds=${3:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 edge_port=19080 upstream_port=19081 nginx_port=19090
 vote_port=19082 vote_edge_port=19083 vote_nginx_port=19091 redis_port=19379
@@ -192,20 +196,49 @@ rows=("POST /vote trivial|/vote|$vote_flags|$edge_port|$nginx_port"
       "POST /vote service|/vote|$vote_flags|$vote_edge_port|$vote_nginx_port"
       "GET / (index.html)|/||$edge_port|$nginx_port"
       "GET 100 KB asset|/asset-100k.js||$edge_port|$nginx_port")
-printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s\n' row c "edge r/s" "p50 ms" "p99 ms" "nginx r/s" "p50 ms" "p99 ms" "r/s x" "p99 x"
+# One row at one concurrency, in rounds: prints the medians and ratios (see the top).
+compare_row() {
+  local name=$1 path=$2 flags=$3 e_port=$4 n_port=$5 c=$6 round order side out
+  local runs=() bad=""
+  for round in $(seq "$rounds"); do
+    order="edge nginx"; [ $((round % 2)) -eq 0 ] && order="nginx edge"
+    for side in $order; do
+      settle
+      if [ "$side" = edge ]; then
+        # shellcheck disable=SC2086
+        out=$(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
+      else
+        # shellcheck disable=SC2086
+        out=$(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
+      fi
+      runs+=("$round $side $out")
+      read -r _ _ _ bad_codes _ <<<"$out"
+      [ "$bad_codes" = 0 ] || bad="$bad $side:$bad_codes"
+    done
+  done
+  printf '%s\n' "${runs[@]}" | python3 -c '
+import statistics, sys
+name, c = sys.argv[1], sys.argv[2]
+runs = {}
+for line in sys.stdin:
+    rnd, side, rps, p50, p99, _bad, _n = line.split()
+    runs.setdefault(side, {})[int(rnd)] = (float(rps), float(p50), float(p99))
+med = {side: [statistics.median(r[i] for r in rs.values()) for i in range(3)] for side, rs in runs.items()}
+e, n = med["edge"], med["nginx"]
+per_round = [runs["edge"][r][0] / max(runs["nginx"][r][0], 1) for r in sorted(runs["edge"])]
+print("%-20s %4s | %10.0f %8.2f %8.2f | %10.0f %8.2f %8.2f | %7.2f %11s %7.2f" % (
+    name, c, e[0], e[1], e[2], n[0], n[1], n[2], e[0] / max(n[0], 1),
+    "%.2f-%.2f" % (min(per_round), max(per_round)), e[2] / max(n[2], 0.001)), end="")
+' "$name" "$c"
+  [ -z "$bad" ] && echo || echo "   (non-2xx, side:status x count:$bad)"
+}
+
+echo "medians of $rounds rounds of $duration per server, in turns"
+printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %11s %7s\n' row c "edge r/s" "p50 ms" "p99 ms" "nginx r/s" "p50 ms" "p99 ms" "r/s x" "rounds r/s x" "p99 x"
 for row in "${rows[@]}"; do
   IFS='|' read -r name path flags e_port n_port <<<"$row"
   for c in $concurrencies; do
-    settle
-    # shellcheck disable=SC2086
-    read -r e_rps e_p50 e_p99 e_bad _ < <(measure "http://127.0.0.1:$e_port$path" "$c" $flags)
-    settle
-    # shellcheck disable=SC2086
-    read -r n_rps n_p50 n_p99 n_bad _ < <(measure "http://127.0.0.1:$n_port$path" "$c" $flags)
-    ratio=$(python3 -c "print('%.2f' % ($e_rps / max($n_rps, 1)))")
-    p99x=$(python3 -c "print('%.2f' % ($e_p99 / max($n_p99, 0.001)))")
-    printf '%-20s %4s | %10s %8s %8s | %10s %8s %8s | %7s %7s' "$name" "$c" "$e_rps" "$e_p50" "$e_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio" "$p99x"
-    [ "$e_bad$n_bad" = "00" ] && echo || echo "   (non-2xx, status x count: edge $e_bad, nginx $n_bad)"
+    compare_row "$name" "$path" "$flags" "$e_port" "$n_port" "$c"
   done
 done
 # The floor under the proxied rows: hyper's server and client with nothing else
