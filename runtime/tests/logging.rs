@@ -91,10 +91,11 @@ async fn lines_are_json_with_the_request_id_of_the_request_answered() {
     assert_eq!(handled["level"], "INFO");
     assert_eq!(handled["fields"]["answer"], "yes");
     assert_eq!(handled["span"]["request_id"], "trace-ok-1", "{handled}");
-    assert_eq!(handled["span"]["path"], "/ok");
     let failed = with_message("request failed");
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["status"], 503);
+    assert_eq!(failed["fields"]["method"], "GET");
+    assert_eq!(failed["fields"]["path"], "/fail");
     assert_eq!(failed["span"]["request_id"], "trace-fail-2", "{failed}");
     assert!(
         lines.iter().all(|line| line["timestamp"].is_string()),
