@@ -28,18 +28,35 @@ pub fn choose(
     tried: &[SocketAddr],
     next: &AtomicUsize,
 ) -> Option<Arc<Replica>> {
-    // Walked twice rather than collected: a pick is made for every request, and the
-    // lists are a handful of replicas.
-    let untried = || {
+    // Health changes on other threads while this runs: each replica's trust is read
+    // once, so that every walk below sees the same candidates. On the stack for the
+    // usual handful of replicas: a pick is made for every request.
+    let mut on_stack = [TRIED; TRUST_ON_STACK];
+    let mut on_heap = Vec::new();
+    let trusts: &mut [u8] = if replicas.len() <= TRUST_ON_STACK {
+        &mut on_stack[..replicas.len()]
+    } else {
+        on_heap.resize(replicas.len(), TRIED);
+        &mut on_heap
+    };
+    for (slot, replica) in trusts.iter_mut().zip(replicas) {
+        if !tried.contains(&replica.address) {
+            *slot = trust(replica);
+        }
+    }
+    let best = *trusts.iter().min()?;
+    if best == TRIED {
+        return None;
+    }
+    let candidates = || {
         replicas
             .iter()
-            .filter(|replica| !tried.contains(&replica.address))
+            .zip(trusts.iter())
+            .filter(move |(_, trust)| **trust == best)
+            .map(|(replica, _)| replica)
     };
-    let best = untried().map(|replica| trust(replica)).min()?;
-    let candidates = || untried().filter(move |replica| trust(replica) == best);
     let count = candidates().count();
     let chosen = match (balance, count) {
-        (_, 0) => return None,
         (_, 1) => candidates().next()?,
         (Balance::RoundRobin, count) => {
             candidates().nth(next.fetch_add(1, Ordering::Relaxed) % count)?
@@ -61,6 +78,12 @@ pub fn choose(
     };
     Some(chosen.clone())
 }
+
+/// Replicas whose trust is read onto the stack; a longer list takes an allocation.
+const TRUST_ON_STACK: usize = 16;
+
+/// The trust of a replica already tried for this request: never chosen.
+const TRIED: u8 = u8::MAX;
 
 /// How far a replica is trusted, lowest first: its last check passed; not checked
 /// yet; ejected.
@@ -156,6 +179,22 @@ mod tests {
         let _held: Vec<InFlight> = (0..5).map(|_| InFlight::start(busy.clone())).collect();
         for _ in 0..50 {
             assert_eq!(port(pool.pick(&[])), 2, "of two, the idle one wins");
+        }
+    }
+
+    #[test]
+    fn a_list_longer_than_the_stack_copy_is_chosen_from_too() {
+        let ports: Vec<u16> = (1..=TRUST_ON_STACK as u16 + 4).collect();
+        let pool = pool(Balance::RoundRobin, &ports);
+        let picked: Vec<u16> = ports.iter().map(|_| port(pool.pick(&[]))).collect();
+        assert_eq!(picked, ports, "each in turn");
+        let tried: Vec<SocketAddr> = ports[1..]
+            .iter()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], *port)))
+            .collect();
+        let p2c = self::pool(Balance::P2c, &ports);
+        for _ in 0..10 {
+            assert_eq!(port(p2c.pick(&tried)), 1, "the one left untried");
         }
     }
 

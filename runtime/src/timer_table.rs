@@ -69,18 +69,30 @@ impl TimerTable {
 
     /// A deadline at `at`.
     pub fn insert(self: &Arc<Self>, at: Instant) -> TableEntry {
+        self.insert_with(|| at)
+    }
+
+    /// A deadline `timeout` from now, read under the table's lock so that deadlines
+    /// with the same timeout are set in order.
+    pub fn insert_after(self: &Arc<Self>, timeout: Duration) -> TableEntry {
+        self.insert_with(|| Instant::now() + timeout)
+    }
+
+    fn insert_with(self: &Arc<Self>, deadline: impl FnOnce() -> Instant) -> TableEntry {
         let mut table = self.lock();
+        let at = deadline();
         let key = table.entries.insert(Entry {
             at,
             waker: None,
             due: false,
         });
-        if !table.watching {
-            table.watching = true;
-            tokio::spawn(self.clone().watch());
-        }
+        let start_watcher = !table.watching;
+        table.watching = true;
         let replan = table.wake_at.is_none_or(|wake_at| at < wake_at);
         drop(table);
+        if start_watcher {
+            tokio::spawn(self.clone().watch());
+        }
         if replan {
             self.replan.notify_one();
         }
@@ -88,12 +100,6 @@ impl TimerTable {
             timers: self.clone(),
             key,
         }
-    }
-
-    /// A deadline `timeout` from now, read under the table's lock so that deadlines
-    /// with the same timeout are set in order.
-    pub fn insert_after(self: &Arc<Self>, timeout: Duration) -> TableEntry {
-        self.insert(Instant::now() + timeout)
     }
 
     /// Deadlines not dropped yet.
@@ -113,6 +119,8 @@ impl TimerTable {
     /// Wakes the entries that are due, then sleeps until the next deadline (or until
     /// one is set, when there is none), or until told to plan again.
     async fn watch(self: Arc<Self>) {
+        // Should the task end (its runtime shut down), the next deadline starts another.
+        let _watching = Watching(&self);
         loop {
             let next = self.wake_due(Instant::now());
             match next {
@@ -132,21 +140,34 @@ impl TimerTable {
     fn wake_due(&self, now: Instant) -> Option<Instant> {
         let mut table = self.lock();
         let mut next: Option<Instant> = None;
+        let mut due = Vec::new();
         for (_, entry) in table.entries.iter_mut() {
             if entry.due {
                 continue;
             }
             if entry.at <= now {
                 entry.due = true;
-                if let Some(waker) = entry.waker.take() {
-                    waker.wake();
-                }
+                due.extend(entry.waker.take());
             } else {
                 next = Some(next.map_or(entry.at, |earliest| earliest.min(entry.at)));
             }
         }
         table.wake_at = next;
+        drop(table);
+        // Woken once the lock is free: a woken task may take it at once.
+        due.into_iter().for_each(Waker::wake);
         next
+    }
+}
+
+/// Marks the table as without a watcher when the watcher's task ends.
+struct Watching<'a>(&'a TimerTable);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        let mut table = self.0.lock();
+        table.watching = false;
+        table.wake_at = None;
     }
 }
 
@@ -313,8 +334,12 @@ mod tests {
         let timers = TimerTable::new();
         let started = Instant::now();
         let _late = timers.insert_after(TIMEOUT * 10);
-        // The watcher has planned its wake-up for the late one.
         tokio::task::yield_now().await;
+        assert_eq!(
+            timers.lock().wake_at,
+            Some(started + TIMEOUT * 10),
+            "the watcher has planned its wake-up for the late one"
+        );
         let early = timers.insert_after(TIMEOUT);
         pending_until_due(&early).await;
         assert_eq!(started.elapsed(), TIMEOUT);
@@ -334,6 +359,7 @@ mod tests {
         // Moved earlier than the watcher's plan.
         entry.reset(Instant::now() + TIMEOUT * 10);
         tokio::task::yield_now().await;
+        assert_eq!(timers.lock().wake_at, Some(started + TIMEOUT * 13));
         entry.reset(Instant::now() + TIMEOUT);
         pending_until_due(&entry).await;
         assert_eq!(started.elapsed(), TIMEOUT * 4);
