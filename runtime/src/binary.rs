@@ -48,7 +48,7 @@ impl<C: Parser> Binary<C> {
             return status;
         }
         let config: C = parse_or_exit();
-        init_logging();
+        let _log = init_logging();
         if let Err((variable, message)) = (self.check)(&config) {
             config_error(self.name, variable, &message);
         }

@@ -1,5 +1,5 @@
 //! The real `tally-vote` binary: configuration errors exit 64 with one line, `--help`
-//! lists every variable, and SIGTERM under load loses no accepted vote.
+//! lists every variable, and SIGTERM under load loses no accepted vote (nor a log line).
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -126,14 +126,16 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         .expect("SET definition");
 
     let port = free_port();
-    let mut child = Command::new(BINARY)
+    let child = Command::new(BINARY)
         .env("VOTE_LISTEN", format!("127.0.0.1:{port}"))
         .env("VOTE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env("REDIS_URL", &redis_url)
         .env("REDIS_KEY_PREFIX", keys.prefix())
         .env("VOTE_COOKIE_KEY", KEY)
         .env("SHUTDOWN_GRACE", "5s")
-        .stderr(Stdio::null())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start tally-vote");
     let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
@@ -184,11 +186,38 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .expect("join")
         .expect("wait");
-    assert_eq!(exit.code(), Some(0), "graceful exit");
+    assert_eq!(output.status.code(), Some(0), "graceful exit");
+    // The log thread writes in batches: what was logged up to the exit is all there.
+    let log = String::from_utf8_lossy(&output.stderr);
+    let messages: Vec<String> = log
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            line["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    for message in ["listening", "draining in-flight requests"] {
+        assert!(
+            messages.iter().any(|m| m == message),
+            "{message:?} in {log}"
+        );
+    }
+    let drain_ended = [
+        "drained",
+        "grace period over; closing the remaining connections",
+    ];
+    assert!(
+        messages.iter().any(|m| drain_ended.contains(&m.as_str())),
+        "the drain's end in {log}"
+    );
     while voters.join_next().await.is_some() {}
 
     let accepted = accepted.load(Ordering::SeqCst);
