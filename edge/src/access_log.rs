@@ -114,40 +114,7 @@ mod tests {
     use super::*;
     use tally_testkit::CapturedLog;
 
-    #[test]
-    fn one_json_line_with_every_field() {
-        let captured = CapturedLog::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            AccessEntry {
-                method: &Method::POST,
-                path: "/vote",
-                route: "vote",
-                status: StatusCode::ACCEPTED,
-                upstream: Some(ServedBy(SocketAddr::from(([10, 0, 0, 5], 8081)))),
-                duration: Duration::from_micros(1_500),
-                request_id: "r-1",
-            }
-            .log();
-        });
-        let text = captured.text();
-        assert_eq!(text.lines().count(), 1, "{text}");
-        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
-        assert_eq!(line["target"], "access");
-        let fields = &line["fields"];
-        assert_eq!(fields["method"], "POST");
-        assert_eq!(fields["path"], "/vote");
-        assert_eq!(fields["status"], 202);
-        assert_eq!(fields["upstream"], "10.0.0.5:8081");
-        assert_eq!(fields["duration_ms"], 1.5);
-        assert_eq!(fields["request_id"], "r-1");
-    }
-
-    /// The line as tracing's JSON formatter writes it for `entry`, parsed.
+    /// The line tracing's JSON formatter writes for `entry` (the only line), parsed.
     fn through_tracing(entry: &AccessEntry<'_>) -> serde_json::Value {
         let captured = CapturedLog::default();
         let writer = captured.clone();
@@ -156,7 +123,30 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || entry.log());
-        serde_json::from_str(captured.text().trim()).expect("JSON")
+        let text = captured.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        serde_json::from_str(text.trim()).expect("JSON")
+    }
+
+    #[test]
+    fn one_json_line_with_every_field() {
+        let line = through_tracing(&AccessEntry {
+            method: &Method::POST,
+            path: "/vote",
+            route: "vote",
+            status: StatusCode::ACCEPTED,
+            upstream: Some(ServedBy(SocketAddr::from(([10, 0, 0, 5], 8081)))),
+            duration: Duration::from_micros(1_500),
+            request_id: "r-1",
+        });
+        assert_eq!(line["target"], "access");
+        let fields = &line["fields"];
+        assert_eq!(fields["method"], "POST");
+        assert_eq!(fields["path"], "/vote");
+        assert_eq!(fields["status"], 202);
+        assert_eq!(fields["upstream"], "10.0.0.5:8081");
+        assert_eq!(fields["duration_ms"], 1.5);
+        assert_eq!(fields["request_id"], "r-1");
     }
 
     #[test]
