@@ -1,11 +1,12 @@
 //! The access log: one line per request under the `access` target (JSON when
 //! `LOG_FORMAT=json`) with method, path, status, the replica that answered, duration
-//! and request id.
-
-use std::net::SocketAddr;
-use std::time::Duration;
+//! and request id. A JSON line is formatted here and handed to the log thread, not
+//! made by tracing's formatter (see [`AccessEntry::log`]); it has the same keys, less
+//! the request span that tracing would add (its id is among the fields).
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use http::{Method, StatusCode};
 use time::format_description::well_known::Rfc3339;
