@@ -89,7 +89,10 @@ impl AccessEntry<'_> {
         json_value(&mut line, self.status.as_u16());
         line.extend_from_slice(b",\"upstream\":");
         match self.upstream {
-            Some(ServedBy(address)) => json_value(&mut line, address.to_string()),
+            // An address's text needs no escaping: written in place, not allocated.
+            Some(ServedBy(address)) => {
+                let _ = write!(line, "\"{address}\"");
+            }
             None => json_value(&mut line, "-"),
         }
         line.extend_from_slice(b",\"duration_ms\":");
