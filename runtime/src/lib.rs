@@ -38,5 +38,5 @@ pub use metrics::{HttpMetrics, Registry};
 pub use request_id::{RequestId, REQUEST_ID};
 pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;
-pub use timer_table::{DeadlinePassed, TableEntry, TableTimer, TimerTable};
+pub use timer_table::{Bounded, DeadlinePassed, TableEntry, TableTimer, TimerTable};
 pub use warm_up::{warm_up, WarmUp};

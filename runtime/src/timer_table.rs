@@ -204,13 +204,38 @@ impl TableEntry {
     }
 
     /// `future`'s output, or [`DeadlinePassed`] if the deadline passes first.
-    pub async fn bound<F: Future>(&self, future: F) -> Result<F::Output, DeadlinePassed> {
-        let mut future = std::pin::pin!(future);
-        std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+    ///
+    /// A plain future around `future`, not an `async fn`: one would hold `future` twice
+    /// (as its argument and pinned), and every request's future is moved whole into
+    /// memory that has gone cold at high concurrency, so its size is paid per request.
+    pub fn bound<F: Future>(&self, future: F) -> Bounded<'_, F> {
+        Bounded {
+            future,
+            entry: self,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future bounded by a [`TableEntry`]'s deadline; see [`TableEntry::bound`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Bounded<'a, F> {
+        #[pin]
+        future: F,
+        entry: &'a TableEntry,
+    }
+}
+
+impl<F: Future> Future for Bounded<'_, F> {
+    type Output = Result<F::Output, DeadlinePassed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.future.poll(cx) {
             Poll::Ready(output) => Poll::Ready(Ok(output)),
-            Poll::Pending => self.poll_due(cx).map(|()| Err(DeadlinePassed)),
-        })
-        .await
+            Poll::Pending => this.entry.poll_due(cx).map(|()| Err(DeadlinePassed)),
+        }
     }
 }
 
