@@ -4,6 +4,7 @@
 //! says it is safe → response filter (hop-by-hop fields, the request counted against
 //! its replica until its body ends) → a tunnel when the upstream switched protocols.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Either, Empty};
@@ -79,162 +80,165 @@ impl Proxy {
 
     /// Sends `request` to a replica in `pool` and returns its response, streaming, and
     /// which replica sent it.
-    pub async fn forward(
-        &self,
-        pool: &Pool,
+    ///
+    /// Not an `async fn`: one would keep the whole request in its future beside its
+    /// parts. The future is written whole into the connection's slot for each request,
+    /// memory that has gone cold at high concurrency, so every byte of it is paid for.
+    pub fn forward<'a>(
+        &'a self,
+        pool: &'a Pool,
         request: Request,
-        context: &RequestContext,
-    ) -> Result<(Response<Body>, ServedBy), EdgeError> {
-        let deadline = self.deadlines.insert_after(self.timeout);
+        context: &'a RequestContext,
+    ) -> impl Future<Output = Result<(Response<Body>, ServedBy), EdgeError>> + 'a {
         let (mut parts, body) = request.into_parts();
+        async move {
+            let deadline = self.deadlines.insert_after(self.timeout);
 
-        // Request filter. hyper's size hint is the declared Content-Length, when there is
-        // one: the field is not looked up again.
-        if body.size_hint().lower() > self.max_body_bytes {
-            // Drained (bounded) so that the client reads the 413 rather than a reset.
-            tally_runtime::drain(body).await;
-            return Err(EdgeError::TooLarge(self.max_body_bytes));
-        }
-        let upgrade = websocket_upgrade(parts.version, &parts.headers);
-        let client_upgrade = upgrade
-            .as_ref()
-            .and_then(|_| parts.extensions.remove::<OnUpgrade>());
+            // Request filter. hyper's size hint is the declared Content-Length, when there is
+            // one: the field is not looked up again.
+            if body.size_hint().lower() > self.max_body_bytes {
+                // Drained (bounded) so that the client reads the 413 rather than a reset.
+                tally_runtime::drain(body).await;
+                return Err(EdgeError::TooLarge(self.max_body_bytes));
+            }
+            let upgrade = websocket_upgrade(parts.version, &parts.headers);
+            let client_upgrade = upgrade
+                .as_ref()
+                .and_then(|_| parts.extensions.remove::<OnUpgrade>());
 
-        // Upstream request: rewritten once, copied for each attempt.
-        // Read, not removed: each attempt sets the replica's own.
-        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-            parts
+            // Upstream request: rewritten once, copied for each attempt.
+            // Read, not removed: each attempt sets the replica's own.
+            let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+                parts
+                    .uri
+                    .authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            });
+            strip_hop_by_hop(&mut parts.headers);
+            if let (Some(protocol), Some(_)) = (upgrade, &client_upgrade) {
+                restore_upgrade(&mut parts.headers, protocol);
+            }
+            set_forwarded(
+                &mut parts.headers,
+                context.peer.ip(),
+                host,
+                &context.request_id,
+            );
+            let path = parts
                 .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
-        strip_hop_by_hop(&mut parts.headers);
-        if let (Some(protocol), Some(_)) = (upgrade, &client_upgrade) {
-            restore_upgrade(&mut parts.headers, protocol);
-        }
-        set_forwarded(
-            &mut parts.headers,
-            context.peer.ip(),
-            host,
-            &context.request_id,
-        );
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let body = match tokio::time::timeout(
-            CLIENT_BODY_TIMEOUT,
-            RequestBody::read(body, self.max_body_bytes),
-        )
-        .await
-        {
-            Ok(Ok(body)) => body,
-            Ok(Err(ReadError::TooLarge(_))) => {
-                return Err(EdgeError::TooLarge(self.max_body_bytes))
-            }
-            Ok(Err(ReadError::Broken(error))) => {
-                tracing::debug!(%error, "client body broke off");
-                return Err(EdgeError::BodyUnreadable);
-            }
-            Err(_elapsed) => return Err(EdgeError::BodyTimeout),
-        };
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            let body = match tokio::time::timeout(
+                CLIENT_BODY_TIMEOUT,
+                RequestBody::read(body, self.max_body_bytes),
+            )
+            .await
+            {
+                Ok(Ok(body)) => body,
+                Ok(Err(ReadError::TooLarge(_))) => {
+                    return Err(EdgeError::TooLarge(self.max_body_bytes))
+                }
+                Ok(Err(ReadError::Broken(error))) => {
+                    tracing::debug!(%error, "client body broke off");
+                    return Err(EdgeError::BodyUnreadable);
+                }
+                Err(_elapsed) => return Err(EdgeError::BodyTimeout),
+            };
 
-        // Choose, send, and retry where that is safe. The fields go to the first attempt;
-        // an attempt that did not send them gives them back for the next.
-        // A copy is kept only where a request that went out may be repeated.
-        let spare_headers = matches!(
-            retry_for(Failure::BeforeResponse, &parts.method, true),
-            Retry::Once
-        )
-        .then(|| parts.headers.clone());
-        let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
-        let mut retries = Retries::default();
-        // Replicas that failed this request; allocated only when one does.
-        let mut tried: Vec<SocketAddr> = Vec::new();
-        while let Some(replica) = pool.pick(&tried) {
-            retries.attempt();
-            let Some(headers) = unsent_headers.take().or_else(|| spare_headers.clone()) else {
-                return Err(EdgeError::UpstreamUnavailable(pool.kind()));
-            };
-            let mut request = http::Request::new(Either::Left(body.lend()));
-            *request.method_mut() = parts.method.clone();
-            *request.uri_mut() = Uri::from(path.clone());
-            *request.version_mut() = Version::HTTP_11;
-            *request.headers_mut() = headers;
-            request
-                .headers_mut()
-                .insert(header::HOST, replica.host.clone());
-            let in_flight = InFlight::start(replica.clone());
-            let sent_at = Instant::now();
-            let attempt = async {
-                let checkout = self.connections.checkout(replica.address).await;
-                let mut checkout = match checkout {
-                    Ok(checkout) => checkout,
-                    Err(error) => return Attempt::NotConnected(error, request),
+            // Choose, send, and retry where that is safe. The fields go to the first attempt;
+            // an attempt that did not send them gives them back for the next.
+            // A copy is kept only where a request that went out may be repeated.
+            let spare_headers = matches!(
+                retry_for(Failure::BeforeResponse, &parts.method, true),
+                Retry::Once
+            )
+            .then(|| parts.headers.clone());
+            let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
+            let mut retries = Retries::default();
+            // Replicas that failed this request; allocated only when one does.
+            let mut tried: Vec<SocketAddr> = Vec::new();
+            while let Some(replica) = pool.pick(&tried) {
+                retries.attempt();
+                let Some(headers) = unsent_headers.take().or_else(|| spare_headers.clone()) else {
+                    return Err(EdgeError::UpstreamUnavailable(pool.kind()));
                 };
-                match checkout.sender.try_send_request(request).await {
-                    Ok(response) => Attempt::Answered(response, checkout.sender),
-                    Err(mut error) => match error.take_message() {
-                        Some(request) => {
-                            Attempt::Unsent(error.into_error(), request, checkout.reused)
-                        }
-                        None => Attempt::Failed(error.into_error()),
-                    },
-                }
-            };
-            let failure = match deadline.bound(attempt).await {
-                Ok(Attempt::Answered(response, sender)) => {
-                    pool.metrics().observe_latency(sent_at.elapsed());
-                    let response = self.response_filter(
-                        pool,
-                        response,
-                        &replica,
-                        in_flight,
-                        client_upgrade,
-                        sender,
-                    )?;
-                    return Ok((response, ServedBy(replica.address)));
-                }
-                Err(_elapsed) => {
-                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), "upstream timed out");
-                    return Err(EdgeError::UpstreamTimeout(pool.kind()));
-                }
-                Ok(Attempt::NotConnected(error, request)) => {
-                    unsent_headers = Some(request.into_parts().0.headers);
-                    tried.push(replica.address);
-                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), %error, "upstream connect failed");
-                    Failure::Connect
-                }
-                Ok(Attempt::Unsent(error, request, reused)) => {
-                    unsent_headers = Some(request.into_parts().0.headers);
-                    tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
-                    if !reused {
-                        // A reused one closing is not the replica's doing: it may be
-                        // picked again, for a fresh connection.
-                        tried.push(replica.address);
+                let in_flight = InFlight::start(replica.clone());
+                let sent_at = Instant::now();
+                // The request is made once a connection is there, so that it is not held
+                // (and copied) while one is found.
+                let attempt = async {
+                    let checkout = self.connections.checkout(replica.address).await;
+                    let mut checkout = match checkout {
+                        Ok(checkout) => checkout,
+                        Err(error) => return Attempt::NotConnected(error, headers),
+                    };
+                    let request = upstream_request(&parts, &path, &body, &replica, headers);
+                    match checkout.sender.try_send_request(request).await {
+                        Ok(response) => Attempt::Answered(response, checkout.sender),
+                        Err(mut error) => match error.take_message() {
+                            Some(request) => Attempt::Unsent(
+                                error.into_error(),
+                                request.into_parts().0.headers,
+                                checkout.reused,
+                            ),
+                            None => Attempt::Failed(error.into_error()),
+                        },
                     }
-                    Failure::Unsent
+                };
+                let failure = match deadline.bound(attempt).await {
+                    Ok(Attempt::Answered(response, sender)) => {
+                        pool.metrics().observe_latency(sent_at.elapsed());
+                        let response = self.response_filter(
+                            pool,
+                            response,
+                            &replica,
+                            in_flight,
+                            client_upgrade,
+                            sender,
+                        )?;
+                        return Ok((response, ServedBy(replica.address)));
+                    }
+                    Err(_elapsed) => {
+                        tracing::warn!(upstream = %replica.address, kind = pool.kind(), "upstream timed out");
+                        return Err(EdgeError::UpstreamTimeout(pool.kind()));
+                    }
+                    Ok(Attempt::NotConnected(error, headers)) => {
+                        unsent_headers = Some(headers);
+                        tried.push(replica.address);
+                        tracing::warn!(upstream = %replica.address, kind = pool.kind(), %error, "upstream connect failed");
+                        Failure::Connect
+                    }
+                    Ok(Attempt::Unsent(error, headers, reused)) => {
+                        unsent_headers = Some(headers);
+                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
+                        if !reused {
+                            // A reused one closing is not the replica's doing: it may be
+                            // picked again, for a fresh connection.
+                            tried.push(replica.address);
+                        }
+                        Failure::Unsent
+                    }
+                    Ok(Attempt::Failed(error)) => {
+                        tried.push(replica.address);
+                        tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
+                        Failure::BeforeResponse
+                    }
+                };
+                let failure =
+                    AttemptError::classify(failure, &parts.method, body.unsent(), body.too_large());
+                match failure.failure {
+                    Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
+                    Failure::Connect => pool.eject(&replica),
+                    Failure::BeforeResponse | Failure::Unsent => {}
                 }
-                Ok(Attempt::Failed(error)) => {
-                    tried.push(replica.address);
-                    tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
-                    Failure::BeforeResponse
+                if !retries.allow(&failure) {
+                    return Err(EdgeError::UpstreamUnavailable(pool.kind()));
                 }
-            };
-            let failure =
-                AttemptError::classify(failure, &parts.method, body.unsent(), body.too_large());
-            match failure.failure {
-                Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
-                Failure::Connect => pool.eject(&replica),
-                Failure::BeforeResponse | Failure::Unsent => {}
+                pool.metrics().retries.inc();
             }
-            if !retries.allow(&failure) {
-                return Err(EdgeError::UpstreamUnavailable(pool.kind()));
-            }
-            pool.metrics().retries.inc();
+            Err(EdgeError::UpstreamUnavailable(pool.kind()))
         }
-        Err(EdgeError::UpstreamUnavailable(pool.kind()))
     }
 
     /// The upstream's response for the client: hop-by-hop fields removed, the body
@@ -289,17 +293,32 @@ impl Proxy {
 enum Attempt {
     /// A response head came back on this connection.
     Answered(Response<hyper::body::Incoming>, Sender),
-    /// No connection could be opened; the request is given back.
-    NotConnected(ConnectError, UpstreamRequest),
+    /// No connection could be opened; the request's fields are given back.
+    NotConnected(ConnectError, HeaderMap),
     /// The connection closed before the request went out (`reused`: it was idle in the
-    /// pool); the request is given back.
-    Unsent(hyper::Error, UpstreamRequest, bool),
+    /// pool); the request's fields are given back.
+    Unsent(hyper::Error, HeaderMap, bool),
     /// The request went out, or may have, and no response head came back.
     Failed(hyper::Error),
 }
 
-/// A request as the edge sends it upstream.
-type UpstreamRequest = http::Request<UpstreamBody>;
+/// The request for one attempt on `replica`: the client's, rewritten, with `headers`
+/// (the rewritten fields) and the replica's own `Host`.
+fn upstream_request(
+    parts: &http::request::Parts,
+    path: &PathAndQuery,
+    body: &RequestBody,
+    replica: &Replica,
+    mut headers: HeaderMap,
+) -> http::Request<UpstreamBody> {
+    headers.insert(header::HOST, replica.host.clone());
+    let mut request = http::Request::new(Either::Left(body.lend()));
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = Uri::from(path.clone());
+    *request.version_mut() = Version::HTTP_11;
+    *request.headers_mut() = headers;
+    request
+}
 
 /// An upstream response's body on its way to the client: its request is counted against
 /// its replica until the body ends or is dropped, and its connection goes back to the

@@ -44,57 +44,65 @@ pub struct SharedState {
 }
 
 impl Handler for EdgeService {
-    async fn handle(
+    // Not an `async fn`, which would hold the request and the context twice in its
+    // future (as arguments and as the locals they are moved into); see `Proxy::forward`.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn's future holds its arguments twice"
+    )]
+    fn handle(
         self: Arc<Self>,
         mut request: Request,
         context: RequestContext,
-    ) -> Response<Body> {
-        let route = self
-            .shared
-            .routes
-            .route(request.method(), request.uri().path());
-        // What the access line needs after the request is gone, kept only when the line
-        // will be written.
-        let logged = AccessEntry::enabled().then(|| {
-            let started = tokio::time::Instant::now();
-            (started, request.method().clone(), request.uri().clone())
-        });
-        let shared = &self.shared;
-        let refused = shared.admission.refuse(&mut request, &context, route);
-        let pool = match route {
-            Route::Vote => Some(&shared.vote),
-            Route::Result => Some(&shared.result),
-            Route::Static => None,
-        };
-        let (answer, upstream) = match (refused, pool) {
-            (Some(refused), _) => (Ok(refused), None),
-            (None, Some(pool)) => match self.proxy.forward(pool, request, &context).await {
-                Ok((response, served_by)) => (Ok(response), Some(served_by)),
-                Err(error) => (Err(error), None),
-            },
-            (None, None) => {
-                let path = request.uri().path();
-                let file = static_alias(path).unwrap_or(path);
-                let served = shared
-                    .files
-                    .serve(request.method(), file, request.headers());
-                (served, None)
+    ) -> impl std::future::Future<Output = Response<Body>> + Send + 'static {
+        async move {
+            let route = self
+                .shared
+                .routes
+                .route(request.method(), request.uri().path());
+            // What the access line needs after the request is gone, kept only when the line
+            // will be written.
+            let logged = AccessEntry::enabled().then(|| {
+                let started = tokio::time::Instant::now();
+                (started, request.method().clone(), request.uri().clone())
+            });
+            let shared = &self.shared;
+            let refused = shared.admission.refuse(&mut request, &context, route);
+            let pool = match route {
+                Route::Vote => Some(&shared.vote),
+                Route::Result => Some(&shared.result),
+                Route::Static => None,
+            };
+            let (answer, upstream) = match (refused, pool) {
+                (Some(refused), _) => (Ok(refused), None),
+                (None, Some(pool)) => match self.proxy.forward(pool, request, &context).await {
+                    Ok((response, served_by)) => (Ok(response), Some(served_by)),
+                    Err(error) => (Err(error), None),
+                },
+                (None, None) => {
+                    let path = request.uri().path();
+                    let file = static_alias(path).unwrap_or(path);
+                    let served = shared
+                        .files
+                        .serve(request.method(), file, request.headers());
+                    (served, None)
+                }
+            };
+            let response = answer.unwrap_or_else(|error| error.to_response());
+            if let Some((started, method, uri)) = &logged {
+                AccessEntry {
+                    method,
+                    path: uri.path(),
+                    route: route.label(),
+                    status: response.status(),
+                    upstream,
+                    duration: started.elapsed(),
+                    request_id: context.request_id.as_str(),
+                }
+                .log();
             }
-        };
-        let response = answer.unwrap_or_else(|error| error.to_response());
-        if let Some((started, method, uri)) = &logged {
-            AccessEntry {
-                method,
-                path: uri.path(),
-                route: route.label(),
-                status: response.status(),
-                upstream,
-                duration: started.elapsed(),
-                request_id: context.request_id.as_str(),
-            }
-            .log();
+            response
         }
-        response
     }
 
     const ROUTES: &'static [&'static str] = &routes::LABELS;
