@@ -94,8 +94,8 @@ impl Proxy {
         async move {
             let deadline = self.deadlines.insert_after(self.timeout);
 
-            // Request filter. hyper's size hint is the declared Content-Length, when there is
-            // one: the field is not looked up again.
+            // Request filter. hyper's size hint is the declared Content-Length, when
+            // there is one: the field is not looked up again.
             if body.size_hint().lower() > self.max_body_bytes {
                 // Drained (bounded) so that the client reads the 413 rather than a reset.
                 tally_runtime::drain(body).await;
@@ -146,8 +146,8 @@ impl Proxy {
                 Err(_elapsed) => return Err(EdgeError::BodyTimeout),
             };
 
-            // Choose, send, and retry where that is safe. The fields go to the first attempt;
-            // an attempt that did not send them gives them back for the next.
+            // Choose, send, and retry where that is safe. The fields go to the first
+            // attempt; an attempt that did not send them gives them back for the next.
             // A copy is kept only where a request that went out may be repeated.
             let spare_headers = matches!(
                 retry_for(Failure::BeforeResponse, &parts.method, true),
