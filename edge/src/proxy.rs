@@ -4,9 +4,9 @@
 //! says it is safe → response filter (hop-by-hop fields, the request counted against
 //! its replica until its body ends) → a tunnel when the upstream switched protocols.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -129,12 +129,14 @@ impl Proxy {
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            let body = match tokio::time::timeout(
-                CLIENT_BODY_TIMEOUT,
-                RequestBody::read(body, self.max_body_bytes),
-            )
-            .await
-            {
+            // A ballot comes with its head: the timer is armed only for a body that is
+            // still on its way after a first read.
+            let mut read = pin!(RequestBody::read(body, self.max_body_bytes));
+            let read = match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+                Poll::Ready(read) => Ok(read),
+                Poll::Pending => tokio::time::timeout(CLIENT_BODY_TIMEOUT, read).await,
+            };
+            let body = match read {
                 Ok(Ok(body)) => body,
                 Ok(Err(ReadError::TooLarge(_))) => {
                     return Err(EdgeError::TooLarge(self.max_body_bytes))

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tally_runtime::BoxError;
@@ -67,12 +67,36 @@ impl RequestBody {
             return Ok(Self::streamed(body, limit));
         }
         let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
-        match Limited::new(body, limit_bytes).collect().await {
-            // One frame (the usual ballot) becomes the body without a copy.
-            Ok(collected) => Ok(RequestBody::Buffered(collected.to_bytes())),
-            Err(error) if error.is::<LengthLimitError>() => Err(BodyTooLarge(limit).into()),
-            Err(error) => Err(ReadError::Broken(error)),
+        let mut body = Limited::new(body, limit_bytes);
+        // One frame (the usual ballot) becomes the body as it is; several are joined.
+        // `collect` would queue even the one frame in a list it allocates.
+        let mut only: Option<Bytes> = None;
+        let mut joined = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                if error.is::<LengthLimitError>() {
+                    ReadError::from(BodyTooLarge(limit))
+                } else {
+                    ReadError::Broken(error)
+                }
+            })?;
+            // Trailers are not forwarded (HTTP/1.1 upstream requests have a length).
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            match only.take() {
+                None if joined.is_empty() => only = Some(data),
+                earlier => {
+                    if let Some(earlier) = earlier {
+                        joined.extend_from_slice(&earlier);
+                    }
+                    joined.extend_from_slice(&data);
+                }
+            }
         }
+        Ok(RequestBody::Buffered(
+            only.unwrap_or_else(|| joined.freeze()),
+        ))
     }
 
     fn streamed(body: Incoming, limit: u64) -> Self {

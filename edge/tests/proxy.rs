@@ -89,6 +89,7 @@ async fn echo(name: &str, hits: &AtomicUsize, request: Request<Incoming>) -> Res
         "uri": parts.uri.to_string(),
         "headers": headers,
         "body_len": body.len(),
+        "body": String::from_utf8_lossy(&body),
     });
     let mut response = Response::new(Full::new(Bytes::from(echoed.to_string())));
     let headers = response.headers_mut();
@@ -383,6 +384,38 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
     assert!(!answer.headers.contains_key("keep-alive"));
     assert_eq!(answer.headers["x-request-id"], "req-42");
     assert_security_headers(&answer);
+}
+
+/// A body with a length that arrives in several reads is forwarded whole, in order:
+/// the edge reads it all before choosing a replica, the first read without a timer.
+#[tokio::test]
+async fn a_body_arriving_in_pieces_is_forwarded_whole() {
+    let vote = FakeUpstream::start("vote").await;
+    let result = FakeUpstream::start("result").await;
+    let edge = start_edge(&[vote.address], &[result.address], &[]).await;
+    let pieces = ["vote=a&poll=", "default&note=", "in-three-pieces"];
+    let length: usize = pieces.iter().map(|piece| piece.len()).sum();
+
+    let mut stream = TcpStream::connect(edge.address).await.expect("connect");
+    let head = format!(
+        "POST /vote HTTP/1.1\r\nhost: tally.test\r\ncontent-type: \
+         application/x-www-form-urlencoded\r\ncontent-length: {length}\r\n\
+         connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    for piece in pieces {
+        // Apart in time, so that each is a read of its own at the edge.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        stream.write_all(piece.as_bytes()).await.expect("piece");
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer");
+    let answer = String::from_utf8(answer).expect("text");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split_once("\r\n\r\n").expect("head ends").1;
+    let echoed: Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(echoed["body"], pieces.concat());
+    assert_eq!(vote.hits(), 1);
 }
 
 #[tokio::test]
