@@ -4,9 +4,9 @@
 //! says it is safe → response filter (hop-by-hop fields, the request counted against
 //! its replica until its body ends) → a tunnel when the upstream switched protocols.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -89,11 +89,9 @@ impl Proxy {
         pool: &'a Pool,
         request: Request,
         context: &'a RequestContext,
-    ) -> impl Future<Output = Result<(Response<Body>, ServedBy), EdgeError>> + 'a {
+    ) -> impl Future<Output = Result<(Response<Body>, ServedBy), EdgeError>> + Send + 'a {
         let (mut parts, body) = request.into_parts();
         async move {
-            let deadline = self.deadlines.insert_after(self.timeout);
-
             // Request filter. hyper's size hint is the declared Content-Length, when
             // there is one: the field is not looked up again.
             if body.size_hint().lower() > self.max_body_bytes {
@@ -106,8 +104,9 @@ impl Proxy {
                 .as_ref()
                 .and_then(|_| parts.extensions.remove::<OnUpgrade>());
 
-            // Upstream request: rewritten once, copied for each attempt.
-            // Read, not removed: each attempt sets the replica's own.
+            // The upstream request's fields: rewritten once; each attempt makes its
+            // request from them. `Host` is read, not removed: each attempt sets the
+            // replica's own.
             let host = parts.headers.get(header::HOST).cloned().or_else(|| {
                 parts
                     .uri
@@ -129,14 +128,11 @@ impl Proxy {
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            // A ballot comes with its head: the timer is armed only for a body that is
-            // still on its way after a first read.
-            let mut read = pin!(RequestBody::read(body, self.max_body_bytes));
-            let read = match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
-                Poll::Ready(read) => Ok(read),
-                Poll::Pending => tokio::time::timeout(CLIENT_BODY_TIMEOUT, read).await,
-            };
-            let body = match read {
+            // One await: a read polled once before a timer was armed stayed pinned in
+            // this future across two, which rustc then kept beside the attempts
+            // (330 bytes more, for about 150 instructions less).
+            let read = RequestBody::read(body, self.max_body_bytes);
+            let body = match tokio::time::timeout(CLIENT_BODY_TIMEOUT, read).await {
                 Ok(Ok(body)) => body,
                 Ok(Err(ReadError::TooLarge(_))) => {
                     return Err(EdgeError::TooLarge(self.max_body_bytes))
@@ -147,6 +143,10 @@ impl Proxy {
                 }
                 Err(_elapsed) => return Err(EdgeError::BodyTimeout),
             };
+
+            // The upstream's time for its response head starts now that the body is
+            // here: a slow client does not use it up.
+            let deadline = self.deadlines.insert_after(self.timeout);
 
             // Choose, send, and retry where that is safe. The fields go to the first
             // attempt; an attempt that did not send them gives them back for the next.
@@ -175,7 +175,7 @@ impl Proxy {
                         Ok(checkout) => checkout,
                         Err(error) => return Attempt::NotConnected(error, headers),
                     };
-                    let request = upstream_request(&parts, &path, &body, &replica, headers);
+                    let request = upstream_request(&parts.method, &path, &body, &replica, headers);
                     match checkout.sender.try_send_request(request).await {
                         Ok(response) => Attempt::Answered(response, checkout.sender),
                         Err(mut error) => match error.take_message() {
@@ -298,7 +298,8 @@ enum Attempt {
     /// No connection could be opened; the request's fields are given back.
     NotConnected(ConnectError, HeaderMap),
     /// The connection closed before the request went out (`reused`: it was idle in the
-    /// pool); the request's fields are given back.
+    /// pool); the request's fields are given back (with this replica's `Host`, which
+    /// the next attempt replaces).
     Unsent(hyper::Error, HeaderMap, bool),
     /// The request went out, or may have, and no response head came back.
     Failed(hyper::Error),
@@ -307,7 +308,7 @@ enum Attempt {
 /// The request for one attempt on `replica`: the client's, rewritten, with `headers`
 /// (the rewritten fields) and the replica's own `Host`.
 fn upstream_request(
-    parts: &http::request::Parts,
+    method: &http::Method,
     path: &PathAndQuery,
     body: &RequestBody,
     replica: &Replica,
@@ -315,7 +316,7 @@ fn upstream_request(
 ) -> http::Request<UpstreamBody> {
     headers.insert(header::HOST, replica.host.clone());
     let mut request = http::Request::new(Either::Left(body.lend()));
-    *request.method_mut() = parts.method.clone();
+    *request.method_mut() = method.clone();
     *request.uri_mut() = Uri::from(path.clone());
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;

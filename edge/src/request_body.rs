@@ -67,6 +67,7 @@ impl RequestBody {
             return Ok(Self::streamed(body, limit));
         }
         let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+        let declared = body.size_hint().lower();
         let mut body = Limited::new(body, limit_bytes);
         // One frame (the usual ballot) becomes the body as it is; several are joined.
         // `collect` would queue even the one frame in a list it allocates.
@@ -80,19 +81,21 @@ impl RequestBody {
                     ReadError::Broken(error)
                 }
             })?;
-            // Trailers are not forwarded (HTTP/1.1 upstream requests have a length).
+            // Trailers are dropped: the upstream request has a length, so it cannot
+            // carry them.
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            match only.take() {
-                None if joined.is_empty() => only = Some(data),
-                earlier => {
-                    if let Some(earlier) = earlier {
-                        joined.extend_from_slice(&earlier);
-                    }
-                    joined.extend_from_slice(&data);
-                }
+            if only.is_none() && joined.is_empty() {
+                only = Some(data);
+                continue;
             }
+            if let Some(first) = only.take() {
+                // Room for all of it at once (the declared length, within the limit).
+                joined.reserve(usize::try_from(declared).unwrap_or(0).min(limit_bytes));
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&data);
         }
         Ok(RequestBody::Buffered(
             only.unwrap_or_else(|| joined.freeze()),

@@ -388,11 +388,18 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
 
 /// A body with a length that arrives in several reads is forwarded whole, in order:
 /// the edge reads it all before choosing a replica, the first read without a timer.
+/// It takes the client longer than the upstream timeout, which starts only once the
+/// body is there.
 #[tokio::test]
 async fn a_body_arriving_in_pieces_is_forwarded_whole() {
     let vote = FakeUpstream::start("vote").await;
     let result = FakeUpstream::start("result").await;
-    let edge = start_edge(&[vote.address], &[result.address], &[]).await;
+    let edge = start_edge(
+        &[vote.address],
+        &[result.address],
+        &["--upstream-timeout=200ms"],
+    )
+    .await;
     let pieces = ["vote=a&poll=", "default&note=", "in-three-pieces"];
     let length: usize = pieces.iter().map(|piece| piece.len()).sum();
 
@@ -404,12 +411,15 @@ async fn a_body_arriving_in_pieces_is_forwarded_whole() {
     );
     stream.write_all(head.as_bytes()).await.expect("head");
     for piece in pieces {
-        // Apart in time, so that each is a read of its own at the edge.
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Apart in time, so that each is a read of its own at the edge; 300 ms in all.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         stream.write_all(piece.as_bytes()).await.expect("piece");
     }
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("answer");
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("answer");
     let answer = String::from_utf8(answer).expect("text");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = answer.split_once("\r\n\r\n").expect("head ends").1;
