@@ -128,9 +128,9 @@ impl Proxy {
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            // One await: a read polled once before a timer was armed stayed pinned in
-            // this future across two, which rustc then kept beside the attempts
-            // (330 bytes more, for about 150 instructions less).
+            // Keep the read a single await: a read pinned here and polled across two
+            // awaits (say, once before arming the timer) is kept by rustc beside the
+            // attempts, 330 bytes more in this future for every request.
             let read = RequestBody::read(body, self.max_body_bytes);
             let body = match tokio::time::timeout(CLIENT_BODY_TIMEOUT, read).await {
                 Ok(Ok(body)) => body,

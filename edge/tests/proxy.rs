@@ -387,9 +387,8 @@ async fn forwards_headers_and_body_and_strips_hop_by_hop() {
 }
 
 /// A body with a length that arrives in several reads is forwarded whole, in order:
-/// the edge reads it all before choosing a replica, the first read without a timer.
-/// It takes the client longer than the upstream timeout, which starts only once the
-/// body is there.
+/// the edge reads it all before choosing a replica. It takes the client longer than
+/// the upstream timeout, which starts only once the body is there.
 #[tokio::test]
 async fn a_body_arriving_in_pieces_is_forwarded_whole() {
     let vote = FakeUpstream::start("vote").await;
