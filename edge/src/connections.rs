@@ -1,6 +1,9 @@
-//! One worker's HTTP/1.1 connections to upstream replicas: opened on demand, one idle
-//! list per replica address, reused most recent first, given back only once a response
-//! has been read to its end, and closed after sitting idle for the idle timeout.
+//! One worker's connections to upstream replicas, in the protocol the edge is set to
+//! speak to them. HTTP/2 ([`crate::multiplexed`]): one connection per replica carries
+//! every request. HTTP/1.1 (and every WebSocket, whatever the setting): opened on
+//! demand, one idle list per replica address, reused most recent first, given back only
+//! once a response has been read to its end, and closed after sitting idle for the idle
+//! timeout.
 //!
 //! Each worker thread owns its connections, so a request and the connection that
 //! carries it run on the same thread; hyper-util's pooled client, shared by every
@@ -12,16 +15,60 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hyper::client::conn::http1;
+use futures_util::future::Either;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, TrySendError};
 use hyper_util::rt::TokioIo;
 use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::multiplexed::{self, Multiplexed};
 use crate::proxy::UpstreamBody;
 
+/// The protocol the edge speaks to its upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpstreamProtocol {
+    /// HTTP/2 over cleartext TCP, without an upgrade (h2c prior knowledge, RFC 9113
+    /// §3.3): what Tally's services speak beside HTTP/1.1 on their ports.
+    H2c,
+    /// HTTP/1.1 with keep-alive: one connection per request in flight.
+    Http1,
+}
+
+/// A request on its way upstream.
+pub type UpstreamRequest = http::Request<UpstreamBody>;
+
 /// The sending half of one upstream connection.
-pub type Sender = http1::SendRequest<UpstreamBody>;
+#[derive(Debug)]
+pub enum Sender {
+    /// An HTTP/1.1 connection: one request at a time.
+    Http1(http1::SendRequest<UpstreamBody>),
+    /// A share of a replica's HTTP/2 connection.
+    Http2(multiplexed::Sender),
+}
+
+impl Sender {
+    /// Sends `request`; the request comes back in the error when it was not sent.
+    pub fn try_send_request(
+        &mut self,
+        request: UpstreamRequest,
+    ) -> impl std::future::Future<Output = Result<http::Response<Incoming>, TrySendError<UpstreamRequest>>>
+    {
+        match self {
+            Sender::Http1(sender) => Either::Left(sender.try_send_request(request)),
+            Sender::Http2(sender) => Either::Right(sender.try_send_request(request)),
+        }
+    }
+
+    /// Whether the connection is closed for good.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(sender) => sender.is_closed(),
+            Sender::Http2(sender) => sender.is_closed(),
+        }
+    }
+}
 
 /// Idle connections kept per replica: enough for a burst of concurrent votes without
 /// reconnecting, bounded so that a burst does not pin file descriptors forever.
@@ -37,9 +84,12 @@ pub enum ConnectError {
     /// No answer within the connect timeout.
     #[error("connect timed out")]
     TimedOut,
-    /// The HTTP/1.1 connection could not be set up.
+    /// The HTTP connection could not be set up.
     #[error("handshake: {0}")]
     Handshake(#[from] hyper::Error),
+    /// A connection opened for several requests at once failed for all of them.
+    #[error(transparent)]
+    Shared(Arc<ConnectError>),
 }
 
 /// A connection ready for one request.
@@ -55,59 +105,104 @@ pub struct Checkout {
 /// One worker's upstream connections, by replica address.
 #[derive(Debug)]
 pub struct Connections {
-    /// Looked up twice per proxied request. The keys come from DNS, not from clients,
-    /// so a fast hash without flooding resistance is safe here; SipHash cost about 230
-    /// instructions per lookup.
+    protocol: UpstreamProtocol,
+    /// HTTP/1.1 connections not carrying a request. Looked up twice per proxied
+    /// request. The keys come from DNS, not from clients, so a fast hash without
+    /// flooding resistance is safe here; SipHash cost about 230 instructions per lookup.
     idle: Mutex<FxHashMap<SocketAddr, Vec<Idle>>>,
+    multiplexed: Multiplexed,
     connect_timeout: Duration,
     idle_timeout: Duration,
 }
 
 #[derive(Debug)]
 struct Idle {
-    sender: Sender,
+    sender: http1::SendRequest<UpstreamBody>,
     since: Instant,
 }
 
 impl Connections {
-    /// Connections that give a replica `connect_timeout` to accept and are closed after
-    /// `idle_timeout` unused (keep it below the upstreams' own keep-alive timeout).
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Arc<Self> {
+    /// Connections in `protocol` that give a replica `connect_timeout` to accept and are
+    /// closed after `idle_timeout` unused (keep it below the upstreams' own keep-alive
+    /// timeout).
+    pub fn new(
+        protocol: UpstreamProtocol,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Arc<Self> {
         Arc::new(Connections {
+            protocol,
             idle: Mutex::new(FxHashMap::default()),
+            multiplexed: Multiplexed::new(connect_timeout),
             connect_timeout,
             idle_timeout,
         })
     }
 
-    /// An idle connection to `address` that can take a request now, or a new one.
-    pub async fn checkout(&self, address: SocketAddr) -> Result<Checkout, ConnectError> {
+    /// A connection to `address` that can take a request now: the replica's HTTP/2
+    /// connection, or an idle HTTP/1.1 one, or a new one. An `upgrade` (a WebSocket)
+    /// needs HTTP/1.1: its mechanism is HTTP/1.1's (RFC 9110 §7.8).
+    pub async fn checkout(
+        &self,
+        address: SocketAddr,
+        upgrade: bool,
+    ) -> Result<Checkout, ConnectError> {
+        if self.protocol == UpstreamProtocol::H2c && !upgrade {
+            let (sender, reused) = match self.multiplexed.checkout_open(address) {
+                Some(open) => (open, true),
+                // Boxed for the rare path's sake, as below.
+                None => Box::pin(self.multiplexed.checkout(address)).await?,
+            };
+            return Ok(Checkout {
+                sender: Sender::Http2(sender),
+                reused,
+            });
+        }
         while let Some(mut sender) = self.take_idle(address) {
             // Given back after its last response ended, so ready at once or closed.
             if sender.is_ready() || sender.ready().await.is_ok() {
                 return Ok(Checkout {
-                    sender,
+                    sender: Sender::Http1(sender),
                     reused: true,
                 });
             }
         }
         // Boxed: opening a connection (connect, timeout, handshake) is a large future and
         // the rare path; inline, every request's future would carry its size.
-        let sender = Box::pin(self.connect(address)).await?;
+        let sender = Box::pin(self.connect_http1(address)).await?;
         Ok(Checkout {
-            sender,
+            sender: Sender::Http1(sender),
             reused: false,
         })
     }
 
-    /// Opens a connection to `address` (not pooled until given back); its I/O runs on
-    /// a task of the calling worker until both halves are done with it.
+    /// Opens a connection to `address` in the configured protocol that only the
+    /// caller uses (a health check), not pooled.
     pub async fn connect(&self, address: SocketAddr) -> Result<Sender, ConnectError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(address))
-            .await
-            .map_err(|_elapsed| ConnectError::TimedOut)??;
-        // Votes are small requests and responses: no Nagle's delay.
-        stream.set_nodelay(true)?;
+        Ok(match self.protocol {
+            UpstreamProtocol::H2c => Sender::Http2(self.multiplexed.connect(address).await?),
+            UpstreamProtocol::Http1 => Sender::Http1(self.connect_http1(address).await?),
+        })
+    }
+
+    /// Whether ordinary requests share one connection per replica (HTTP/2).
+    pub fn multiplexes(&self) -> bool {
+        self.protocol == UpstreamProtocol::H2c
+    }
+
+    /// Stops sending new requests on the replica's HTTP/2 connection after it refused
+    /// one (it is going away): the next request opens a new connection.
+    pub fn forget(&self, address: SocketAddr) {
+        self.multiplexed.forget(address);
+    }
+
+    /// Opens an HTTP/1.1 connection to `address` (not pooled until given back); its
+    /// I/O runs on a task of the calling worker until both halves are done with it.
+    async fn connect_http1(
+        &self,
+        address: SocketAddr,
+    ) -> Result<http1::SendRequest<UpstreamBody>, ConnectError> {
+        let stream = open_stream(address, self.connect_timeout).await?;
         // Requests upstream are small (a ballot): head and body copied into one buffer
         // and written at once cost fewer instructions than a vectored write of the two
         // (about 400 per vote, counted by benches/edge-instructions.sh).
@@ -124,8 +219,12 @@ impl Connections {
     }
 
     /// Keeps `sender` for the next request to `address`, unless it is closed; the
-    /// oldest idle connection is closed when the replica has too many.
+    /// oldest idle connection is closed when the replica has too many. A share of an
+    /// HTTP/2 connection is simply dropped: the connection stays for the others.
     pub fn give_back(&self, address: SocketAddr, sender: Sender) {
+        let Sender::Http1(sender) = sender else {
+            return;
+        };
         if sender.is_closed() {
             return;
         }
@@ -140,9 +239,11 @@ impl Connections {
         });
     }
 
-    /// Closes every connection idle for longer than the idle timeout (and those the
-    /// replica closed), so that replicas gone from DNS leave nothing behind.
+    /// Closes every connection idle for longer than the idle timeout (HTTP/2: unused
+    /// since the last call; and those the replica closed), so that replicas gone from
+    /// DNS leave nothing behind.
     pub fn close_expired(&self) {
+        self.multiplexed.close_unused();
         let now = Instant::now();
         self.lock().retain(|_, list| {
             list.retain(|idle| {
@@ -165,7 +266,7 @@ impl Connections {
 
     /// The most recently used idle connection to `address` that is neither expired nor
     /// closed; the expired and closed ones met on the way are dropped.
-    fn take_idle(&self, address: SocketAddr) -> Option<Sender> {
+    fn take_idle(&self, address: SocketAddr) -> Option<http1::SendRequest<UpstreamBody>> {
         let mut idle = self.lock();
         let list = idle.get_mut(&address)?;
         let now = Instant::now();
@@ -183,4 +284,17 @@ impl Connections {
         // The map stays consistent whatever panicked while holding it.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A TCP connection to `address`, within `connect_timeout`, with Nagle's delay off
+/// (votes are small requests and responses).
+pub async fn open_stream(
+    address: SocketAddr,
+    connect_timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_elapsed| ConnectError::TimedOut)??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }

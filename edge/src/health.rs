@@ -182,7 +182,7 @@ pub async fn check(
         request
             .headers_mut()
             .insert(header::HOST, replica.host.clone());
-        sender.send_request(request).await.ok()
+        sender.try_send_request(request).await.ok()
     };
     matches!(
         tokio::time::timeout(timeout, check).await,

@@ -22,6 +22,7 @@ pub mod health;
 pub mod limits;
 pub mod listeners;
 pub mod metrics;
+pub mod multiplexed;
 pub mod precompressed;
 pub mod proxy;
 pub mod range;
@@ -125,6 +126,7 @@ pub async fn run_with_resolver(
     );
     // Health checks run on the control thread with connections of their own.
     let connections = Connections::new(
+        config.upstream.protocol,
         config.upstream.connect_timeout,
         config.upstream.pool_idle_timeout,
     );

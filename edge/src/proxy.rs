@@ -26,7 +26,7 @@ use crate::connections::{ConnectError, Connections, Sender};
 use crate::error::EdgeError;
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
 use crate::request_body::{AttemptBody, ReadError, RequestBody};
-use crate::retry::{retry_for, AttemptError, Failure, Retries, Retry};
+use crate::retry::{refusal, retry_for, AttemptError, Failure, Refusal, Retries, Retry};
 use crate::tunnel::{restore_upgrade, websocket_upgrade, Tunnels};
 use crate::upstream::{InFlight, Pool, Replica};
 
@@ -150,11 +150,14 @@ impl Proxy {
 
             // Choose, send, and retry where that is safe. The fields go to the first
             // attempt; an attempt that did not send them gives them back for the next.
-            // A copy is kept only where a request that went out may be repeated.
-            let spare_headers = matches!(
-                retry_for(Failure::BeforeResponse, &parts.method, true),
-                Retry::Once
-            )
+            // A copy is kept only where a request that went out may be repeated, and
+            // over HTTP/2, where a replica that is going away refuses requests without
+            // giving them back.
+            let spare_headers = (self.connections.multiplexes()
+                || matches!(
+                    retry_for(Failure::BeforeResponse, &parts.method, true),
+                    Retry::Once
+                ))
             .then(|| parts.headers.clone());
             let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
             let mut retries = Retries::default();
@@ -170,7 +173,8 @@ impl Proxy {
                 // The request is made once a connection is there, so that it is not held
                 // (and copied) while one is found.
                 let attempt = async {
-                    let checkout = self.connections.checkout(replica.address).await;
+                    let upgrade = client_upgrade.is_some();
+                    let checkout = self.connections.checkout(replica.address, upgrade).await;
                     let mut checkout = match checkout {
                         Ok(checkout) => checkout,
                         Err(error) => return Attempt::NotConnected(error, headers),
@@ -184,7 +188,10 @@ impl Proxy {
                                 request.into_parts().0.headers,
                                 checkout.reused,
                             ),
-                            None => Attempt::Failed(error.into_error()),
+                            None => match refusal(error.error()) {
+                                Some(refusal) => Attempt::Refused(error.into_error(), refusal),
+                                None => Attempt::Failed(error.into_error()),
+                            },
                         },
                     }
                 };
@@ -221,6 +228,16 @@ impl Proxy {
                         }
                         Failure::Unsent
                     }
+                    Ok(Attempt::Refused(error, refusal)) => {
+                        // The replica may be picked again: a refused stream may be sent
+                        // again on the same connection, and one going away is left for
+                        // a new connection (to a replica that left, it fails to open).
+                        if refusal == Refusal::GoingAway {
+                            self.connections.forget(replica.address);
+                        }
+                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), ?refusal, error = %causes(&error), "upstream refused the request unprocessed");
+                        Failure::Refused
+                    }
                     Ok(Attempt::Failed(error)) => {
                         tried.push(replica.address);
                         tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
@@ -232,7 +249,7 @@ impl Proxy {
                 match failure.failure {
                     Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
                     Failure::Connect => pool.eject(&replica),
-                    Failure::BeforeResponse | Failure::Unsent => {}
+                    Failure::BeforeResponse | Failure::Unsent | Failure::Refused => {}
                 }
                 if !retries.allow(&failure) {
                     return Err(EdgeError::UpstreamUnavailable(pool.kind()));
@@ -301,6 +318,9 @@ enum Attempt {
     /// pool); the request's fields are given back (with this replica's `Host`, which
     /// the next attempt replaces).
     Unsent(hyper::Error, HeaderMap, bool),
+    /// The replica refused the request without processing it (HTTP/2: it is going
+    /// away, or has too many streams open); the request is not given back.
+    Refused(hyper::Error, Refusal),
     /// The request went out, or may have, and no response head came back.
     Failed(hyper::Error),
 }

@@ -21,6 +21,10 @@ pub enum Failure {
     /// A reused connection turned out closed (the replica closed it while it sat idle)
     /// before any of the request was written; hyper gave the request back.
     Unsent,
+    /// The replica refused the request before processing any of it: HTTP/2's
+    /// `REFUSED_STREAM` (RFC 9113 §8.7), or a stream above the last one a graceful
+    /// `GOAWAY` will process (§6.8), as when a replica shuts down.
+    Refused,
     /// The client's body passed the size limit while it was being sent.
     BodyTooLarge,
 }
@@ -72,7 +76,7 @@ impl AttemptError {
 /// here; a GET or HEAD that failed before its response once; nothing else.
 pub fn retry_for(failure: Failure, method: &Method, body_unsent: bool) -> Retry {
     match failure {
-        Failure::Connect | Failure::Unsent if body_unsent => Retry::Safe,
+        Failure::Connect | Failure::Unsent | Failure::Refused if body_unsent => Retry::Safe,
         Failure::Connect | Failure::BeforeResponse
             if body_unsent && (method == Method::GET || method == Method::HEAD) =>
         {
@@ -80,6 +84,37 @@ pub fn retry_for(failure: Failure, method: &Method, body_unsent: bool) -> Retry 
         }
         _ => Retry::Never,
     }
+}
+
+/// How a replica refused a request without processing it ([`Failure::Refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// This request only (`REFUSED_STREAM`: too many at once, say); the connection
+    /// takes others.
+    Stream,
+    /// The connection takes no more requests (`GOAWAY`: the replica is shutting down).
+    GoingAway,
+}
+
+/// Whether `error` (hyper's, for one attempt) says that the replica refused the request
+/// without processing it, and how.
+pub fn refusal(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            if !h2.is_remote() {
+                return None;
+            }
+            return match h2.reason() {
+                Some(h2::Reason::REFUSED_STREAM) if h2.is_reset() => Some(Refusal::Stream),
+                // A GOAWAY with an error code may also end streams it processed.
+                Some(h2::Reason::NO_ERROR) if h2.is_go_away() => Some(Refusal::GoingAway),
+                _ => None,
+            };
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// The retry budget of one request.
@@ -129,6 +164,8 @@ mod tests {
             (Connect, Method::POST, true, Retry::Safe),
             (Connect, Method::GET, true, Retry::Safe),
             (Unsent, Method::POST, true, Retry::Safe),
+            (Refused, Method::POST, true, Retry::Safe),
+            (Refused, Method::POST, false, Retry::Never),
             (BeforeResponse, Method::GET, true, Retry::Once),
             (BeforeResponse, Method::HEAD, true, Retry::Once),
             (BeforeResponse, Method::POST, true, Retry::Never),

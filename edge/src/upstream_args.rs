@@ -9,6 +9,7 @@ use http::uri::PathAndQuery;
 use tally_runtime::parse_duration;
 
 use crate::balance::Balance;
+use crate::connections::UpstreamProtocol;
 use crate::health::HealthPolicy;
 
 /// Upstream discovery, balancing, health, pooling and tunnel settings.
@@ -44,6 +45,18 @@ pub struct UpstreamArgs {
     /// Consecutive passed health checks after which an ejected replica is used again.
     #[arg(long, env = "EDGE_READMIT_AFTER", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub readmit_after: u32,
+
+    /// What the edge speaks to replicas: `h2c` (HTTP/2 without TLS, one connection per
+    /// replica carrying every request; Tally's services speak it) or `http1` (one
+    /// connection per request in flight, for upstreams that speak only HTTP/1.1).
+    /// WebSockets always go over HTTP/1.1.
+    #[arg(
+        long = "upstream-protocol",
+        env = "EDGE_UPSTREAM_PROTOCOL",
+        default_value = "h2c",
+        value_enum
+    )]
+    pub protocol: UpstreamProtocol,
 
     /// Time to open a TCP connection to a replica before trying another one.
     #[arg(long, env = "EDGE_CONNECT_TIMEOUT", default_value = "1s", value_parser = positive_duration)]
@@ -111,6 +124,7 @@ mod tests {
         let args = parse(&[]).expect("defaults parse");
         assert_eq!(args.resolve_interval, Duration::from_secs(5));
         assert_eq!(args.balance, Balance::P2c);
+        assert_eq!(args.protocol, UpstreamProtocol::H2c);
         assert_eq!(args.pool_idle_timeout, Duration::from_secs(5));
         assert_eq!(args.tunnel_idle_timeout, Duration::from_secs(600));
         let policy = args.health_policy();
@@ -124,8 +138,11 @@ mod tests {
     fn choices_and_refusals() {
         let args = parse(&["--balance", "round-robin"]).expect("parses");
         assert_eq!(args.balance, Balance::RoundRobin);
+        let args = parse(&["--upstream-protocol", "http1"]).expect("parses");
+        assert_eq!(args.protocol, UpstreamProtocol::Http1);
         for bad in [
             ["--balance", "random"],
+            ["--upstream-protocol", "h3"],
             ["--resolve-interval", "0s"],
             ["--eject-after", "0"],
             ["--connect-timeout", "soon"],

@@ -47,6 +47,7 @@ pub async fn run(
             service: Arc::new(EdgeService {
                 proxy: Proxy::new(
                     Connections::new(
+                        config.upstream.protocol,
                         config.upstream.connect_timeout,
                         config.upstream.pool_idle_timeout,
                     ),

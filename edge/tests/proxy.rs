@@ -47,10 +47,12 @@ impl FakeUpstream {
                     let counter = counter.clone();
                     async move { Ok::<_, Infallible>(echo(name, &counter, request).await) }
                 });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
+                // HTTP/1.1 and h2c on one port, as Tally's services.
+                tokio::spawn(async move {
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                });
             }
         });
         FakeUpstream { address, hits }

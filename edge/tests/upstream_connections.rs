@@ -1,5 +1,5 @@
-//! The edge's upstream connections, seen from real upstream servers on real ports:
-//! reused between requests, never reused with a response left unread or after the
+//! The edge's HTTP/1.1 upstream connections (`--upstream-protocol=http1`), seen from
+//! real upstream servers that speak only HTTP/1.1, on real ports: reused between requests, never reused with a response left unread or after the
 //! upstream closed them, closed after the idle timeout, and ballots meeting an upstream
 //! that closes idle connections early are all counted, once each.
 
@@ -23,6 +23,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use support::{client, send, wait_until, Edge};
+
+/// The edge set to speak HTTP/1.1 to its upstreams, as these tests are about.
+const HTTP1: &[&str] = &["--upstream-protocol=http1"];
 
 /// What the test upstream saw.
 #[derive(Default)]
@@ -122,7 +125,7 @@ async fn ballot(edge: &Edge, path: &str) -> StatusCode {
 #[tokio::test]
 async fn requests_one_after_another_share_one_connection() {
     let upstream = Upstream::start().await;
-    let edge = Edge::start(&[upstream.address], &[upstream.address], &[]).await;
+    let edge = Edge::start(&[upstream.address], &[upstream.address], HTTP1).await;
     for _ in 0..20 {
         assert_eq!(ballot(&edge, "/vote").await, StatusCode::ACCEPTED);
     }
@@ -138,7 +141,7 @@ async fn requests_one_after_another_share_one_connection() {
 #[tokio::test]
 async fn a_connection_the_upstream_closes_is_not_reused() {
     let upstream = Upstream::start().await;
-    let edge = Edge::start(&[upstream.address], &[upstream.address], &[]).await;
+    let edge = Edge::start(&[upstream.address], &[upstream.address], HTTP1).await;
     for _ in 0..10 {
         assert_eq!(ballot(&edge, "/vote?close").await, StatusCode::ACCEPTED);
     }
@@ -149,7 +152,7 @@ async fn a_connection_the_upstream_closes_is_not_reused() {
 #[tokio::test]
 async fn a_response_the_client_left_unread_never_reaches_another_request() {
     let upstream = Upstream::start().await;
-    let edge = Edge::start(&[upstream.address], &[upstream.address], &[]).await;
+    let edge = Edge::start(&[upstream.address], &[upstream.address], HTTP1).await;
 
     // A client that reads the head of a big answer and goes away.
     let mut stream = TcpStream::connect(edge.address).await.expect("connect");
@@ -183,7 +186,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     let edge = Edge::start(
         &[upstream.address],
         &[upstream.address],
-        &["--pool-idle-timeout=1s"],
+        &["--pool-idle-timeout=1s", HTTP1[0]],
     )
     .await;
     assert_eq!(ballot(&edge, "/vote").await, StatusCode::ACCEPTED);
@@ -249,7 +252,7 @@ async fn ballots_spaced_around_the_upstreams_keep_alive_are_all_counted_once() {
     // spaced around 150 ms find their pooled connection open, closed, or closing.
     let idle = Duration::from_millis(150);
     let (address, ballots) = impatient_upstream(idle).await;
-    let edge = Edge::start(&[address], &[address], &[]).await;
+    let edge = Edge::start(&[address], &[address], HTTP1).await;
     let client = client();
     let cast = 30;
     for round in 0..cast {

@@ -1,6 +1,7 @@
 //! A trivial upstream for comparing the edge with nginx: `POST /vote` gets
 //! `202 {"status":"queued"}`, `/healthz` `200`, anything else `200 ok`. HTTP/1.1 with
-//! keep-alive, so both proxies' connection reuse is what gets measured.
+//! keep-alive and h2c on one port, as Tally's services serve: nginx speaks HTTP/1.1 to
+//! it, the edge HTTP/2 (or HTTP/1.1 when set to), each as it would to a real replica.
 //!
 //!   echo-upstream [address=127.0.0.1:19081]
 
@@ -53,10 +54,10 @@ async fn main() -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service_fn(answer))
-                .await;
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service_fn(answer))
+                    .await;
         });
     }
 }

@@ -13,7 +13,7 @@ use clap::Parser;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tally_edge::Listeners;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,10 +31,12 @@ pub async fn accepting_upstream() -> SocketAddr {
                 *response.status_mut() = StatusCode::ACCEPTED;
                 Ok::<_, Infallible>(response)
             });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
+            // HTTP/1.1 and h2c on one port, as Tally's services.
+            tokio::spawn(async move {
+                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+            });
         }
     });
     address

@@ -166,11 +166,12 @@ impl Replica {
                             let (counts, gate) = (counts.clone(), gate.clone());
                             async move { Ok::<_, Infallible>(answer(name, delay, &counts, &gate, request).await) }
                         });
-                        connections.spawn(
-                            hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .with_upgrades(),
-                        );
+                        // HTTP/1.1 and h2c on one port, as Tally's services.
+                        connections.spawn(async move {
+                            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .await;
+                        });
                     }
                     Some(_) = connections.join_next() => {}
                 }
