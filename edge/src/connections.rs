@@ -15,16 +15,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_util::future::Either;
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, TrySendError};
+use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::multiplexed::{self, Multiplexed};
-use crate::proxy::UpstreamBody;
+pub use crate::exchange::Sender;
+use crate::exchange::UpstreamBody;
+use crate::multiplexed::Multiplexed;
 
 /// The protocol the edge speaks to its upstreams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,40 +33,6 @@ pub enum UpstreamProtocol {
     H2c,
     /// HTTP/1.1 with keep-alive: one connection per request in flight.
     Http1,
-}
-
-/// A request on its way upstream.
-pub type UpstreamRequest = http::Request<UpstreamBody>;
-
-/// The sending half of one upstream connection.
-#[derive(Debug)]
-pub enum Sender {
-    /// An HTTP/1.1 connection: one request at a time.
-    Http1(http1::SendRequest<UpstreamBody>),
-    /// A share of a replica's HTTP/2 connection.
-    Http2(multiplexed::Sender),
-}
-
-impl Sender {
-    /// Sends `request`; the request comes back in the error when it was not sent.
-    pub fn try_send_request(
-        &mut self,
-        request: UpstreamRequest,
-    ) -> impl std::future::Future<Output = Result<http::Response<Incoming>, TrySendError<UpstreamRequest>>>
-    {
-        match self {
-            Sender::Http1(sender) => Either::Left(sender.try_send_request(request)),
-            Sender::Http2(sender) => Either::Right(sender.try_send_request(request)),
-        }
-    }
-
-    /// Whether the connection is closed for good.
-    pub fn is_closed(&self) -> bool {
-        match self {
-            Sender::Http1(sender) => sender.is_closed(),
-            Sender::Http2(sender) => sender.is_closed(),
-        }
-    }
 }
 
 /// Idle connections kept per replica: enough for a burst of concurrent votes without
@@ -84,9 +49,12 @@ pub enum ConnectError {
     /// No answer within the connect timeout.
     #[error("connect timed out")]
     TimedOut,
-    /// The HTTP connection could not be set up.
+    /// The HTTP/1.1 connection could not be set up.
     #[error("handshake: {0}")]
     Handshake(#[from] hyper::Error),
+    /// The HTTP/2 connection could not be set up.
+    #[error("HTTP/2 handshake: {0}")]
+    Http2(#[from] h2::Error),
     /// A connection opened for several requests at once failed for all of them.
     #[error(transparent)]
     Shared(Arc<ConnectError>),
@@ -140,14 +108,15 @@ impl Connections {
     }
 
     /// A connection to `address` that can take a request now: the replica's HTTP/2
-    /// connection, or an idle HTTP/1.1 one, or a new one. An `upgrade` (a WebSocket)
-    /// needs HTTP/1.1: its mechanism is HTTP/1.1's (RFC 9110 §7.8).
+    /// connection, or an idle HTTP/1.1 one, or a new one. A request that `needs_http1`
+    /// gets an HTTP/1.1 one whatever the setting: a WebSocket (its upgrade is an
+    /// HTTP/1.1 mechanism, RFC 9110 §7.8) and a body streamed as it arrives.
     pub async fn checkout(
         &self,
         address: SocketAddr,
-        upgrade: bool,
+        needs_http1: bool,
     ) -> Result<Checkout, ConnectError> {
-        if self.protocol == UpstreamProtocol::H2c && !upgrade {
+        if self.protocol == UpstreamProtocol::H2c && !needs_http1 {
             let (sender, reused) = match self.multiplexed.checkout_open(address) {
                 Some(open) => (open, true),
                 // Boxed for the rare path's sake, as below.
@@ -190,8 +159,8 @@ impl Connections {
         self.protocol == UpstreamProtocol::H2c
     }
 
-    /// Stops sending new requests on the replica's HTTP/2 connection after it refused
-    /// one (it is going away): the next request opens a new connection.
+    /// Stops sending new requests on the replica's HTTP/2 connection (it is going
+    /// away): the next request opens a new connection.
     pub fn forget(&self, address: SocketAddr) {
         self.multiplexed.forget(address);
     }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use http::header;
 use http::uri::PathAndQuery;
-use http_body_util::{Either, Empty};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::connections::Connections;
@@ -177,12 +176,11 @@ pub async fn check(
 ) -> bool {
     let check = async {
         let mut sender = connections.connect(replica.address).await.ok()?;
-        let mut request = http::Request::new(Either::Right(Empty::new()));
-        *request.uri_mut() = http::Uri::from(path.clone());
-        request
-            .headers_mut()
+        let mut head = http::Request::new(());
+        *head.uri_mut() = http::Uri::from(path.clone());
+        head.headers_mut()
             .insert(header::HOST, replica.host.clone());
-        sender.try_send_request(request).await.ok()
+        sender.send(head, None).await.ok()
     };
     matches!(
         tokio::time::timeout(timeout, check).await,

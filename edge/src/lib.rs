@@ -17,6 +17,7 @@ pub mod connections;
 pub mod content_type;
 pub mod error;
 pub mod etag;
+pub mod exchange;
 pub mod forwarding;
 pub mod health;
 pub mod limits;

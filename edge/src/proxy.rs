@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Either, Empty};
+use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, SizeHint};
 use hyper::upgrade::OnUpgrade;
 use tally_runtime::{Body, BoxError, Request, RequestContext, TimerTable};
@@ -24,18 +24,16 @@ use tokio::time::Instant;
 use crate::access_log::ServedBy;
 use crate::connections::{ConnectError, Connections, Sender};
 use crate::error::EdgeError;
+use crate::exchange::{SendError, UpstreamIncoming};
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
-use crate::request_body::{AttemptBody, ReadError, RequestBody};
-use crate::retry::{refusal, retry_for, AttemptError, Failure, Refusal, Retries, Retry};
+use crate::request_body::{ReadError, RequestBody};
+use crate::retry::{retry_for, AttemptError, Failure, Refusal, Retries, Retry};
 use crate::tunnel::{restore_upgrade, websocket_upgrade, Tunnels};
 use crate::upstream::{InFlight, Pool, Replica};
 
 /// Time a client has to send a body it declared the length of: nginx's
 /// `client_body_timeout` is 60 s between reads; a ballot is one packet.
 const CLIENT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the edge sends upstream: the client's body, or nothing (health checks).
-pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
 
 /// Forwards requests to upstream pools.
 #[derive(Debug)]
@@ -160,6 +158,8 @@ impl Proxy {
                 ))
             .then(|| parts.headers.clone());
             let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
+            // A WebSocket and a streamed body go over HTTP/1.1 whatever the setting.
+            let needs_http1 = client_upgrade.is_some() || matches!(body, RequestBody::Streamed(_));
             let mut retries = Retries::default();
             // Replicas that failed this request; allocated only when one does.
             let mut tried: Vec<SocketAddr> = Vec::new();
@@ -173,26 +173,22 @@ impl Proxy {
                 // The request is made once a connection is there, so that it is not held
                 // (and copied) while one is found.
                 let attempt = async {
-                    let upgrade = client_upgrade.is_some();
-                    let checkout = self.connections.checkout(replica.address, upgrade).await;
+                    let checkout = self
+                        .connections
+                        .checkout(replica.address, needs_http1)
+                        .await;
                     let mut checkout = match checkout {
                         Ok(checkout) => checkout,
                         Err(error) => return Attempt::NotConnected(error, headers),
                     };
-                    let request = upstream_request(&parts.method, &path, &body, &replica, headers);
-                    match checkout.sender.try_send_request(request).await {
+                    let head = upstream_head(&parts.method, &path, &replica, headers);
+                    match checkout.sender.send(head, Some(&body)).await {
                         Ok(response) => Attempt::Answered(response, checkout.sender),
-                        Err(mut error) => match error.take_message() {
-                            Some(request) => Attempt::Unsent(
-                                error.into_error(),
-                                request.into_parts().0.headers,
-                                checkout.reused,
-                            ),
-                            None => match refusal(error.error()) {
-                                Some(refusal) => Attempt::Refused(error.into_error(), refusal),
-                                None => Attempt::Failed(error.into_error()),
-                            },
-                        },
+                        Err(SendError::Unsent(error, headers)) => {
+                            Attempt::Unsent(error, headers, checkout.reused)
+                        }
+                        Err(SendError::Refused(error, refusal)) => Attempt::Refused(error, refusal),
+                        Err(SendError::Failed(error)) => Attempt::Failed(error),
                     }
                 };
                 let failure = match deadline.bound(attempt).await {
@@ -220,7 +216,7 @@ impl Proxy {
                     }
                     Ok(Attempt::Unsent(error, headers, reused)) => {
                         unsent_headers = Some(headers);
-                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&error), "upstream connection closed before the request went out");
+                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&*error), "upstream connection closed before the request went out");
                         if !reused {
                             // A reused one closing is not the replica's doing: it may be
                             // picked again, for a fresh connection.
@@ -235,12 +231,12 @@ impl Proxy {
                         if refusal == Refusal::GoingAway {
                             self.connections.forget(replica.address);
                         }
-                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), ?refusal, error = %causes(&error), "upstream refused the request unprocessed");
+                        tracing::debug!(upstream = %replica.address, kind = pool.kind(), ?refusal, error = %causes(&*error), "upstream refused the request unprocessed");
                         Failure::Refused
                     }
                     Ok(Attempt::Failed(error)) => {
                         tried.push(replica.address);
-                        tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&error), "upstream attempt failed");
+                        tracing::warn!(upstream = %replica.address, kind = pool.kind(), error = %causes(&*error), "upstream attempt failed");
                         Failure::BeforeResponse
                     }
                 };
@@ -265,7 +261,7 @@ impl Proxy {
     fn response_filter(
         &self,
         pool: &Pool,
-        mut response: Response<hyper::body::Incoming>,
+        mut response: Response<UpstreamIncoming>,
         replica: &Replica,
         in_flight: InFlight,
         client_upgrade: Option<OnUpgrade>,
@@ -300,9 +296,7 @@ impl Proxy {
             }
             .boxed(),
             // The connection now carries the tunnel: it is never reused.
-            None => body
-                .map_err(|error| -> BoxError { Box::new(error) })
-                .boxed(),
+            None => body.boxed(),
         };
         Ok(Response::from_parts(parts, body))
     }
@@ -311,31 +305,32 @@ impl Proxy {
 /// How one attempt ended.
 enum Attempt {
     /// A response head came back on this connection.
-    Answered(Response<hyper::body::Incoming>, Sender),
+    Answered(Response<UpstreamIncoming>, Sender),
     /// No connection could be opened; the request's fields are given back.
     NotConnected(ConnectError, HeaderMap),
     /// The connection closed before the request went out (`reused`: it was idle in the
     /// pool); the request's fields are given back (with this replica's `Host`, which
     /// the next attempt replaces).
-    Unsent(hyper::Error, HeaderMap, bool),
+    Unsent(BoxError, HeaderMap, bool),
     /// The replica refused the request without processing it (HTTP/2: it is going
     /// away, or has too many streams open); the request is not given back.
-    Refused(hyper::Error, Refusal),
+    Refused(BoxError, Refusal),
     /// The request went out, or may have, and no response head came back.
-    Failed(hyper::Error),
+    Failed(BoxError),
 }
 
-/// The request for one attempt on `replica`: the client's, rewritten, with `headers`
-/// (the rewritten fields) and the replica's own `Host`.
-fn upstream_request(
+/// The request head for one attempt on `replica`: the client's, rewritten, with
+/// `headers` (the rewritten fields) and the replica's own `Host`. In origin form with
+/// `Host` over HTTP/2 too, as a request forwarded from HTTP/1.1 (`h2` gives it the
+/// `http` scheme; RFC 9113 §8.3.1 allows `Host` in place of `:authority`).
+fn upstream_head(
     method: &http::Method,
     path: &PathAndQuery,
-    body: &RequestBody,
     replica: &Replica,
     mut headers: HeaderMap,
-) -> http::Request<UpstreamBody> {
+) -> http::Request<()> {
     headers.insert(header::HOST, replica.host.clone());
-    let mut request = http::Request::new(Either::Left(body.lend()));
+    let mut request = http::Request::new(());
     *request.method_mut() = method.clone();
     *request.uri_mut() = Uri::from(path.clone());
     *request.version_mut() = Version::HTTP_11;
@@ -347,7 +342,7 @@ fn upstream_request(
 /// its replica until the body ends or is dropped, and its connection goes back to the
 /// worker's idle connections once the body was read to its end.
 struct UpstreamResponseBody {
-    body: hyper::body::Incoming,
+    body: UpstreamIncoming,
     ended: bool,
     _in_flight: InFlight,
     connection: Option<(Arc<Connections>, SocketAddr, Sender)>,
@@ -370,7 +365,7 @@ impl hyper::body::Body for UpstreamResponseBody {
             Poll::Ready(Some(Err(error))) => {
                 // The connection broke: it is not reusable.
                 self.connection = None;
-                Poll::Ready(Some(Err(Box::new(error))))
+                Poll::Ready(Some(Err(error)))
             }
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
             Poll::Pending => Poll::Pending,

@@ -96,25 +96,18 @@ pub enum Refusal {
     GoingAway,
 }
 
-/// Whether `error` (hyper's, for one attempt) says that the replica refused the request
-/// without processing it, and how.
-pub fn refusal(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        if let Some(h2) = error.downcast_ref::<h2::Error>() {
-            if !h2.is_remote() {
-                return None;
-            }
-            return match h2.reason() {
-                Some(h2::Reason::REFUSED_STREAM) if h2.is_reset() => Some(Refusal::Stream),
-                // A GOAWAY with an error code may also end streams it processed.
-                Some(h2::Reason::NO_ERROR) if h2.is_go_away() => Some(Refusal::GoingAway),
-                _ => None,
-            };
-        }
-        cause = error.source();
+/// Whether `error` (of one attempt's HTTP/2 stream) says that the replica refused the
+/// request without processing it, and how.
+pub fn refusal(error: &h2::Error) -> Option<Refusal> {
+    if !error.is_remote() {
+        return None;
     }
-    None
+    match error.reason() {
+        Some(h2::Reason::REFUSED_STREAM) if error.is_reset() => Some(Refusal::Stream),
+        // A GOAWAY with an error code may also end streams it processed.
+        Some(h2::Reason::NO_ERROR) if error.is_go_away() => Some(Refusal::GoingAway),
+        _ => None,
+    }
 }
 
 /// The retry budget of one request.

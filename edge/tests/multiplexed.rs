@@ -30,6 +30,11 @@ use support::{client, send, wait_until, Edge};
 /// down still has ballots in flight while new ones keep coming.
 const BALLOT_TIME: Duration = Duration::from_millis(20);
 
+/// The body a `GET` on a path ending in `/big` answers: larger than the windows the
+/// edge gives a stream and its connection, so it arrives only if the edge releases
+/// them as it hands the body on.
+const BIG_BODY_BYTES: usize = 6 << 20;
+
 /// What one test upstream saw.
 #[derive(Default)]
 struct Seen {
@@ -123,6 +128,9 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     if request.method() != Method::POST {
+        if request.uri().path().ends_with("/big") {
+            return Response::new(Full::new(Bytes::from(vec![b'x'; BIG_BODY_BYTES])));
+        }
         return Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
     }
     if !connection_used.swap(true, Ordering::SeqCst) {
@@ -247,6 +255,23 @@ async fn ballots_a_replica_refused_unprocessed_are_sent_again() {
     let statuses = ballots(edge.address, 16, 1).await;
     assert!(all_accepted(&statuses), "{statuses:?}");
     assert_eq!(upstream.ballots(), 16);
+}
+
+#[tokio::test]
+async fn a_response_larger_than_the_flow_control_windows_arrives_whole() {
+    let upstream = Upstream::start().await;
+    let edge = Edge::start(&[upstream.address], &[upstream.address], &[]).await;
+    let answers = futures_util::future::join_all(
+        (0..3).map(|_| async { send(&client(), &edge, Method::GET, "/results/big").await }),
+    );
+    let answers = tokio::time::timeout(support::PATIENCE, answers)
+        .await
+        .expect("the bodies arrive in time");
+    for answer in answers {
+        let answer = answer.expect("the edge answers");
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body.len(), BIG_BODY_BYTES);
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,148 @@
+//! One request's exchange with a replica, over whichever protocol its connection
+//! speaks: the request head and body go out, the response head comes back with a body
+//! to stream, or the failure says how far the request got (which decides whether it may
+//! be sent again, see [`crate::retry`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Response, Version};
+use http_body_util::{Either, Empty};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1;
+use tally_runtime::BoxError;
+
+use crate::multiplexed::{self, ResponseBody, SendFailure};
+use crate::request_body::{AttemptBody, RequestBody};
+use crate::retry::{refusal, Refusal};
+
+/// What the edge sends on an HTTP/1.1 connection: the client's body, or nothing
+/// (health checks).
+pub type UpstreamBody = Either<AttemptBody, Empty<Bytes>>;
+
+/// The sending half of one upstream connection.
+#[derive(Debug)]
+pub enum Sender {
+    /// An HTTP/1.1 connection: one request at a time.
+    Http1(http1::SendRequest<UpstreamBody>),
+    /// A share of a replica's HTTP/2 connection.
+    Http2(multiplexed::Sender),
+}
+
+/// How a request that got no response head ended.
+#[derive(Debug)]
+pub enum SendError {
+    /// Nothing of it was written: the connection had closed (HTTP/1.1, which gives its
+    /// fields back for another attempt).
+    Unsent(BoxError, HeaderMap),
+    /// The replica took none of it to process (HTTP/2: it refused the stream, or the
+    /// connection is going away or gone).
+    Refused(BoxError, Refusal),
+    /// It went out, or may have, and no response head came back.
+    Failed(BoxError),
+}
+
+impl Sender {
+    /// Sends `head` with `body` (none: empty) and waits for the response head.
+    pub async fn send(
+        &mut self,
+        head: http::Request<()>,
+        body: Option<&RequestBody>,
+    ) -> Result<Response<UpstreamIncoming>, SendError> {
+        match self {
+            Sender::Http1(sender) => {
+                let request = head.map(|()| match body {
+                    Some(body) => Either::Left(body.lend()),
+                    None => Either::Right(Empty::new()),
+                });
+                match sender.try_send_request(request).await {
+                    Ok(response) => Ok(response.map(UpstreamIncoming::Http1)),
+                    Err(mut error) => match error.take_message() {
+                        Some(request) => Err(SendError::Unsent(
+                            Box::new(error.into_error()),
+                            request.into_parts().0.headers,
+                        )),
+                        None => Err(SendError::Failed(Box::new(error.into_error()))),
+                    },
+                }
+            }
+            Sender::Http2(sender) => {
+                let bytes = match body {
+                    None => None,
+                    Some(RequestBody::Buffered(bytes)) => Some(bytes.clone()),
+                    Some(RequestBody::Streamed(_)) => {
+                        return Err(SendError::Failed(
+                            "a streamed body goes over HTTP/1.1 connections only".into(),
+                        ))
+                    }
+                };
+                let response = sender
+                    .send(head, bytes)
+                    .await
+                    .map_err(|failure| match failure {
+                        SendFailure::NotOpened(error) => {
+                            SendError::Refused(Box::new(error), Refusal::GoingAway)
+                        }
+                        SendFailure::Stream(error) => match refusal(&error) {
+                            Some(refusal) => SendError::Refused(Box::new(error), refusal),
+                            None => SendError::Failed(Box::new(error)),
+                        },
+                    })?;
+                let (mut parts, stream) = response.into_parts();
+                // Answered to the client in its own version.
+                parts.version = Version::HTTP_11;
+                let body = ResponseBody::new(stream, &parts.headers);
+                Ok(Response::from_parts(parts, UpstreamIncoming::Http2(body)))
+            }
+        }
+    }
+
+    /// Whether the connection is closed for good.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(sender) => sender.is_closed(),
+            Sender::Http2(sender) => sender.is_closed(),
+        }
+    }
+}
+
+/// A response body as a replica sends it, over either protocol.
+#[derive(Debug)]
+pub enum UpstreamIncoming {
+    /// On an HTTP/1.1 connection.
+    Http1(Incoming),
+    /// On a stream of an HTTP/2 connection.
+    Http2(ResponseBody),
+}
+
+impl Body for UpstreamIncoming {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpstreamIncoming::Http1(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map_err(|error| -> BoxError { Box::new(error) }),
+            UpstreamIncoming::Http2(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamIncoming::Http1(body) => body.is_end_stream(),
+            UpstreamIncoming::Http2(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamIncoming::Http1(body) => body.size_hint(),
+            UpstreamIncoming::Http2(body) => body.size_hint(),
+        }
+    }
+}
