@@ -109,8 +109,7 @@ impl Connections {
 
     /// A connection to `address` that can take a request now: the replica's HTTP/2
     /// connection, or an idle HTTP/1.1 one, or a new one. A request that `needs_http1`
-    /// gets an HTTP/1.1 one whatever the setting: a WebSocket (its upgrade is an
-    /// HTTP/1.1 mechanism, RFC 9110 §7.8) and a body streamed as it arrives.
+    /// gets an HTTP/1.1 one whatever the setting (see [`crate::exchange::needs_http1`]).
     pub async fn checkout(
         &self,
         address: SocketAddr,
@@ -157,12 +156,6 @@ impl Connections {
     /// Whether ordinary requests share one connection per replica (HTTP/2).
     pub fn multiplexes(&self) -> bool {
         self.protocol == UpstreamProtocol::H2c
-    }
-
-    /// Stops sending new requests on the replica's HTTP/2 connection (it is going
-    /// away): the next request opens a new connection.
-    pub fn forget(&self, address: SocketAddr) {
-        self.multiplexed.forget(address);
     }
 
     /// Opens an HTTP/1.1 connection to `address` (not pooled until given back); its

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, Version};
+use http::{HeaderMap, Method, Response, Version};
 use http_body_util::{Either, Empty};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
@@ -41,6 +41,18 @@ pub enum SendError {
     Refused(BoxError, Refusal),
     /// It went out, or may have, and no response head came back.
     Failed(BoxError),
+}
+
+/// Whether a request goes over HTTP/1.1 whatever the upstream protocol: a WebSocket
+/// (its upgrade is an HTTP/1.1 mechanism, RFC 9110 §7.8), a body streamed as it arrives,
+/// `HEAD` (an HTTP/2 server may send a body with its answer, which h2 takes for a
+/// protocol error and counts against the connection) and `CONNECT` (its HTTP/2 form has
+/// no path, RFC 9113 §8.5).
+pub fn needs_http1(method: &Method, upgrade: bool, body: &RequestBody) -> bool {
+    upgrade
+        || matches!(body, RequestBody::Streamed(_))
+        || method == Method::HEAD
+        || method == Method::CONNECT
 }
 
 impl Sender {
@@ -77,18 +89,23 @@ impl Sender {
                         ))
                     }
                 };
-                let response = sender
-                    .send(head, bytes)
-                    .await
-                    .map_err(|failure| match failure {
-                        SendFailure::NotOpened(error) => {
-                            SendError::Refused(Box::new(error), Refusal::GoingAway)
-                        }
-                        SendFailure::Stream(error) => match refusal(&error) {
-                            Some(refusal) => SendError::Refused(Box::new(error), refusal),
-                            None => SendError::Failed(Box::new(error)),
-                        },
-                    })?;
+                let sent = match sender.send(head, bytes).await {
+                    Ok(response) => Ok(response),
+                    // The connection is going away or gone: nothing was sent.
+                    Err(SendFailure::NotOpened(error)) if error.is_go_away() || error.is_io() => {
+                        Err(SendError::Refused(Box::new(error), Refusal::GoingAway))
+                    }
+                    // A request h2 will not send: another try would fare no better.
+                    Err(SendFailure::NotOpened(error)) => Err(SendError::Failed(Box::new(error))),
+                    Err(SendFailure::Stream(error)) => match refusal(&error) {
+                        Some(refusal) => Err(SendError::Refused(Box::new(error), refusal)),
+                        None => Err(SendError::Failed(Box::new(error))),
+                    },
+                };
+                if matches!(sent, Err(SendError::Refused(_, Refusal::GoingAway))) {
+                    sender.retire();
+                }
+                let response = sent?;
                 let (mut parts, stream) = response.into_parts();
                 // Answered to the client in its own version.
                 parts.version = Version::HTTP_11;

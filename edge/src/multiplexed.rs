@@ -32,14 +32,21 @@ use crate::connections::{open_stream, ConnectError};
 #[derive(Debug, Clone)]
 pub struct Sender {
     requests: h2::client::SendRequest<Bytes>,
-    /// Set by the connection's task when the connection has ended.
+    /// Set by the connection's task when the connection has ended, or when a request
+    /// found it going away.
     closed: Arc<AtomicBool>,
 }
 
 impl Sender {
-    /// Whether the connection has ended.
+    /// Whether the connection has ended, or takes no more requests.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Sends no more requests on this connection (it is going away): the next request
+    /// to its replica opens a new one, and this one closes once its streams have ended.
+    pub fn retire(&self) {
+        self.closed.store(true, Ordering::Relaxed);
     }
 
     /// Opens a stream for `head` and sends `body` on it; the response head, or the
@@ -76,12 +83,13 @@ pub enum SendFailure {
     Stream(h2::Error),
 }
 
-/// Initial flow-control windows the edge gives replicas for responses: large enough
-/// that a results document or a CSV export is never held up by window updates (h2's
-/// default is 64 KiB for both); each response's data is released as the client takes
-/// it, so a slow client holds back its own stream only.
-const STREAM_WINDOW: u32 = 1 << 20;
-const CONNECTION_WINDOW: u32 = 4 << 20;
+/// The flow-control window of the whole connection: what replicas may send the edge
+/// before it has handed the data on. A stream keeps h2's default window (64 KiB), and
+/// data is released as the client takes it, so a client that reads slowly holds back
+/// at most 64 KiB of its connection's window: this one is exhausted only by 256 such
+/// clients at once on one connection (Tally's responses are a few KiB; a replica serves
+/// 200 streams at once), not by four, as with a 1 MiB stream window.
+const CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// How often a connection is pinged, and how long the answer may take: a replica gone
 /// without closing its sockets (its host lost, its container paused) is noticed in this
@@ -149,7 +157,16 @@ impl Multiplexed {
                 }
                 Some(Slot::Opening(opening)) => opening.clone(),
                 _ => {
-                    let opening = open(address, self.connect_timeout).boxed().shared();
+                    // On a task of its own, so that it ends (and its slot with it) even
+                    // when every request that waited for it has given up.
+                    let opened = tokio::spawn(open(address, self.connect_timeout));
+                    let opening = async move {
+                        opened.await.unwrap_or_else(|stopped| {
+                            Err(Arc::new(ConnectError::Io(std::io::Error::other(stopped))))
+                        })
+                    }
+                    .boxed()
+                    .shared();
                     slots.insert(address, Slot::Opening(opening.clone()));
                     opening
                 }
@@ -186,22 +203,25 @@ impl Multiplexed {
             .map_err(ConnectError::Shared)
     }
 
-    /// Sends no more requests on the connection to `address` (it is going away); it
-    /// closes once the requests it carries have ended.
-    pub fn forget(&self, address: SocketAddr) {
-        let mut slots = self.lock();
-        if matches!(slots.get(&address), Some(Slot::Open { .. })) {
-            slots.remove(&address);
-        }
-    }
-
     /// Closes the connections no request used since the last call, and those that
     /// ended; a connection still carrying a request closes once it is done. Called
     /// every half idle timeout, it closes a connection between half an idle timeout
     /// and one after its last request.
     pub fn close_unused(&self) {
         self.lock().retain(|_, slot| match slot {
-            Slot::Opening(_) => true,
+            // Opened with nobody left waiting: kept as unused, closed by the next call.
+            Slot::Opening(opening) => match opening.peek() {
+                None => true,
+                Some(Ok(sender)) => {
+                    let sender = sender.clone();
+                    *slot = Slot::Open {
+                        sender,
+                        used: false,
+                    };
+                    true
+                }
+                Some(Err(_)) => false,
+            },
             Slot::Open { sender, used } => {
                 let keep = *used && !sender.is_closed();
                 *used = false;
@@ -223,7 +243,6 @@ impl Multiplexed {
 async fn open(address: SocketAddr, connect_timeout: Duration) -> Result<Sender, Arc<ConnectError>> {
     let stream = open_stream(address, connect_timeout).await?;
     let handshake = h2::client::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .handshake::<_, Bytes>(stream);
     let (requests, mut connection) = tokio::time::timeout(connect_timeout, handshake)
@@ -306,6 +325,10 @@ impl hyper::body::Body for ResponseBody {
                     // Released as handed on: what the client has not read yet is in
                     // the edge's buffers, bounded by the stream's window.
                     let _ = self.stream.flow_control().release_capacity(data.len());
+                    if let Some(left) = self.size_hint.exact() {
+                        let sent = u64::try_from(data.len()).unwrap_or(u64::MAX);
+                        self.size_hint.set_exact(left.saturating_sub(sent));
+                    }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Some(Err(error)) => return Poll::Ready(Some(Err(Box::new(error)))),

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::access_log::ServedBy;
 use crate::connections::{ConnectError, Connections, Sender};
 use crate::error::EdgeError;
-use crate::exchange::{SendError, UpstreamIncoming};
+use crate::exchange::{needs_http1, SendError, UpstreamIncoming};
 use crate::forwarding::{set_forwarded, strip_hop_by_hop};
 use crate::request_body::{ReadError, RequestBody};
 use crate::retry::{retry_for, AttemptError, Failure, Refusal, Retries, Retry};
@@ -158,8 +158,7 @@ impl Proxy {
                 ))
             .then(|| parts.headers.clone());
             let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
-            // A WebSocket and a streamed body go over HTTP/1.1 whatever the setting.
-            let needs_http1 = client_upgrade.is_some() || matches!(body, RequestBody::Streamed(_));
+            let needs_http1 = needs_http1(&parts.method, client_upgrade.is_some(), &body);
             let mut retries = Retries::default();
             // Replicas that failed this request; allocated only when one does.
             let mut tried: Vec<SocketAddr> = Vec::new();
@@ -225,11 +224,10 @@ impl Proxy {
                         Failure::Unsent
                     }
                     Ok(Attempt::Refused(error, refusal)) => {
-                        // The replica may be picked again: a refused stream may be sent
-                        // again on the same connection, and one going away is left for
-                        // a new connection (to a replica that left, it fails to open).
+                        // A refused stream may be sent again on the same connection; a
+                        // replica going away is left for the others.
                         if refusal == Refusal::GoingAway {
-                            self.connections.forget(replica.address);
+                            tried.push(replica.address);
                         }
                         tracing::debug!(upstream = %replica.address, kind = pool.kind(), ?refusal, error = %causes(&*error), "upstream refused the request unprocessed");
                         Failure::Refused

@@ -22,8 +22,8 @@ pub enum Failure {
     /// before any of the request was written; hyper gave the request back.
     Unsent,
     /// The replica refused the request before processing any of it: HTTP/2's
-    /// `REFUSED_STREAM` (RFC 9113 §8.7), or a stream above the last one a graceful
-    /// `GOAWAY` will process (§6.8), as when a replica shuts down.
+    /// `REFUSED_STREAM` (RFC 9113 §8.7), or a stream above the last one a `GOAWAY`
+    /// says it processed (§6.8), as when a replica shuts down.
     Refused,
     /// The client's body passed the size limit while it was being sent.
     BodyTooLarge,
@@ -102,10 +102,13 @@ pub fn refusal(error: &h2::Error) -> Option<Refusal> {
     if !error.is_remote() {
         return None;
     }
+    // h2 gives a received GOAWAY's error only to the streams above its last stream id,
+    // whatever its code: the streams the replica processed end as the connection does.
+    if error.is_go_away() {
+        return Some(Refusal::GoingAway);
+    }
     match error.reason() {
         Some(h2::Reason::REFUSED_STREAM) if error.is_reset() => Some(Refusal::Stream),
-        // A GOAWAY with an error code may also end streams it processed.
-        Some(h2::Reason::NO_ERROR) if error.is_go_away() => Some(Refusal::GoingAway),
         _ => None,
     }
 }

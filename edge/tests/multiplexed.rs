@@ -2,7 +2,9 @@
 //! from real upstream servers on real ports: requests in flight together share one
 //! connection per worker; a replica that shuts down gracefully while votes stream in
 //! loses none and counts none twice; requests a replica refused unprocessed are sent
-//! again; an unused connection is closed after the idle timeout.
+//! again; large responses arrive whole, and clients that do not read them hold back
+//! nobody else's; `HEAD` goes over HTTP/1.1; an unused connection is closed after the
+//! idle timeout.
 
 mod support;
 
@@ -20,6 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,6 +46,10 @@ struct Seen {
     open: AtomicUsize,
     ballots: AtomicUsize,
     over_http2: AtomicUsize,
+    /// Answers to `GET …/big` begun.
+    big_answered: AtomicUsize,
+    /// `HEAD` requests that came over HTTP/1.1.
+    heads_over_http1: AtomicUsize,
 }
 
 /// A vote replica speaking HTTP/1.1 and h2c on one port, as Tally's services do,
@@ -127,8 +134,12 @@ async fn answer(
     connection_used: &AtomicBool,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    if request.method() == Method::HEAD && request.version() == Version::HTTP_11 {
+        seen.heads_over_http1.fetch_add(1, Ordering::SeqCst);
+    }
     if request.method() != Method::POST {
         if request.uri().path().ends_with("/big") {
+            seen.big_answered.fetch_add(1, Ordering::SeqCst);
             return Response::new(Full::new(Bytes::from(vec![b'x'; BIG_BODY_BYTES])));
         }
         return Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
@@ -189,6 +200,13 @@ async fn ballot(client: &support::TestClient, address: SocketAddr) -> StatusCode
     }
 }
 
+/// The edge with one worker (so one connection to `upstream` carries everything) and
+/// no periodic health checks, both pools on `upstream`.
+async fn one_worker_edge(upstream: &Upstream) -> Edge {
+    let flags = ["--worker-threads=1", "--health-interval=1h"];
+    Edge::start(&[upstream.address], &[upstream.address], &flags).await
+}
+
 /// Every status is 202.
 fn all_accepted(statuses: &[StatusCode]) -> bool {
     statuses.iter().all(|s| *s == StatusCode::ACCEPTED)
@@ -197,12 +215,7 @@ fn all_accepted(statuses: &[StatusCode]) -> bool {
 #[tokio::test]
 async fn ballots_in_flight_together_share_one_connection_per_worker() {
     let upstream = Upstream::start().await;
-    let edge = Edge::start(
-        &[upstream.address],
-        &[upstream.address],
-        &["--worker-threads=1", "--health-interval=1h"],
-    )
-    .await;
+    let edge = one_worker_edge(&upstream).await;
     let statuses = ballots(edge.address, 32, 4).await;
     assert!(all_accepted(&statuses), "{statuses:?}");
     assert_eq!(upstream.ballots(), 128);
@@ -246,12 +259,7 @@ async fn ballots_a_replica_refused_unprocessed_are_sent_again() {
     // Before the replica's settings arrive, the edge may open more streams than the
     // replica allows; those it refuses are sent again, and counted once.
     let upstream = Upstream::start_with_streams(Some(2)).await;
-    let edge = Edge::start(
-        &[upstream.address],
-        &[upstream.address],
-        &["--worker-threads=1", "--health-interval=1h"],
-    )
-    .await;
+    let edge = one_worker_edge(&upstream).await;
     let statuses = ballots(edge.address, 16, 1).await;
     assert!(all_accepted(&statuses), "{statuses:?}");
     assert_eq!(upstream.ballots(), 16);
@@ -272,6 +280,50 @@ async fn a_response_larger_than_the_flow_control_windows_arrives_whole() {
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.body.len(), BIG_BODY_BYTES);
     }
+}
+
+#[tokio::test]
+async fn clients_that_do_not_read_hold_back_their_own_responses_only() {
+    let upstream = Upstream::start().await;
+    let edge = one_worker_edge(&upstream).await;
+    // Eight downloads larger than any window, by clients that never read: with a
+    // stream window of 1 MiB and a connection window of 4 MiB they held the whole
+    // connection, and every other response on it stopped after its head.
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("small buffer");
+        let mut stream = socket.connect(edge.address).await.expect("connect");
+        stream
+            .write_all(b"GET /results/big HTTP/1.1\r\nHost: tally.test\r\n\r\n")
+            .await
+            .expect("request");
+        stalled.push(stream);
+    }
+    wait_until("the downloads reach the upstream", || async {
+        upstream.seen.big_answered.load(Ordering::SeqCst) == 8
+    })
+    .await;
+    let statuses = tokio::time::timeout(support::PATIENCE, ballots(edge.address, 8, 2))
+        .await
+        .expect("ballots answered while the downloads wait");
+    assert!(all_accepted(&statuses), "{statuses:?}");
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn head_requests_go_over_http1() {
+    // An HTTP/2 server may send a body with its answer to HEAD, which h2 takes for a
+    // protocol error, counted against the shared connection.
+    let upstream = Upstream::start().await;
+    let edge = Edge::start(&[upstream.address], &[upstream.address], &[]).await;
+    for _ in 0..3 {
+        let answer = send(&client(), &edge, Method::HEAD, "/results")
+            .await
+            .expect("the edge answers");
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_eq!(upstream.seen.heads_over_http1.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
