@@ -116,14 +116,16 @@ impl Connections {
         needs_http1: bool,
     ) -> Result<Checkout, ConnectError> {
         if self.protocol == UpstreamProtocol::H2c && !needs_http1 {
-            let (sender, reused) = match self.multiplexed.checkout_open(address) {
-                Some(open) => (open, true),
+            let sender = match self.multiplexed.checkout_open(address) {
+                Some(open) => open,
                 // Boxed for the rare path's sake, as below.
                 None => Box::pin(self.multiplexed.checkout(address)).await?,
             };
+            // `reused` matters only to HTTP/1.1, whose closed connections give the
+            // request back (an HTTP/2 one going away is a refusal).
             return Ok(Checkout {
                 sender: Sender::Http2(sender),
-                reused,
+                reused: true,
             });
         }
         while let Some(mut sender) = self.take_idle(address) {

@@ -114,14 +114,6 @@ impl Sender {
             }
         }
     }
-
-    /// Whether the connection is closed for good.
-    pub fn is_closed(&self) -> bool {
-        match self {
-            Sender::Http1(sender) => sender.is_closed(),
-            Sender::Http2(sender) => sender.is_closed(),
-        }
-    }
 }
 
 /// A response body as a replica sends it, over either protocol.

@@ -145,15 +145,14 @@ impl Multiplexed {
         }
     }
 
-    /// The connection to `address`, opened if there is none, and whether it was open
-    /// before.
-    pub async fn checkout(&self, address: SocketAddr) -> Result<(Sender, bool), ConnectError> {
+    /// The connection to `address`, opened if there is none.
+    pub async fn checkout(&self, address: SocketAddr) -> Result<Sender, ConnectError> {
         let opening = {
             let mut slots = self.lock();
             match slots.get_mut(&address) {
                 Some(Slot::Open { sender, used }) if !sender.is_closed() => {
                     *used = true;
-                    return Ok((sender.clone(), true));
+                    return Ok(sender.clone());
                 }
                 Some(Slot::Opening(opening)) => opening.clone(),
                 _ => {
@@ -185,7 +184,7 @@ impl Multiplexed {
                     };
                     slots.insert(address, open);
                 }
-                Ok((sender, false))
+                Ok(sender)
             }
             Err(error) => {
                 if current {

@@ -151,14 +151,14 @@ impl Proxy {
             // A copy is kept only where a request that went out may be repeated, and
             // over HTTP/2, where a replica that is going away refuses requests without
             // giving them back.
-            let spare_headers = (self.connections.multiplexes()
+            let needs_http1 = needs_http1(&parts.method, client_upgrade.is_some(), &body);
+            let spare_headers = ((self.connections.multiplexes() && !needs_http1)
                 || matches!(
                     retry_for(Failure::BeforeResponse, &parts.method, true),
                     Retry::Once
                 ))
             .then(|| parts.headers.clone());
             let mut unsent_headers = Some(std::mem::take(&mut parts.headers));
-            let needs_http1 = needs_http1(&parts.method, client_upgrade.is_some(), &body);
             let mut retries = Retries::default();
             // Replicas that failed this request; allocated only when one does.
             let mut tried: Vec<SocketAddr> = Vec::new();
