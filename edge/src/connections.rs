@@ -121,8 +121,8 @@ impl Connections {
                 // Boxed for the rare path's sake, as below.
                 None => Box::pin(self.multiplexed.checkout(address)).await?,
             };
-            // `reused` matters only to HTTP/1.1, whose closed connections give the
-            // request back (an HTTP/2 one going away is a refusal).
+            // Shared, so as reused: a request that finds it closed before any of it
+            // was written may go to the same replica again, on a new connection.
             return Ok(Checkout {
                 sender: Sender::Http2(sender),
                 reused: true,

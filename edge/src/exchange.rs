@@ -33,9 +33,9 @@ pub enum Sender {
 /// How a request that got no response head ended.
 #[derive(Debug)]
 pub enum SendError {
-    /// Nothing of it was written: the connection had closed (HTTP/1.1, which gives its
-    /// fields back for another attempt).
-    Unsent(BoxError, HeaderMap),
+    /// Nothing of it was written: the connection had closed. HTTP/1.1 gives its fields
+    /// back for another attempt; h2 keeps them.
+    Unsent(BoxError, Option<HeaderMap>),
     /// The replica took none of it to process (HTTP/2: it refused the stream, or the
     /// connection is going away or gone).
     Refused(BoxError, Refusal),
@@ -73,7 +73,7 @@ impl Sender {
                     Err(mut error) => match error.take_message() {
                         Some(request) => Err(SendError::Unsent(
                             Box::new(error.into_error()),
-                            request.into_parts().0.headers,
+                            Some(request.into_parts().0.headers),
                         )),
                         None => Err(SendError::Failed(Box::new(error.into_error()))),
                     },
@@ -97,12 +97,18 @@ impl Sender {
                     }
                     // A request h2 will not send: another try would fare no better.
                     Err(SendFailure::NotOpened(error)) => Err(SendError::Failed(Box::new(error))),
+                    Err(SendFailure::Unwritten(error)) => {
+                        Err(SendError::Unsent(Box::new(error), None))
+                    }
                     Err(SendFailure::Stream(error)) => match refusal(&error) {
                         Some(refusal) => Err(SendError::Refused(Box::new(error), refusal)),
                         None => Err(SendError::Failed(Box::new(error))),
                     },
                 };
-                if matches!(sent, Err(SendError::Refused(_, Refusal::GoingAway))) {
+                if matches!(
+                    sent,
+                    Err(SendError::Refused(_, Refusal::GoingAway) | SendError::Unsent(..))
+                ) {
                     sender.retire();
                 }
                 let response = sent?;

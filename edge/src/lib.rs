@@ -42,6 +42,7 @@ pub mod tunnel;
 pub mod upstream;
 pub mod upstream_args;
 pub mod workers;
+pub mod write_ledger;
 pub mod zero_copy;
 pub mod zero_copy_stream;
 

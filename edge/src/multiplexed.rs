@@ -27,6 +27,7 @@ use rustc_hash::FxHashMap;
 use tally_runtime::BoxError;
 
 use crate::connections::{open_stream, ConnectError};
+use crate::write_ledger::{Counted, Ledger};
 
 /// The sending half of one multiplexed connection; clones share it.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct Sender {
     /// Set by the connection's task when the connection has ended, or when a request
     /// found it going away.
     closed: Arc<AtomicBool>,
+    /// What the connection's socket has written, and when it stopped reading.
+    ledger: Arc<Ledger>,
 }
 
 impl Sender {
@@ -60,6 +63,16 @@ impl Sender {
         std::future::poll_fn(|cx| self.requests.poll_ready(cx))
             .await
             .map_err(SendFailure::NotOpened)?;
+        let writes_before = self.ledger.writes();
+        let failed = |error: h2::Error| {
+            // The socket failed or closed before writing anything queued after the
+            // request: no byte of it left the edge.
+            if error.is_io() && self.ledger.ended_unwritten_since(writes_before) {
+                SendFailure::Unwritten(error)
+            } else {
+                SendFailure::Stream(error)
+            }
+        };
         let body = body.filter(|bytes| !bytes.is_empty());
         let (response, mut stream) = self
             .requests
@@ -68,9 +81,9 @@ impl Sender {
         if let Some(bytes) = body {
             // What the stream's window does not take yet, h2 keeps until it does; the
             // body is bounded by EDGE_MAX_BODY_BYTES.
-            stream.send_data(bytes, true).map_err(SendFailure::Stream)?;
+            stream.send_data(bytes, true).map_err(failed)?;
         }
-        response.await.map_err(SendFailure::Stream)
+        response.await.map_err(failed)
     }
 }
 
@@ -79,6 +92,9 @@ impl Sender {
 pub enum SendFailure {
     /// No stream was opened: nothing of the request was sent.
     NotOpened(h2::Error),
+    /// The stream was opened, and the connection closed (the replica closed it without
+    /// a `GOAWAY`, or the socket failed) before any of the request was written.
+    Unwritten(h2::Error),
     /// The stream was opened and then failed or was refused.
     Stream(h2::Error),
 }
@@ -240,7 +256,8 @@ impl Multiplexed {
 /// is dropped and its streams have ended, the replica closes it, or a ping goes
 /// unanswered.
 async fn open(address: SocketAddr, connect_timeout: Duration) -> Result<Sender, Arc<ConnectError>> {
-    let stream = open_stream(address, connect_timeout).await?;
+    let stream = Counted::new(open_stream(address, connect_timeout).await?);
+    let ledger = stream.ledger();
     let handshake = h2::client::Builder::new()
         .initial_connection_window_size(CONNECTION_WINDOW)
         .handshake::<_, Bytes>(stream);
@@ -264,7 +281,11 @@ async fn open(address: SocketAddr, connect_timeout: Duration) -> Result<Sender, 
         }
         ended.store(true, Ordering::Relaxed);
     });
-    Ok(Sender { requests, closed })
+    Ok(Sender {
+        requests,
+        closed,
+        ledger,
+    })
 }
 
 /// Pings every [`KEEP_ALIVE_INTERVAL`]; returns when a pong does not come in time.

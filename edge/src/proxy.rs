@@ -149,8 +149,9 @@ impl Proxy {
             // Choose, send, and retry where that is safe. The fields go to the first
             // attempt; an attempt that did not send them gives them back for the next.
             // A copy is kept only where a request that went out may be repeated, and
-            // over HTTP/2, where a replica that is going away refuses requests without
-            // giving them back.
+            // over HTTP/2, where a replica that is going away refuses requests, and a
+            // connection that closed before a request was written fails it, without
+            // giving it back.
             let needs_http1 = needs_http1(&parts.method, client_upgrade.is_some(), &body);
             let spare_headers = ((self.connections.multiplexes() && !needs_http1)
                 || matches!(
@@ -214,7 +215,7 @@ impl Proxy {
                         Failure::Connect
                     }
                     Ok(Attempt::Unsent(error, headers, reused)) => {
-                        unsent_headers = Some(headers);
+                        unsent_headers = headers;
                         tracing::debug!(upstream = %replica.address, kind = pool.kind(), reused, error = %causes(&*error), "upstream connection closed before the request went out");
                         if !reused {
                             // A reused one closing is not the replica's doing: it may be
@@ -307,9 +308,9 @@ enum Attempt {
     /// No connection could be opened; the request's fields are given back.
     NotConnected(ConnectError, HeaderMap),
     /// The connection closed before the request went out (`reused`: it was idle in the
-    /// pool); the request's fields are given back (with this replica's `Host`, which
-    /// the next attempt replaces).
-    Unsent(BoxError, HeaderMap, bool),
+    /// pool, or shared); HTTP/1.1 gives the request's fields back (with this replica's
+    /// `Host`, which the next attempt replaces), HTTP/2 keeps them.
+    Unsent(BoxError, Option<HeaderMap>, bool),
     /// The replica refused the request without processing it (HTTP/2: it is going
     /// away, or has too many streams open); the request is not given back.
     Refused(BoxError, Refusal),

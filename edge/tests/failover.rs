@@ -56,7 +56,7 @@ async fn killing_a_replica_fails_only_the_posts_it_had_and_it_is_readmitted() {
         )
         .await;
         let posts_at_r2 = second.posts_received();
-        second.kill();
+        second.kill().await;
         posts_at_r2
     };
     let (answers, posts_at_r2) = tokio::join!(join_all(requests), kill_r2_once_it_holds_its_share);
@@ -144,7 +144,7 @@ async fn gets_and_posts_survive_a_replica_dying_under_p2c_load() {
         second.answered() >= 10
     })
     .await;
-    second.kill();
+    second.kill().await;
     let in_flight_bound = WORKERS;
 
     let mut post_errors = 0;

@@ -174,7 +174,7 @@ async fn upstream_health_retries_rate_limits_and_tunnels_are_exported() {
 
     // One vote replica dies: the next request to it is retried on the other, and it is
     // ejected.
-    vote_2.kill();
+    vote_2.kill().await;
     for _ in 0..4 {
         let answer = send(&client, address, Method::POST, "/vote").await;
         assert_eq!(answer, StatusCode::OK, "retried on vote-1");

@@ -81,7 +81,13 @@ pub struct Replica {
     pub gate: Arc<Semaphore>,
     /// How long each ordinary request takes.
     delay: Duration,
-    server: Option<JoinHandle<()>>,
+    server: Option<Server>,
+}
+
+/// A replica's running server: its task, and the signal that stops it.
+struct Server {
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
 }
 
 impl Replica {
@@ -131,16 +137,19 @@ impl Replica {
         self.counts.not_ready.store(!ready, Ordering::SeqCst);
     }
 
-    /// Stops the replica as a crash would: the listener and every connection close.
-    pub fn kill(&mut self) {
+    /// Stops the replica as a crash would: the listener and every connection close,
+    /// unanswered requests with them. Returns once every socket is closed, so that what
+    /// the test does next meets a dead replica, not one still dying.
+    pub async fn kill(&mut self) {
         if let Some(server) = self.server.take() {
-            server.abort();
+            let _ = server.stop.send(());
+            let _ = server.task.await;
         }
     }
 
     /// Starts the replica again on the same port.
     pub async fn restart(&mut self) {
-        self.kill();
+        self.kill().await;
         let listener = TcpListener::bind(self.address)
             .await
             .expect("rebind replica");
@@ -154,11 +163,18 @@ impl Replica {
             self.gate.clone(),
             self.delay,
         );
-        self.server = Some(tokio::spawn(async move {
+        let (stop, mut stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
             // Aborting this task drops the set, which aborts every connection.
             let mut connections = JoinSet::new();
             loop {
                 tokio::select! {
+                    _ = &mut stopped => {
+                        // Every connection aborted and dropped (its socket closed)
+                        // before the task ends.
+                        connections.shutdown().await;
+                        return;
+                    }
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let (counts, gate) = (counts.clone(), gate.clone());
@@ -176,13 +192,16 @@ impl Replica {
                     Some(_) = connections.join_next() => {}
                 }
             }
-        }));
+        });
+        self.server = Some(Server { task, stop });
     }
 }
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        self.kill();
+        if let Some(server) = self.server.take() {
+            server.task.abort();
+        }
     }
 }
 
