@@ -116,16 +116,17 @@ impl Connections {
         needs_http1: bool,
     ) -> Result<Checkout, ConnectError> {
         if self.protocol == UpstreamProtocol::H2c && !needs_http1 {
-            let sender = match self.multiplexed.checkout_open(address) {
-                Some(open) => open,
+            // One that carried requests before may have been closed by a replica that
+            // is fine (then the request goes to it again, on a new connection); one just
+            // opened and closed says the replica is not.
+            let (sender, reused) = match self.multiplexed.checkout_open(address) {
+                Some(open) => (open, true),
                 // Boxed for the rare path's sake, as below.
-                None => Box::pin(self.multiplexed.checkout(address)).await?,
+                None => (Box::pin(self.multiplexed.checkout(address)).await?, false),
             };
-            // Shared, so as reused: a request that finds it closed before any of it
-            // was written may go to the same replica again, on a new connection.
             return Ok(Checkout {
                 sender: Sender::Http2(sender),
-                reused: true,
+                reused,
             });
         }
         while let Some(mut sender) = self.take_idle(address) {

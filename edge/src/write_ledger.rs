@@ -49,8 +49,10 @@ impl Ledger {
         self.writes.load(Ordering::Acquire)
     }
 
-    /// Whether the socket stopped reading with no write made since the count was
-    /// `before`: nothing queued after that count left the edge.
+    /// Whether the socket ended with no write made since the count was `before`:
+    /// nothing queued after that count left the edge. Sound because no write succeeds
+    /// after the end: h2 stops at a read or write error, and after an end of stream it
+    /// only flushes what it holds, which the peek refuses (the closed peer still shows).
     pub fn ended_unwritten_since(&self, before: u64) -> bool {
         self.writes_at_end.load(Ordering::Acquire) == before
     }
@@ -85,8 +87,12 @@ impl PeerClosed for TcpStream {
         match recv(self, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Ok((_, 0)) => true,
             // Data to read first (a response, a GOAWAY): h2 reads it before it writes.
-            Ok(_) | Err(Errno::AGAIN | Errno::INTR) => false,
-            Err(_) => true,
+            Ok(_) => false,
+            // Reset, or the connection timed out: the peer reads nothing more.
+            Err(Errno::CONNRESET | Errno::PIPE | Errno::TIMEDOUT) => true,
+            // Open with nothing to read (AGAIN), or a local trouble that says nothing
+            // of the peer.
+            Err(_) => false,
         }
     }
 }
@@ -236,11 +242,14 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_written_once_the_peer_has_closed() {
-        let (mut counted, far) = pair().await;
+        let (mut counted, mut far) = pair().await;
         let ledger = counted.ledger();
         counted.write_all(b"sent").await.unwrap();
+        let mut received = [0_u8; 4];
+        far.read_exact(&mut received).await.unwrap();
         drop(far);
-        // The close is in the socket before anything reads it.
+        // The close is in the socket; nothing has read it.
+        wait_until_closed(&counted).await;
         let error = counted.write_all(b"lost").await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(ledger.writes(), 1);
@@ -256,5 +265,15 @@ mod tests {
         far.shutdown().await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!counted.io.peer_closed(), "the response comes first");
+    }
+
+    async fn wait_until_closed(counted: &Counted<TcpStream>) {
+        for _ in 0..500 {
+            if counted.io.peer_closed() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!("the peer's close never arrived");
     }
 }

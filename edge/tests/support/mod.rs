@@ -137,9 +137,10 @@ impl Replica {
         self.counts.not_ready.store(!ready, Ordering::SeqCst);
     }
 
-    /// Stops the replica as a crash would: the listener and every connection close,
-    /// unanswered requests with them. Returns once every socket is closed, so that what
-    /// the test does next meets a dead replica, not one still dying.
+    /// Stops the replica as a crash would: the listener and every HTTP connection close,
+    /// unanswered requests with them. Returns once they are closed, so that what the test
+    /// does next meets a dead replica, not one still dying. (WebSocket sessions, on tasks
+    /// of their own once upgraded, are left to end by themselves.)
     pub async fn kill(&mut self) {
         if let Some(server) = self.server.take() {
             let _ = server.stop.send(());
@@ -169,12 +170,7 @@ impl Replica {
             let mut connections = JoinSet::new();
             loop {
                 tokio::select! {
-                    _ = &mut stopped => {
-                        // Every connection aborted and dropped (its socket closed)
-                        // before the task ends.
-                        connections.shutdown().await;
-                        return;
-                    }
+                    _ = &mut stopped => break,
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let (counts, gate) = (counts.clone(), gate.clone());
@@ -192,6 +188,11 @@ impl Replica {
                     Some(_) = connections.join_next() => {}
                 }
             }
+            // Closed first, so that no connection arrives while the others close; then
+            // every connection aborted and dropped (its socket closed) before the task
+            // ends.
+            drop(listener);
+            connections.shutdown().await;
         });
         self.server = Some(Server { task, stop });
     }
