@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod serve;
 pub mod shutdown;
+pub mod stream_executor;
 pub mod timer_table;
 pub mod warm_up;
 

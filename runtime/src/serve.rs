@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, Response, StatusCode};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +26,7 @@ use crate::graceful::{Stopping, UntilStopped};
 use crate::handler::{Handler, Request, RequestContext};
 use crate::metrics::{HttpMetrics, HEALTHZ_ROUTE, READYZ_ROUTE};
 use crate::request_id::{RequestId, REQUEST_ID};
+use crate::stream_executor::{with_streams, ConnectionExecutor};
 use crate::timer_table::TableTimer;
 
 /// Pause after a failed `accept` (usually out of file descriptors) before trying again.
@@ -177,7 +178,9 @@ pub async fn serve_with<H: Handler, S: Handshake>(
                     }
                 };
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            if let Err(error) = UntilStopped::new(connection.into_owned(), stopping).await {
+            // HTTP/2 streams are polled on this task, beside their connection.
+            let connection = with_streams(UntilStopped::new(connection.into_owned(), stopping));
+            if let Err(error) = connection.await {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
             drop(open);
@@ -197,8 +200,8 @@ pub async fn serve_with<H: Handler, S: Handshake>(
     }
 }
 
-fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+fn connection_builder(config: &ServeConfig) -> auto::Builder<ConnectionExecutor> {
+    let mut builder = auto::Builder::new(ConnectionExecutor);
     // hyper arms the header-read timer for every request on a kept-alive connection. A
     // loop on a thread of its own keeps those timers in one table; tokio's wheel is
     // for loops whose connections run on several threads.
