@@ -271,8 +271,11 @@ async fn open(address: SocketAddr, connect_timeout: Duration) -> Result<Sender, 
     tokio::spawn(async move {
         tokio::select! {
             result = &mut connection => {
+                // A replica's GOAWAY with an error code (ENHANCE_YOUR_CALM when it
+                // counts too many cancelled streams, say) fails what it carried: worth
+                // seeing at the default level.
                 if let Err(error) = result {
-                    tracing::debug!(upstream = %address, %error, "upstream connection ended with an error");
+                    tracing::warn!(upstream = %address, %error, "upstream connection ended with an error");
                 }
             }
             () = keep_alive(pings) => {

@@ -37,7 +37,7 @@ where
     fn execute(&self, future: F) {
         let future = ARRIVING.with(|arriving| match arriving.borrow_mut().as_mut() {
             Some(streams) => {
-                streams.push(future.boxed());
+                streams.push(ending_alone_on_panic(future));
                 None
             }
             None => Some(future),
@@ -86,21 +86,9 @@ impl<C: Future> Future for WithStreams<C> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let this = &mut *self;
         if let Some(connection) = this.connection.as_mut() {
-            let previous = ARRIVING.with(|arriving| arriving.replace(Some(Vec::new())));
+            let collecting = Collecting::start();
             let polled = connection.as_mut().poll(cx);
-            let arrived = ARRIVING.with(|arriving| arriving.replace(previous));
-            for stream in arrived.into_iter().flatten() {
-                this.streams.push(
-                    AssertUnwindSafe(stream)
-                        .catch_unwind()
-                        .map(|outcome| {
-                            if outcome.is_err() {
-                                tracing::error!("an HTTP/2 stream's handler panicked");
-                            }
-                        })
-                        .boxed(),
-                );
-            }
+            this.streams.extend(collecting.finish());
             if let Poll::Ready(output) = polled {
                 this.output = Some(output);
                 this.connection = None;
@@ -115,6 +103,58 @@ impl<C: Future> Future for WithStreams<C> {
             }
         }
         Poll::Pending
+    }
+}
+
+/// A stream's future that, should it panic, ends there (logged) rather than take its
+/// connection's task and the other streams with it.
+fn ending_alone_on_panic<F>(stream: F) -> BoxFuture<'static, ()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    AssertUnwindSafe(stream)
+        .catch_unwind()
+        .map(|outcome| {
+            if outcome.is_err() {
+                tracing::error!("an HTTP/2 stream's handler panicked");
+            }
+        })
+        .boxed()
+}
+
+/// The window in which [`ConnectionExecutor`] keeps streams on this thread: opened
+/// around one poll of a connection, and closed again even if that poll panics (an
+/// HTTP/1.1 handler runs inside it), so that no later future is kept by mistake.
+struct Collecting {
+    previous: Option<Vec<BoxFuture<'static, ()>>>,
+    finished: bool,
+}
+
+impl Collecting {
+    fn start() -> Collecting {
+        let previous = ARRIVING.with(|arriving| arriving.replace(Some(Vec::new())));
+        Collecting {
+            previous,
+            finished: false,
+        }
+    }
+
+    /// Closes the window; the streams that arrived in it.
+    fn finish(mut self) -> Vec<BoxFuture<'static, ()>> {
+        self.finished = true;
+        let previous = self.previous.take();
+        ARRIVING
+            .with(|arriving| arriving.replace(previous))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Collecting {
+    fn drop(&mut self) {
+        if !self.finished {
+            let previous = self.previous.take();
+            ARRIVING.with(|arriving| arriving.replace(previous));
+        }
     }
 }
 
@@ -212,6 +252,23 @@ mod tests {
         })
         .await;
         assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_connection_that_panics_leaves_no_window_open() {
+        struct Panics;
+        impl Future for Panics {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+                panic!("an HTTP/1.1 handler's bug")
+            }
+        }
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let waker = futures_util::task::noop_waker();
+            let _ = Pin::new(&mut with_streams(Panics)).poll(&mut Context::from_waker(&waker));
+        }));
+        assert!(polled.is_err());
+        assert!(ARRIVING.with(|arriving| arriving.borrow().is_none()));
     }
 
     #[tokio::test(flavor = "current_thread")]

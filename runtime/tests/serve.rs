@@ -261,6 +261,38 @@ async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
 }
 
 #[tokio::test]
+async fn shutdown_finishes_the_streams_in_flight_on_an_http2_connection() {
+    let server = start(ServeConfig::default()).await;
+    // One client: its requests share one HTTP/2 connection, each a stream polled on the
+    // connection's task.
+    let client = client(true);
+    let streams = (0..3).map(|_| {
+        let request = client.get(format!("http://{}/slow", server.addr).parse().unwrap());
+        tokio::spawn(async move {
+            let response = request.await.unwrap();
+            let version = response.version();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (version, String::from_utf8_lossy(&body).into_owned())
+        })
+    });
+    let streams: Vec<_> = streams.collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop.send(()).unwrap();
+    for stream in streams {
+        let (version, body) = stream.await.unwrap();
+        assert_eq!(version, Version::HTTP_2);
+        assert!(
+            body.starts_with("id="),
+            "completed during the drain: {body}"
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(5), server.done)
+        .await
+        .expect("serve returns once the streams are done")
+        .unwrap();
+}
+
+#[tokio::test]
 async fn the_grace_period_bounds_the_drain() {
     let server = start(ServeConfig {
         shutdown_grace: Duration::from_millis(100),
