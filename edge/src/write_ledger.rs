@@ -151,15 +151,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
 impl<T: PeerClosed> Counted<T> {
     /// `BrokenPipe` when the peer has closed the socket: what would be written now would
     /// not be read.
-    fn refuse_if_closed(&self) -> Poll<io::Result<usize>> {
-        if self.io.peer_closed() {
-            self.ledger.note_end();
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the replica closed the connection",
-            )));
+    fn refusal(&self) -> Option<io::Error> {
+        if !self.io.peer_closed() {
+            return None;
         }
-        Poll::Pending
+        self.ledger.note_end();
+        Some(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the replica closed the connection",
+        ))
     }
 }
 
@@ -169,8 +169,8 @@ impl<T: AsyncWrite + PeerClosed + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let refused @ Poll::Ready(_) = self.refuse_if_closed() {
-            return refused;
+        if let Some(refusal) = self.refusal() {
+            return Poll::Ready(Err(refusal));
         }
         let written = Pin::new(&mut self.io).poll_write(cx, buf);
         self.count(written)
@@ -181,8 +181,8 @@ impl<T: AsyncWrite + PeerClosed + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let refused @ Poll::Ready(_) = self.refuse_if_closed() {
-            return refused;
+        if let Some(refusal) = self.refusal() {
+            return Poll::Ready(Err(refusal));
         }
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         self.count(written)

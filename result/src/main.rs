@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use tally_result::Config;
+use tally_runtime::binary::{nothing_to_check, Binary};
 
 /// The allocator the vote service and the edge use: glibc's took about a sixth of the
 /// vote service's CPU (README, "The services' allocator"). Without transparent huge
 /// pages, as theirs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tally_runtime::binary::{nothing_to_check, Binary};
 
 #[tokio::main]
 async fn main() -> ExitCode {

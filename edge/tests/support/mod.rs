@@ -166,7 +166,8 @@ impl Replica {
         );
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            // Aborting this task drops the set, which aborts every connection.
+            // Aborting this task (the replica dropped) drops the set, which aborts
+            // every connection; `kill` instead stops the loop below and waits.
             let mut connections = JoinSet::new();
             loop {
                 tokio::select! {
