@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tally_model::Keys;
-use tally_runtime::{AdminServer, Handler, HttpMetrics, Ports, Registry};
+use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Registry};
 
 use cache::ResultsCache;
 pub use config::Config;
@@ -69,6 +69,7 @@ pub async fn run(
     let warm = tally_runtime::warm_up(service.clone());
     let mut serve_config = config.server.serve_config();
     serve_config.http_metrics = Some(http);
+    serve_config.h2_clients = Http2Clients::Gateway;
     // Upgraded connections leave the serve loop's drain: the live feed closes its own.
     let shutdown = {
         let live = live.clone();

@@ -37,7 +37,7 @@ pub use listen::{bind_listener, bind_shared_listener, listen_again, LISTEN_BACKL
 pub use logging::init_logging;
 pub use metrics::{HttpMetrics, Registry};
 pub use request_id::{RequestId, REQUEST_ID};
-pub use serve::{serve, serve_with, Handshake, Plain, ServeConfig};
+pub use serve::{serve, serve_with, Handshake, Http2Clients, Plain, ServeConfig};
 pub use shutdown::shutdown_signal;
 pub use timer_table::{Bounded, DeadlinePassed, TableEntry, TableTimer, TimerTable};
 pub use warm_up::{warm_up, WarmUp};

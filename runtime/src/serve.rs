@@ -53,7 +53,34 @@ pub struct ServeConfig {
     pub max_headers: Option<usize>,
     /// Where requests and connections are counted; `None` counts nothing.
     pub http_metrics: Option<HttpMetrics>,
+    /// Who opens HTTP/2 streams here, which sets how many cancelled streams a
+    /// connection may carry before it is closed.
+    pub h2_clients: Http2Clients,
 }
+
+/// Who the HTTP/2 clients of a serve loop are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Http2Clients {
+    /// Anyone: the rapid-reset defence (CVE-2023-44487) at h2's limits. A connection
+    /// is closed with `GOAWAY(ENHANCE_YOUR_CALM)` once more than 20 of its streams are
+    /// cancelled before the server took them, or once the server has reset 1,024 of
+    /// its streams for errors over its life.
+    #[default]
+    Anyone,
+    /// Tally's edge alone (the compose networks and Kubernetes policies see to it). The
+    /// edge cancels a stream whenever its own client leaves, so a crowd leaving at once
+    /// (a load test ending, a dropped network) cancels hundreds of streams in one
+    /// read; under [`Http2Clients::Anyone`] that closed the connection and failed every
+    /// other request on it. The cancelled streams are still bounded (memory), the
+    /// lifetime error-reset count is not (the connection lives for days).
+    Gateway,
+}
+
+/// Streams a gateway may have cancelled before the server took them, at once. A
+/// connection carries at most 200 open streams (hyper's server default) and the edge
+/// opens the next request as soon as one is cancelled; this is far above what one read
+/// can bring, and still a bound on what the streams hold.
+pub const GATEWAY_PENDING_RESETS: usize = 4_096;
 
 impl Default for ServeConfig {
     fn default() -> Self {
@@ -66,6 +93,7 @@ impl Default for ServeConfig {
             max_header_bytes: None,
             max_headers: None,
             http_metrics: None,
+            h2_clients: Http2Clients::Anyone,
         }
     }
 }
@@ -229,6 +257,12 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<ConnectionExecutor>
     }
     if let Some(count) = config.max_headers {
         builder.http1().max_headers(count);
+    }
+    if config.h2_clients == Http2Clients::Gateway {
+        builder
+            .http2()
+            .max_pending_accept_reset_streams(GATEWAY_PENDING_RESETS)
+            .max_local_error_reset_streams(None);
     }
     builder
 }

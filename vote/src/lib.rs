@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use tally_model::Keys;
-use tally_runtime::{AdminServer, Handler, HttpMetrics, Ports, Registry};
+use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Registry};
 
 pub use config::Config;
 use cookie::VoterSigner;
@@ -82,6 +82,7 @@ pub async fn run(
     let admin = AdminServer::start(ports.admin, registry, service.clone());
     let mut serve_config = config.server.serve_config();
     serve_config.http_metrics = Some(http);
+    serve_config.h2_clients = Http2Clients::Gateway;
     tally_runtime::serve(ports.public, serve_config, service, shutdown).await;
     admin.stop().await;
     watcher.abort();

@@ -54,10 +54,17 @@ async fn main() -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service_fn(answer))
-                    .await;
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // As the services behind the edge (`Http2Clients::Gateway`): the edge cancels
+            // a stream per client that leaves, hundreds at once when a load run ends.
+            builder
+                .http2()
+                .max_pending_accept_reset_streams(tally_runtime::serve::GATEWAY_PENDING_RESETS)
+                .max_local_error_reset_streams(None);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service_fn(answer))
+                .await;
         });
     }
 }
