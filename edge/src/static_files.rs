@@ -57,7 +57,7 @@ struct StaticFile {
 #[derive(Debug, Default)]
 pub struct StaticFiles {
     files: HashMap<String, StaticFile>,
-    /// The large bodies' memory files, for plain connections to send them from.
+    /// The files holding copies of the large bodies, for plain connections to send them from.
     zero_copy: Arc<ZeroCopyFiles>,
 }
 
@@ -114,11 +114,12 @@ impl StaticFiles {
             .values()
             .flat_map(|file| std::iter::once(&file.identity).chain(&file.encoded))
             .map(|form| &form.content);
-        let zero_copy = Arc::new(ZeroCopyFiles::new(bodies));
+        // Copies on disk in the temporary directory ($TMPDIR, else /tmp) where it is writable.
+        let zero_copy = Arc::new(ZeroCopyFiles::new(bodies, &std::env::temp_dir()));
         StaticFiles { files, zero_copy }
     }
 
-    /// The memory files of the large bodies (see [`crate::zero_copy`]).
+    /// The files holding copies of the large bodies (see [`crate::zero_copy`]).
     pub fn zero_copy(&self) -> &Arc<ZeroCopyFiles> {
         &self.zero_copy
     }

@@ -1,6 +1,6 @@
 //! The edge's plain-TCP connections: what hyper writes goes to the socket as it is,
 //! except a buffer that lies within a large static body, which goes out with
-//! `sendfile(2)` from that body's memory file ([`ZeroCopyFiles`]). hyper (HTTP/1.1,
+//! `sendfile(2)` from the file holding a copy of that body ([`ZeroCopyFiles`]). hyper (HTTP/1.1,
 //! writing vectored) hands a response's head and body over together; the head is
 //! written first, with `MSG_MORE` so that the kernel holds it for the body, then the
 //! body is sent from the file, as nginx sends a file. HTTP/2
@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 
 use crate::zero_copy::{FileSpan, ZeroCopyFiles};
 
-/// A client's TCP connection that sends large static bodies from their memory files.
+/// A client's TCP connection that sends large static bodies from their files.
 #[derive(Debug)]
 pub struct ZeroCopyStream {
     stream: TcpStream,
@@ -33,7 +33,7 @@ impl ZeroCopyStream {
     }
 }
 
-/// Sends `buf`, which `span` locates in a memory file, on `stream` once it can take
+/// Sends `buf`, which `span` locates in a file, on `stream` once it can take
 /// it; like a write, it may send less. Where the system refuses `sendfile` (a sandbox
 /// that forbids it), `buf` is written instead, and so is every body after it.
 fn poll_send_file(
@@ -203,7 +203,10 @@ mod tests {
                 .map(|i: usize| (i * 7 % 251) as u8)
                 .collect::<Vec<_>>(),
         );
-        let files = Arc::new(crate::zero_copy::ZeroCopyFiles::new([&body]));
+        let files = Arc::new(crate::zero_copy::ZeroCopyFiles::new(
+            [&body],
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        ));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let expected = body.len() + b"head\r\n".len();
