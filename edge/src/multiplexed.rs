@@ -107,6 +107,12 @@ pub enum SendFailure {
 /// 200 streams at once), not by four, as with a 1 MiB stream window.
 const CONNECTION_WINDOW: u32 = 16 << 20;
 
+/// Streams opened on a new connection before the replica's SETTINGS say how many it
+/// takes (h2's client would open any number): hyper's server default, which Tally's
+/// services keep. Past its limit a replica refuses streams, and each refusal counts
+/// against a limit on the connection's lifetime resets in servers with h2's defaults.
+const STREAMS_BEFORE_SETTINGS: usize = 200;
+
 /// How often a connection is pinged, and how long the answer may take: a replica gone
 /// without closing its sockets (its host lost, its container paused) is noticed in this
 /// time, not one request timeout after another.
@@ -260,6 +266,7 @@ async fn open(address: SocketAddr, connect_timeout: Duration) -> Result<Sender, 
     let ledger = stream.ledger();
     let handshake = h2::client::Builder::new()
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .initial_max_send_streams(STREAMS_BEFORE_SETTINGS)
         .handshake::<_, Bytes>(stream);
     let (requests, mut connection) = tokio::time::timeout(connect_timeout, handshake)
         .await

@@ -62,25 +62,30 @@ pub struct ServeConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Http2Clients {
     /// Anyone: the rapid-reset defence (CVE-2023-44487) at h2's limits. A connection
-    /// is closed with `GOAWAY(ENHANCE_YOUR_CALM)` once more than 20 of its streams are
-    /// cancelled before the server took them, or once the server has reset 1,024 of
-    /// its streams for errors over its life.
+    /// is closed with `GOAWAY(ENHANCE_YOUR_CALM)` once more than 20 of its streams at
+    /// once are cancelled before the server took them, or once the server has reset
+    /// 1,024 of its streams for errors over the connection's life.
     #[default]
     Anyone,
-    /// Tally's edge alone (the compose networks and Kubernetes policies see to it). The
-    /// edge cancels a stream whenever its own client leaves, so a crowd leaving at once
-    /// (a load test ending, a dropped network) cancels hundreds of streams in one
-    /// read; under [`Http2Clients::Anyone`] that closed the connection and failed every
-    /// other request on it. The cancelled streams are still bounded (memory), the
-    /// lifetime error-reset count is not (the connection lives for days).
+    /// Tally's edge, and no public client: the services' ports are not published, and
+    /// the only other containers on their networks are Tally's own (seed, the
+    /// observability stack). The edge cancels a stream whenever its own client leaves,
+    /// so a crowd leaving at once (a load test ending, a dropped network) cancels
+    /// hundreds of streams in one read; under [`Http2Clients::Anyone`] that closed the
+    /// connection and failed every other request on it. Streams cancelled at once stay bounded
+    /// ([`GATEWAY_PENDING_RESETS`]); the lifetime count of error resets does not, as
+    /// the connection lives for days and streams the server refuses count there.
     Gateway,
 }
 
-/// Streams a gateway may have cancelled before the server took them, at once. A
-/// connection carries at most 200 open streams (hyper's server default) and the edge
-/// opens the next request as soon as one is cancelled; this is far above what one read
-/// can bring, and still a bound on what the streams hold.
-pub const GATEWAY_PENDING_RESETS: usize = 4_096;
+/// Streams a gateway may have cancelled before the server took them, at once. The edge
+/// queues the requests past a replica's open-stream limit inside h2, and once a stream
+/// frees it sends a cancelled one as HEADERS and RST_STREAM back to back; so one read
+/// can bring a cancelled stream for each request the edge had in flight to that
+/// replica. That is at most its client connections (10,000 by default) times their
+/// streams; this bound is above any such crowd in practice, and still a bound on what
+/// the streams hold (a few hundred bytes each).
+pub const GATEWAY_PENDING_RESETS: usize = 65_536;
 
 impl Default for ServeConfig {
     fn default() -> Self {

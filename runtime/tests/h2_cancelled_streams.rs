@@ -1,6 +1,7 @@
 //! Many HTTP/2 streams cancelled at once, as the edge cancels them when a crowd of its
-//! clients leaves: a loop serving the public closes the connection (the rapid-reset
-//! defence), a loop behind the gateway keeps it and answers the next request.
+//! clients leaves, or refused at once, as a replica refuses streams past its limit: a
+//! loop serving the public closes the connection (the rapid-reset defence), a loop
+//! behind the gateway keeps it and answers the next request.
 //!
 //! The client writes its frames by hand so that every cancelled stream reaches the
 //! server in the same read as its request, before the server can take it: the order a
@@ -22,6 +23,11 @@ use tokio::net::{TcpListener, TcpStream};
 /// Streams opened and cancelled in the burst: past h2's limit of 20, far below the
 /// gateway's.
 const CANCELLED: u32 = 100;
+/// Streams hyper's server takes at once (its `max_concurrent_streams`).
+const ACCEPTED: usize = 200;
+/// Streams requested in one write: the server refuses all but [`ACCEPTED`], past h2's
+/// limit of 1,024 resets over a connection's life.
+const OVERFLOWING: u32 = 1_300;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 0x1;
@@ -58,11 +64,24 @@ fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Answered,
-    GoAway { error_code: u32 },
+    GoAway { error_code: u32, reason: String },
 }
 
-/// Opens and cancels [`CANCELLED`] streams in one write, then asks on one more stream.
-async fn burst_then_ask(clients: Http2Clients) -> Outcome {
+/// Requests `GET /` on each of `streams` (client stream ids, odd).
+fn requests(streams: impl Iterator<Item = u32>) -> Vec<u8> {
+    streams
+        .flat_map(|stream| frame(HEADERS, END_STREAM_AND_HEADERS, stream, GET_ROOT))
+        .collect()
+}
+
+/// Writes `burst` in one write, waits for the answers to `answered_first` of its
+/// streams, then asks on stream `asked`.
+async fn burst_then_ask(
+    clients: Http2Clients,
+    burst: &[u8],
+    answered_first: usize,
+    asked: u32,
+) -> Outcome {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let config = ServeConfig {
@@ -78,62 +97,117 @@ async fn burst_then_ask(clients: Http2Clients) -> Outcome {
 
     let mut bytes = PREFACE.to_vec();
     bytes.extend(frame(SETTINGS, 0, 0, &[]));
-    let streams = (0..CANCELLED).map(|index| 2 * index + 1);
-    for stream in streams.clone() {
-        bytes.extend(frame(HEADERS, END_STREAM_AND_HEADERS, stream, GET_ROOT));
-    }
-    for stream in streams {
-        bytes.extend(frame(RST_STREAM, 0, stream, &CANCEL.to_be_bytes()));
-    }
-    let asked = 2 * CANCELLED + 1;
-    bytes.extend(frame(HEADERS, END_STREAM_AND_HEADERS, asked, GET_ROOT));
+    bytes.extend_from_slice(burst);
     let mut connection = TcpStream::connect(address).await.unwrap();
     connection.write_all(&bytes).await.unwrap();
-
-    let outcome = tokio::time::timeout(
-        Duration::from_secs(10),
-        read_outcome(&mut connection, asked),
-    )
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut answers = 0;
+        while answers < answered_first {
+            match read_frame(&mut connection).await {
+                Frame::GoAway(outcome) => return outcome,
+                Frame::Answer(_) => answers += 1,
+                Frame::Other => {}
+            }
+        }
+        let ask = frame(HEADERS, END_STREAM_AND_HEADERS, asked, GET_ROOT);
+        connection.write_all(&ask).await.unwrap();
+        loop {
+            match read_frame(&mut connection).await {
+                Frame::GoAway(outcome) => return outcome,
+                Frame::Answer(stream) if stream == asked => return Outcome::Answered,
+                _ => {}
+            }
+        }
+    })
     .await
     .expect("the server neither answered nor closed the connection");
     server.abort();
     outcome
 }
 
-/// Reads frames until a response head on `asked` or a GOAWAY.
-async fn read_outcome(connection: &mut TcpStream, asked: u32) -> Outcome {
-    loop {
-        let mut head = [0u8; 9];
-        connection.read_exact(&mut head).await.unwrap();
-        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-        let mut payload = vec![0u8; length];
-        connection.read_exact(&mut payload).await.unwrap();
-        match head[3] {
-            HEADERS if stream == asked => return Outcome::Answered,
-            GOAWAY => {
-                let error_code = u32::from_be_bytes(payload[4..8].try_into().unwrap());
-                return Outcome::GoAway { error_code };
-            }
-            _ => {}
-        }
+/// What one frame from the server was.
+enum Frame {
+    /// A response head, on this stream.
+    Answer(u32),
+    GoAway(Outcome),
+    Other,
+}
+
+async fn read_frame(connection: &mut TcpStream) -> Frame {
+    let mut head = [0u8; 9];
+    connection.read_exact(&mut head).await.unwrap();
+    let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; length];
+    connection.read_exact(&mut payload).await.unwrap();
+    match head[3] {
+        HEADERS => Frame::Answer(stream),
+        GOAWAY => Frame::GoAway(Outcome::GoAway {
+            error_code: u32::from_be_bytes(payload[4..8].try_into().unwrap()),
+            reason: String::from_utf8_lossy(&payload[8..]).into_owned(),
+        }),
+        _ => Frame::Other,
     }
+}
+
+/// [`CANCELLED`] streams opened and cancelled in one write, as the edge sends them when
+/// its clients leave.
+fn cancelled_crowd() -> (Vec<u8>, u32) {
+    let streams = (0..CANCELLED).map(|index| 2 * index + 1);
+    let mut burst = requests(streams.clone());
+    for stream in streams {
+        burst.extend(frame(RST_STREAM, 0, stream, &CANCEL.to_be_bytes()));
+    }
+    (burst, 2 * CANCELLED + 1)
+}
+
+/// More requests in one write than the server takes at once (hyper: 200 streams), as a
+/// client that has not yet read the server's settings may send: the server refuses the
+/// rest (`REFUSED_STREAM`), each refusal a reset it counts over the connection's life.
+fn refused_crowd() -> (Vec<u8>, u32) {
+    let burst = requests((0..OVERFLOWING).map(|index| 2 * index + 1));
+    (burst, 2 * OVERFLOWING + 1)
 }
 
 #[tokio::test]
 async fn a_public_loop_closes_a_connection_that_cancels_a_crowd_of_streams() {
+    let (burst, asked) = cancelled_crowd();
     assert_eq!(
-        burst_then_ask(Http2Clients::Anyone).await,
+        burst_then_ask(Http2Clients::Anyone, &burst, 0, asked).await,
         Outcome::GoAway {
-            error_code: ENHANCE_YOUR_CALM
+            error_code: ENHANCE_YOUR_CALM,
+            reason: "too_many_resets".into()
         }
     );
 }
 
 #[tokio::test]
 async fn a_loop_behind_the_gateway_keeps_the_connection_and_answers_the_next_request() {
+    let (burst, asked) = cancelled_crowd();
     assert_eq!(
-        burst_then_ask(Http2Clients::Gateway).await,
+        burst_then_ask(Http2Clients::Gateway, &burst, 0, asked).await,
+        Outcome::Answered
+    );
+}
+
+#[tokio::test]
+async fn a_public_loop_closes_a_connection_after_refusing_a_thousand_streams() {
+    let (burst, asked) = refused_crowd();
+    assert_eq!(
+        burst_then_ask(Http2Clients::Anyone, &burst, 0, asked).await,
+        Outcome::GoAway {
+            error_code: ENHANCE_YOUR_CALM,
+            reason: "too_many_internal_resets".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_loop_behind_the_gateway_refuses_streams_without_closing_the_connection() {
+    let (burst, asked) = refused_crowd();
+    // The streams it took are answered first, so that the next one is taken too.
+    assert_eq!(
+        burst_then_ask(Http2Clients::Gateway, &burst, ACCEPTED, asked).await,
         Outcome::Answered
     );
 }
