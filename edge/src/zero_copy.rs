@@ -63,7 +63,6 @@ struct Region {
     /// other buffer can ever be taken for it by its address.
     content: Bytes,
     file: OwnedFd,
-    backing: Backing,
 }
 
 /// Where the bytes of a buffer about to be written can be sent from instead.
@@ -84,31 +83,32 @@ impl ZeroCopyFiles {
         let mut regions = Vec::new();
         let mut failed = Vec::new();
         let mut disk_refused = false;
-        for content in bodies {
-            if content.len() < MIN_BYTES {
-                continue;
-            }
+        let mut on_disk = 0;
+        let mut large: Vec<&Bytes> = bodies
+            .into_iter()
+            .filter(|content| content.len() >= MIN_BYTES)
+            .collect();
+        // Ordered by address, so the regions are too; the same bytes registered twice (a
+        // file served under two names) get one file.
+        large.sort_by_key(|content| content.as_ptr() as usize);
+        large.dedup_by_key(|content| content.as_ptr() as usize);
+        for content in large {
             match copy_of(content, scratch, &mut disk_refused) {
-                Ok((file, backing)) => regions.push(Region {
-                    content: content.clone(),
-                    file,
-                    backing,
-                }),
+                Ok((file, backing)) => {
+                    on_disk += usize::from(backing == Backing::Disk);
+                    regions.push(Region {
+                        content: content.clone(),
+                        file,
+                    });
+                }
                 Err(error) => failed.push(error),
             }
         }
-        regions.sort_by_key(|region| region.content.as_ptr() as usize);
-        // The same bytes registered twice (a file served under two names) keep one file.
-        regions.dedup_by_key(|region| region.content.as_ptr() as usize);
         if let Some(error) = failed.first() {
             tracing::warn!(%error, bodies = failed.len(), "no file for some large static bodies: they are copied on each send");
         }
         if !regions.is_empty() {
             let bytes: usize = regions.iter().map(|region| region.content.len()).sum();
-            let on_disk = regions
-                .iter()
-                .filter(|region| region.backing == Backing::Disk)
-                .count();
             tracing::info!(
                 bodies = regions.len(),
                 bytes,

@@ -72,10 +72,24 @@ pub enum Http2Clients {
     /// observability stack). The edge cancels a stream whenever its own client leaves,
     /// so a crowd leaving at once (a load test ending, a dropped network) cancels
     /// hundreds of streams in one read; under [`Http2Clients::Anyone`] that closed the
-    /// connection and failed every other request on it. Streams cancelled at once stay bounded
-    /// ([`GATEWAY_PENDING_RESETS`]); the lifetime count of error resets does not, as
-    /// the connection lives for days and streams the server refuses count there.
+    /// connection and failed every other request on it. Streams cancelled at once stay
+    /// bounded (`GATEWAY_PENDING_RESETS`); the lifetime count of error resets does not,
+    /// as the connection lives for days and streams the server refuses count there.
     Gateway,
+}
+
+impl Http2Clients {
+    /// Sets `builder`'s HTTP/2 reset limits for these clients (h2's own for
+    /// [`Http2Clients::Anyone`]). Public for servers outside the serve loop that stand
+    /// in for a service behind the edge (benches' trivial upstream).
+    pub fn limit_resets<E>(self, builder: &mut auto::Builder<E>) {
+        if self == Http2Clients::Gateway {
+            builder
+                .http2()
+                .max_pending_accept_reset_streams(GATEWAY_PENDING_RESETS)
+                .max_local_error_reset_streams(None);
+        }
+    }
 }
 
 /// Streams a gateway may have cancelled before the server took them, at once. The edge
@@ -85,7 +99,7 @@ pub enum Http2Clients {
 /// replica. That is at most its client connections (10,000 by default) times their
 /// streams; this bound is above any such crowd in practice, and still a bound on what
 /// the streams hold (a few hundred bytes each).
-pub const GATEWAY_PENDING_RESETS: usize = 65_536;
+const GATEWAY_PENDING_RESETS: usize = 65_536;
 
 impl Default for ServeConfig {
     fn default() -> Self {
@@ -263,12 +277,7 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<ConnectionExecutor>
     if let Some(count) = config.max_headers {
         builder.http1().max_headers(count);
     }
-    if config.h2_clients == Http2Clients::Gateway {
-        builder
-            .http2()
-            .max_pending_accept_reset_streams(GATEWAY_PENDING_RESETS)
-            .max_local_error_reset_streams(None);
-    }
+    config.h2_clients.limit_resets(&mut builder);
     builder
 }
 

@@ -126,35 +126,28 @@ where
 /// around one poll of a connection, and closed again even if that poll panics (an
 /// HTTP/1.1 handler runs inside it), so that no later future is kept by mistake.
 struct Collecting {
+    /// The window of an outer poll, if this one opened inside it; put back on drop.
     previous: Option<Vec<BoxFuture<'static, ()>>>,
-    finished: bool,
 }
 
 impl Collecting {
     fn start() -> Collecting {
         let previous = ARRIVING.with(|arriving| arriving.replace(Some(Vec::new())));
-        Collecting {
-            previous,
-            finished: false,
-        }
+        Collecting { previous }
     }
 
     /// Closes the window; the streams that arrived in it.
-    fn finish(mut self) -> Vec<BoxFuture<'static, ()>> {
-        self.finished = true;
-        let previous = self.previous.take();
+    fn finish(self) -> Vec<BoxFuture<'static, ()>> {
         ARRIVING
-            .with(|arriving| arriving.replace(previous))
+            .with(|arriving| arriving.borrow_mut().take())
             .unwrap_or_default()
     }
 }
 
 impl Drop for Collecting {
     fn drop(&mut self) {
-        if !self.finished {
-            let previous = self.previous.take();
-            ARRIVING.with(|arriving| arriving.replace(previous));
-        }
+        let previous = self.previous.take();
+        ARRIVING.with(|arriving| arriving.replace(previous));
     }
 }
 

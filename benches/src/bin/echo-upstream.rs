@@ -56,12 +56,9 @@ async fn main() -> std::io::Result<()> {
         tokio::spawn(async move {
             let mut builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            // As the services behind the edge (`Http2Clients::Gateway`): the edge cancels
-            // a stream per client that leaves, hundreds at once when a load run ends.
-            builder
-                .http2()
-                .max_pending_accept_reset_streams(tally_runtime::serve::GATEWAY_PENDING_RESETS)
-                .max_local_error_reset_streams(None);
+            // As the services behind the edge: the edge cancels a stream per client that
+            // leaves, hundreds at once when a load run ends.
+            tally_runtime::Http2Clients::Gateway.limit_resets(&mut builder);
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service_fn(answer))
                 .await;
