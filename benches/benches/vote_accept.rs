@@ -28,6 +28,7 @@ fn poll() -> PollDefinition {
         closes_at: None,
         hide_results: false,
         admin_hash: None,
+        event: None,
     }
 }
 

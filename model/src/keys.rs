@@ -55,7 +55,28 @@ impl Keys {
     pub fn tally_channel(&self, poll: &str) -> String {
         format!("{}tally:{poll}", self.prefix)
     }
+
+    /// An event's definition: a hash with `version` and `body` (JSON of
+    /// [`crate::EventDefinition`]), written by the worker.
+    pub fn event_definition(&self, event: &str) -> String {
+        format!("{}event:{event}", self.prefix)
+    }
+
+    /// The id of the event a join code names, written by the worker.
+    pub fn event_code(&self, code: &str) -> String {
+        format!("{}eventcode:{code}", self.prefix)
+    }
+
+    /// The pub/sub channel an event's new definitions are published on. It is under
+    /// `tally:` so that the one pattern subscription of the result service receives it;
+    /// poll ids cannot hold `:`, so [`EVENT_CHANNEL_INFIX`] cannot name a poll.
+    pub fn event_channel(&self, event: &str) -> String {
+        self.tally_channel(&format!("{EVENT_CHANNEL_INFIX}{event}"))
+    }
 }
+
+/// What follows `tally:` in an event's channel, before the event id.
+pub const EVENT_CHANNEL_INFIX: &str = "event:";
 
 #[cfg(test)]
 mod tests {
@@ -67,6 +88,7 @@ mod tests {
         assert_eq!(keys.vote_stream(), "votes");
         assert_eq!(keys.tally_channel("default"), "tally:default");
         assert_eq!(keys.poll_definition("default"), "poll:default");
+        assert_eq!(keys.event_channel("eV3nt00001"), "tally:event:eV3nt00001");
     }
 
     #[test]
@@ -79,6 +101,9 @@ mod tests {
             keys.definitions_marker(),
             keys.results_cache("p"),
             keys.tally_channel("p"),
+            keys.event_definition("e"),
+            keys.event_code("12345678"),
+            keys.event_channel("e"),
         ] {
             assert!(name.starts_with("t1:"), "{name}");
         }

@@ -1,10 +1,12 @@
-//! The vocabulary every Tally service shares: polls and their validation, the wire
+//! The vocabulary every Tally service shares: polls and events and their validation, the wire
 //! format of the `votes` stream, the results document, and Redis key names.
 //!
 //! Nothing here does I/O; the services own their connections.
 
 pub mod admin_token;
 pub mod entry_id;
+pub mod event;
+pub mod event_entry;
 pub mod keys;
 pub mod new_poll;
 pub mod poll;
@@ -14,6 +16,8 @@ pub mod timestamp;
 pub mod vote_entry;
 
 pub use entry_id::EntryId;
+pub use event::{EventBallotError, EventDefinition, EventView, NewEvent};
+pub use event_entry::{EventAction, EventCommandEntry, EventCreateEntry};
 pub use keys::Keys;
 pub use new_poll::{NewPoll, PollRuleError};
 pub use poll::{BallotError, Choice, PollDefinition, PollOption, DEFAULT_POLL_ID};

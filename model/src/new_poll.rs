@@ -58,6 +58,10 @@ pub enum PollRuleError {
     /// A closing time that has already passed.
     #[error("closes_at must be in the future")]
     ClosesInPast,
+    /// A closing time or hidden results on a question of an event, which its presenter
+    /// opens, closes and reveals.
+    #[error("an event's questions take no closes_at or hide_results: the presenter paces them")]
+    PacedByPresenter,
 }
 
 impl NewPoll {
@@ -121,7 +125,8 @@ pub fn is_created_poll_id(id: &str) -> bool {
         && id != DEFAULT_POLL_ID
 }
 
-fn is_text(text: &str, max_chars: usize) -> bool {
+/// Whether `text` is 1 to `max_chars` characters, not blank, without control characters.
+pub(crate) fn is_text(text: &str, max_chars: usize) -> bool {
     let count = text.chars().count();
     (1..=max_chars).contains(&count)
         && !text.chars().any(char::is_control)

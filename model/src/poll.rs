@@ -55,6 +55,9 @@ pub struct PollDefinition {
     /// SHA-256 (hex) of the admin token; `None` for polls nobody administers (the default).
     #[serde(default)]
     pub admin_hash: Option<String>,
+    /// The event this poll is a question of; `None` for a poll of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// Why a ballot does not fit its poll.
@@ -156,6 +159,7 @@ mod tests {
             closes_at: None,
             hide_results: false,
             admin_hash: None,
+            event: None,
         }
     }
 

@@ -5,6 +5,9 @@
 //!  closes_at ""  hide_results 0  admin_hash <hex>  at 1700000000000`.
 
 use crate::admin_token::is_valid_admin_hash;
+use crate::event_entry::{
+    EventCommandEntry, EventCreateEntry, KIND_EVENT_COMMAND, KIND_EVENT_CREATE,
+};
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{is_valid_poll_id, Choice, PollDefinition};
 use crate::vote_entry::{EntryError, VoteEntry, KIND_VOTE};
@@ -49,6 +52,10 @@ pub enum StreamEntry {
     Create(CreateEntry),
     /// A poll closed or reopened.
     Status(StatusEntry),
+    /// A new event with its questions.
+    EventCreate(EventCreateEntry),
+    /// A presenter's command.
+    EventCommand(EventCommandEntry),
 }
 
 impl StreamEntry {
@@ -65,16 +72,24 @@ impl StreamEntry {
                 open: kind == KIND_REOPEN,
                 at_ms: fields.at()?,
             })),
+            KIND_EVENT_CREATE => {
+                EventCreateEntry::from_fields(&fields).map(StreamEntry::EventCreate)
+            }
+            KIND_EVENT_COMMAND => {
+                EventCommandEntry::from_fields(&fields).map(StreamEntry::EventCommand)
+            }
             other => Err(EntryError::UnknownKind(other.chars().take(40).collect())),
         }
     }
 
-    /// The poll the entry is about.
+    /// The poll the entry is about, or for an event's entries the event.
     pub fn poll(&self) -> &str {
         match self {
             StreamEntry::Vote(vote) => &vote.poll,
             StreamEntry::Create(create) => &create.poll,
             StreamEntry::Status(status) => &status.poll,
+            StreamEntry::EventCreate(create) => &create.event,
+            StreamEntry::EventCommand(command) => &command.event,
         }
     }
 }
@@ -160,6 +175,7 @@ impl CreateEntry {
             closes_at: self.new_poll.closes_at,
             hide_results: self.new_poll.hide_results,
             admin_hash: Some(self.admin_hash.clone()),
+            event: None,
         }
     }
 }
@@ -185,13 +201,13 @@ pub fn choice_name(choice: Choice) -> &'static str {
 }
 
 /// Looks fields up by name.
-struct Fields<I>(I);
+pub(crate) struct Fields<I>(pub(crate) I);
 
 impl<'a, I> Fields<I>
 where
     I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
 {
-    fn get(&self, name: &'static str) -> Result<&'a str, EntryError> {
+    pub(crate) fn get(&self, name: &'static str) -> Result<&'a str, EntryError> {
         self.0
             .clone()
             .into_iter()
@@ -208,13 +224,13 @@ where
         Ok(poll.to_owned())
     }
 
-    fn at(&self) -> Result<u64, EntryError> {
+    pub(crate) fn at(&self) -> Result<u64, EntryError> {
         let at = self.get("at")?;
         at.parse().map_err(|_| bad("at", at))
     }
 }
 
-fn bad(field: &'static str, value: &str) -> EntryError {
+pub(crate) fn bad(field: &'static str, value: &str) -> EntryError {
     EntryError::Bad {
         field,
         value: value.chars().take(80).collect(),

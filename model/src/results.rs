@@ -49,6 +49,10 @@ pub struct PollResults {
     /// Whether this copy withholds the counts.
     #[serde(default)]
     pub hidden: bool,
+    /// The event this poll is a question of: its presenter reveals and hides the
+    /// counts (`hide_results`), whether or not the question is still open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 fn open_by_default() -> bool {
@@ -67,7 +71,7 @@ pub const SELECT_POLL_RESULTS: &str = "\
            to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
            o.id, o.label, COALESCE(t.votes, 0), p.open, \
            to_char(p.closes_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-           p.choice, p.hide_results \
+           p.choice, p.hide_results, p.event_id \
       FROM polls p \
       JOIN poll_options o ON o.poll_id = p.id \
       LEFT JOIN tallies t ON t.poll_id = o.poll_id AND t.option_id = o.id \
@@ -99,6 +103,8 @@ pub struct ResultsRow {
     pub choice: String,
     /// `p.hide_results`
     pub hide_results: bool,
+    /// `p.event_id`
+    pub event: Option<String>,
 }
 
 impl PollResults {
@@ -123,6 +129,7 @@ impl PollResults {
                 },
                 hide_results: row.hide_results,
                 hidden: false,
+                event: row.event,
             });
             results.options.push(OptionResult {
                 id: row.option_id,
@@ -146,12 +153,13 @@ impl PollResults {
         self
     }
 
-    /// What anyone may see at `now_ms`: while a poll that hides its results is open,
-    /// every count and the total are `null` and `hidden` is true; otherwise the document
-    /// as of `now_ms` (see [`PollResults::at`]).
+    /// What anyone may see at `now_ms`: while a poll that hides its results is open
+    /// (or, for a question of an event, while its presenter hides them), every count
+    /// and the total are `null` and `hidden` is true; otherwise the document as of
+    /// `now_ms` (see [`PollResults::at`]).
     pub fn public_view(self, now_ms: u64) -> PollResults {
         let mut view = self.at(now_ms);
-        if view.hide_results && view.open {
+        if view.hide_results && (view.open || view.event.is_some()) {
             for option in &mut view.options {
                 option.votes = None;
             }
@@ -195,6 +203,7 @@ mod tests {
             closes_at: Some("2026-05-01T18:00:00.000Z".into()),
             choice: "multiple".into(),
             hide_results: true,
+            event: None,
         }
     }
 
@@ -241,6 +250,18 @@ mod tests {
         closed_by_hand.open = false;
         closed_by_hand.closes_at = None;
         assert_eq!(closed_by_hand.clone().public_view(0), closed_by_hand);
+    }
+
+    #[test]
+    fn an_event_question_stays_hidden_after_it_closes_until_revealed() {
+        let mut results = PollResults::from_rows("p", [row("a", 4)]).unwrap();
+        results.event = Some("eV3nt00001".into());
+        results.closes_at = None;
+        results.open = false;
+        let hidden = results.clone().public_view(0);
+        assert!(hidden.hidden && hidden.total.is_none());
+        results.hide_results = false;
+        assert_eq!(results.clone().public_view(0), results);
     }
 
     #[test]

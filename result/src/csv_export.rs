@@ -61,6 +61,7 @@ mod tests {
             choice: Choice::Multiple,
             hide_results: false,
             hidden: false,
+            event: None,
         }
     }
 

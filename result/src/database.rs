@@ -85,6 +85,7 @@ impl ResultsDatabase {
                     closes_at: row.try_get(8)?,
                     choice: row.try_get(9)?,
                     hide_results: row.try_get(10)?,
+                    event: row.try_get(11)?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -67,6 +67,7 @@ async fn start() -> SocketAddr {
             closes_at: None,
             hide_results: true,
             admin_hash: Some(hash_token(TOKEN)),
+            event: None,
         };
         let () = redis::cmd("SET")
             .arg(keys.poll_definition(id))

@@ -117,6 +117,7 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         closes_at: None,
         hide_results: false,
         admin_hash: None,
+        event: None,
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

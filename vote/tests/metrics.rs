@@ -40,6 +40,7 @@ async fn define_default_poll(redis_url: &str, keys: &Keys) {
         closes_at: None,
         hide_results: false,
         admin_hash: None,
+        event: None,
     };
     let mut redis = redis::Client::open(redis_url)
         .unwrap()

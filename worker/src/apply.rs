@@ -22,6 +22,7 @@ use tally_model::{EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
 
 use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
+use crate::events::{StreamEventCommand, StreamEventCreate};
 
 /// A vote read from the stream, with the id of its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,10 @@ pub struct Batch {
     pub statuses: Vec<StreamStatus>,
     /// Ballots.
     pub votes: Vec<StreamVote>,
+    /// Event creations.
+    pub event_creates: Vec<StreamEventCreate>,
+    /// Presenter commands.
+    pub event_commands: Vec<StreamEventCommand>,
 }
 
 impl Batch {
@@ -54,7 +59,11 @@ impl Batch {
 
     /// Entries in the batch.
     pub fn len(&self) -> usize {
-        self.creates.len() + self.statuses.len() + self.votes.len()
+        self.creates.len()
+            + self.statuses.len()
+            + self.votes.len()
+            + self.event_creates.len()
+            + self.event_commands.len()
     }
 
     /// Whether the batch holds nothing.

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
 use crate::commands::{close_expired, StreamCreate, StreamStatus};
+use crate::events::{StreamEventCommand, StreamEventCreate};
 use crate::metrics::WorkerMetrics;
 use crate::polls::{load_definitions, read_results, RedisCopies};
 use crate::stream::{RawEntry, VoteStream};
@@ -383,6 +384,12 @@ pub fn decode_batch(entries: &[RawEntry]) -> (Batch, Vec<(String, String)>) {
             Ok(StreamEntry::Status(status)) => {
                 batch.statuses.push(StreamStatus { id, entry: status })
             }
+            Ok(StreamEntry::EventCreate(create)) => batch
+                .event_creates
+                .push(StreamEventCreate { id, entry: create }),
+            Ok(StreamEntry::EventCommand(command)) => batch
+                .event_commands
+                .push(StreamEventCommand { id, entry: command }),
             Err(error) => malformed.push((entry.id.clone(), error.to_string())),
         }
     }

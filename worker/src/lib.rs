@@ -6,6 +6,7 @@ pub mod apply;
 pub mod commands;
 pub mod config;
 pub mod consume;
+pub mod events;
 pub mod metrics;
 pub mod migrate;
 pub mod polls;

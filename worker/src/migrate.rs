@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "created_polls",
         include_str!("../migrations/0002_created_polls.sql"),
     ),
+    (3, "events", include_str!("../migrations/0003_events.sql")),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

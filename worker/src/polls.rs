@@ -72,7 +72,8 @@ pub async fn load_definitions(
     let rows = client
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label,
-                    (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash
+                    (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
+                    p.event_id
                FROM polls p JOIN poll_options o ON o.poll_id = p.id
               WHERE $1::text[] IS NULL OR p.id = ANY($1)
               ORDER BY p.id, o.position",
@@ -98,6 +99,7 @@ pub async fn load_definitions(
                     .and_then(|ms| u64::try_from(ms).ok()),
                 hide_results: row.get(7),
                 admin_hash: row.get(8),
+                event: row.get(9),
             });
         }
         if let Some(definition) = definitions.last_mut() {
@@ -131,6 +133,7 @@ pub async fn read_results(
             closes_at: row.get(8),
             choice: row.get(9),
             hide_results: row.get(10),
+            event: row.get(11),
         }),
     ))
 }

@@ -1,0 +1,442 @@
+//! The wire format of events in the `votes` stream: `event_create` (a new event with
+//! all its questions) and `event` (a presenter's command). Flat string fields, like
+//! votes; the questions travel as one JSON array:
+//! `kind event_create  event eV3nt00001  code 12345678  title …  owner_hash <hex>
+//!  questions [{"poll":"…","question":"…","choice":"single","options":["Yes","No"]}]  at …`
+//! `kind event  event eV3nt00001  action show  position 2  at …`
+
+use serde::{Deserialize, Serialize};
+
+use crate::admin_token::is_valid_admin_hash;
+use crate::event::{is_event_id, is_join_code, EventQuestion, NewEvent, MAX_EVENT_QUESTIONS};
+use crate::new_poll::{is_created_poll_id, NewPoll};
+use crate::poll::{Choice, PollDefinition};
+use crate::poll_entry::{bad, Fields};
+use crate::vote_entry::EntryError;
+
+/// The `kind` of an event's creation.
+pub const KIND_EVENT_CREATE: &str = "event_create";
+/// The `kind` of a presenter's command.
+pub const KIND_EVENT_COMMAND: &str = "event";
+
+/// One question of a new event, with the id of the poll that will carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewQuestion {
+    /// The question's poll id (10 letters and digits, like a created poll's).
+    pub poll: String,
+    /// The question, as a poll.
+    pub new_poll: NewPoll,
+}
+
+/// An event's creation as it travels to the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCreateEntry {
+    /// The new event's id.
+    pub event: String,
+    /// Its join code.
+    pub code: String,
+    /// Its title.
+    pub title: String,
+    /// SHA-256 (hex) of the owner token.
+    pub owner_hash: String,
+    /// The questions, in order.
+    pub questions: Vec<NewQuestion>,
+    /// When the vote service accepted it (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// What a presenter asks of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    /// Show the question at this position (0-based) to the room.
+    Show(usize),
+    /// Show the counts to the room.
+    Reveal,
+    /// Hide the counts from the room.
+    Hide,
+    /// Take no more ballots on any question.
+    Lock,
+    /// Take ballots again.
+    Unlock,
+}
+
+/// A presenter's command as it travels to the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCommandEntry {
+    /// The event.
+    pub event: String,
+    /// What to do.
+    pub action: EventAction,
+    /// When the vote service accepted it (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// A question as the `questions` field spells it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireQuestion {
+    poll: String,
+    question: String,
+    choice: Choice,
+    options: Vec<String>,
+}
+
+impl EventCreateEntry {
+    /// The field/value pairs to pass to `XADD`.
+    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
+        let questions: Vec<WireQuestion> = self
+            .questions
+            .iter()
+            .map(|q| WireQuestion {
+                poll: q.poll.clone(),
+                question: q.new_poll.question.clone(),
+                choice: q.new_poll.choice,
+                options: q.new_poll.labels.clone(),
+            })
+            .collect();
+        vec![
+            ("kind", KIND_EVENT_CREATE.to_owned()),
+            ("event", self.event.clone()),
+            ("code", self.code.clone()),
+            ("title", self.title.clone()),
+            ("owner_hash", self.owner_hash.clone()),
+            (
+                "questions",
+                serde_json::to_string(&questions).unwrap_or_default(),
+            ),
+            ("at", self.at_ms.to_string()),
+        ]
+    }
+
+    pub(crate) fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let event = event_of(fields)?;
+        let code = fields.get("code")?;
+        if !is_join_code(code) {
+            return Err(bad("code", code));
+        }
+        let owner_hash = fields.get("owner_hash")?;
+        if !is_valid_admin_hash(owner_hash) {
+            return Err(bad("owner_hash", owner_hash));
+        }
+        let text = fields.get("questions")?;
+        let wire: Vec<WireQuestion> =
+            serde_json::from_str(text).map_err(|_| bad("questions", text))?;
+        if wire.len() > MAX_EVENT_QUESTIONS {
+            return Err(bad("questions", text));
+        }
+        let mut questions = Vec::with_capacity(wire.len());
+        for question in wire {
+            if !is_created_poll_id(&question.poll) || questions_name(&questions, &question.poll) {
+                return Err(bad("questions", &question.poll));
+            }
+            questions.push(NewQuestion {
+                poll: question.poll,
+                new_poll: NewPoll {
+                    question: question.question,
+                    choice: question.choice,
+                    labels: question.options,
+                    closes_at: None,
+                    hide_results: false,
+                },
+            });
+        }
+        let entry = EventCreateEntry {
+            event,
+            code: code.to_owned(),
+            title: fields.get("title")?.to_owned(),
+            owner_hash: owner_hash.to_owned(),
+            questions,
+            at_ms: fields.at()?,
+        };
+        entry
+            .new_event()
+            .check()
+            .map_err(|error| bad("questions", &error.to_string()))?;
+        Ok(entry)
+    }
+
+    /// The event as its creator described it.
+    pub fn new_event(&self) -> NewEvent {
+        NewEvent {
+            title: self.title.clone(),
+            questions: self.questions.iter().map(|q| q.new_poll.clone()).collect(),
+        }
+    }
+
+    /// The definition the event starts with: no question shown yet, results visible.
+    pub fn definition(&self) -> crate::event::EventDefinition {
+        crate::event::EventDefinition {
+            id: self.event.clone(),
+            code: self.code.clone(),
+            title: self.title.clone(),
+            owner_hash: self.owner_hash.clone(),
+            questions: self
+                .questions
+                .iter()
+                .map(|q| EventQuestion {
+                    poll: q.poll.clone(),
+                    question: q.new_poll.question.clone(),
+                    choice: q.new_poll.choice,
+                })
+                .collect(),
+            current: None,
+            results_visible: true,
+            locked: false,
+            participants: 0,
+            version: 0,
+        }
+    }
+
+    /// The definition each question's poll starts with: open, administered with the
+    /// owner token, marked with the event.
+    pub fn poll_definitions(&self) -> Vec<PollDefinition> {
+        self.questions
+            .iter()
+            .map(|q| PollDefinition {
+                id: q.poll.clone(),
+                question: q.new_poll.question.clone(),
+                choice: q.new_poll.choice,
+                open: true,
+                options: q.new_poll.options(),
+                closes_at: None,
+                hide_results: false,
+                admin_hash: Some(self.owner_hash.clone()),
+                event: Some(self.event.clone()),
+            })
+            .collect()
+    }
+}
+
+fn questions_name(questions: &[NewQuestion], poll: &str) -> bool {
+    questions.iter().any(|q| q.poll == poll)
+}
+
+impl EventAction {
+    /// The `action` field's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventAction::Show(_) => "show",
+            EventAction::Reveal => "reveal",
+            EventAction::Hide => "hide",
+            EventAction::Lock => "lock",
+            EventAction::Unlock => "unlock",
+        }
+    }
+}
+
+impl EventCommandEntry {
+    /// The field/value pairs to pass to `XADD`.
+    pub fn to_fields(&self) -> [(&'static str, String); 5] {
+        let position = match self.action {
+            EventAction::Show(position) => position.to_string(),
+            _ => String::new(),
+        };
+        [
+            ("kind", KIND_EVENT_COMMAND.to_owned()),
+            ("event", self.event.clone()),
+            ("action", self.action.name().to_owned()),
+            ("position", position),
+            ("at", self.at_ms.to_string()),
+        ]
+    }
+
+    pub(crate) fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        let event = event_of(fields)?;
+        let action = match fields.get("action")? {
+            "show" => {
+                let position = fields.get("position")?;
+                let position: usize = position.parse().map_err(|_| bad("position", position))?;
+                if position >= MAX_EVENT_QUESTIONS {
+                    return Err(bad("position", &position.to_string()));
+                }
+                EventAction::Show(position)
+            }
+            "reveal" => EventAction::Reveal,
+            "hide" => EventAction::Hide,
+            "lock" => EventAction::Lock,
+            "unlock" => EventAction::Unlock,
+            other => return Err(bad("action", other)),
+        };
+        Ok(EventCommandEntry {
+            event,
+            action,
+            at_ms: fields.at()?,
+        })
+    }
+}
+
+fn event_of<'a, I>(fields: &Fields<I>) -> Result<String, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    let event = fields.get("event")?;
+    if !is_event_id(event) {
+        return Err(bad("event", event));
+    }
+    Ok(event.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin_token::hash_token;
+    use crate::StreamEntry;
+
+    fn create() -> EventCreateEntry {
+        EventCreateEntry {
+            event: "eV3nt00001".into(),
+            code: "01234567".into(),
+            title: "All hands, \"Q4\"".into(),
+            owner_hash: hash_token("owner"),
+            questions: ["Qu3st10n01", "Qu3st10n02"]
+                .iter()
+                .map(|poll| NewQuestion {
+                    poll: (*poll).into(),
+                    new_poll: NewPoll {
+                        question: format!("{poll}?"),
+                        choice: Choice::Multiple,
+                        labels: vec!["Yes".into(), "No, \"never\"".into()],
+                        closes_at: None,
+                        hide_results: false,
+                    },
+                })
+                .collect(),
+            at_ms: 1_700_000_000_000,
+        }
+    }
+
+    fn decode(fields: &[(&str, String)]) -> Result<StreamEntry, EntryError> {
+        StreamEntry::from_fields(fields.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    fn replaced(
+        fields: &[(&'static str, String)],
+        field: &str,
+        value: &str,
+    ) -> Vec<(&'static str, String)> {
+        fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if *k == field {
+                        value.to_owned()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creations_round_trip() {
+        let entry = create();
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::EventCreate(entry))
+        );
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        for action in [
+            EventAction::Show(0),
+            EventAction::Show(29),
+            EventAction::Reveal,
+            EventAction::Hide,
+            EventAction::Lock,
+            EventAction::Unlock,
+        ] {
+            let entry = EventCommandEntry {
+                event: "eV3nt00001".into(),
+                action,
+                at_ms: 9,
+            };
+            assert_eq!(
+                decode(&entry.to_fields()),
+                Ok(StreamEntry::EventCommand(entry))
+            );
+        }
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        let fields = create().to_fields();
+        let two_same = r#"[{"poll":"Qu3st10n01","question":"A?","choice":"single","options":["a","b"]},
+                          {"poll":"Qu3st10n01","question":"B?","choice":"single","options":["a","b"]}]"#;
+        for (field, value) in [
+            ("event", "short"),
+            ("code", "1234"),
+            ("code", "1234567a"),
+            ("owner_hash", "x"),
+            ("title", ""),
+            ("questions", "[]"),
+            ("questions", "not json"),
+            (
+                "questions",
+                r#"[{"poll":"default","question":"A?","choice":"single","options":["a","b"]}]"#,
+            ),
+            (
+                "questions",
+                r#"[{"poll":"Qu3st10n01","question":"A?","choice":"single","options":["a"]}]"#,
+            ),
+            (
+                "questions",
+                r#"[{"poll":"Qu3st10n01","question":"A?","choice":"any","options":["a","b"]}]"#,
+            ),
+            ("questions", two_same),
+            ("at", "now"),
+        ] {
+            assert!(
+                decode(&replaced(&fields, field, value)).is_err(),
+                "{field}={value:?}"
+            );
+        }
+        let command = EventCommandEntry {
+            event: "eV3nt00001".into(),
+            action: EventAction::Show(1),
+            at_ms: 1,
+        }
+        .to_fields();
+        for (field, value) in [
+            ("action", "delete"),
+            ("position", ""),
+            ("position", "-1"),
+            ("position", "30"),
+            ("event", "../x"),
+        ] {
+            assert!(
+                decode(&replaced(&command, field, value)).is_err(),
+                "{field}={value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_definitions_start_with_nothing_shown() {
+        let entry = create();
+        let event = entry.definition();
+        assert_eq!(
+            (event.current, event.results_visible, event.locked),
+            (None, true, false)
+        );
+        assert_eq!(event.questions[1].poll, "Qu3st10n02");
+        let polls = entry.poll_definitions();
+        assert_eq!(polls.len(), 2);
+        assert!(polls
+            .iter()
+            .all(|p| p.open && p.event.as_deref() == Some("eV3nt00001")));
+        assert_eq!(
+            polls[0].admin_hash.as_deref(),
+            Some(entry.owner_hash.as_str())
+        );
+        assert_eq!(polls[0].options[1].id, "b");
+    }
+}
