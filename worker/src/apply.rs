@@ -8,13 +8,13 @@
 //! - tallies move by the difference between the old and the new ballot, in the same
 //!   transaction, so they always equal a recount.
 //!
-//! Poll commands go in the same transaction (see [`crate::commands`]): creations first,
-//! so that votes later in the batch find their poll; closes and reopens last, in stream
-//! order. Votes are counted whether or not the poll has closed since: the vote service
+//! Poll and event commands go in the same transaction (see [`crate::commands`] and
+//! [`crate::events`]): creations first, so that votes later in the batch find their
+//! poll; closes and reopens, then presenter commands, last, in stream order. Votes are counted whether or not the poll has closed since: the vote service
 //! answered them `202` while it was open.
 //!
 //! Rows are locked in (poll, voter) order, then tallies in (poll, option) order, then
-//! polls by id, so concurrent workers cannot deadlock on each other.
+//! polls by id, then events by id, so concurrent workers cannot deadlock on each other.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,7 +22,10 @@ use tally_model::{EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
 
 use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
-use crate::events::{StreamEventCommand, StreamEventCreate};
+use crate::events::{
+    apply_commands, count_participants, create_events, lock_events, polls_to_reveal, EventOutcome,
+    StreamEventCommand, StreamEventCreate,
+};
 
 /// A vote read from the stream, with the id of its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +84,11 @@ pub struct BatchOutcome {
     pub redefined_polls: Vec<String>,
     /// Polls created by this batch (a redelivered creation is not counted).
     pub polls_created: usize,
+    /// Events created, changed by a command, or with new participants: their Redis
+    /// copies must be rewritten and published.
+    pub changed_events: Vec<String>,
+    /// Events created by this batch.
+    pub events_created: usize,
     /// Ballots created.
     pub created: usize,
     /// Ballots replaced by a newer entry.
@@ -107,9 +115,13 @@ pub async fn apply_entries(
     let mut outcome = BatchOutcome::default();
     let transaction = client.transaction().await?;
 
-    let created_polls = create_polls(&transaction, &batch.creates).await?;
+    let mut created_polls = create_polls(&transaction, &batch.creates).await?;
     outcome.polls_created = created_polls.len();
     outcome.unchanged += batch.creates.len() - created_polls.len();
+    let mut events = EventOutcome::default();
+    create_events(&transaction, &batch.event_creates, &mut events).await?;
+    outcome.events_created = events.created.len();
+    created_polls.extend(events.question_polls.iter().cloned());
 
     let votes = batch.votes.as_slice();
     let definitions = load_definitions(&transaction, votes).await?;
@@ -145,8 +157,10 @@ pub async fn apply_entries(
     outcome.unchanged += existing.len() - replacements.len();
     replace_ballots(&transaction, &replacements).await?;
 
+    let revealed = polls_to_reveal(&transaction, &batch.event_commands).await?;
     let mut locked: Vec<&str> = deltas.ballots.keys().map(String::as_str).collect();
     locked.extend(batch.statuses.iter().map(|s| s.entry.poll.as_str()));
+    locked.extend(revealed.iter().map(String::as_str));
     locked.sort_unstable();
     locked.dedup();
     lock_polls(&transaction, &locked).await?;
@@ -155,8 +169,33 @@ pub async fn apply_entries(
     outcome.unchanged += statuses.unchanged;
     outcome.rejected.extend(statuses.rejected);
 
+    let participants: Vec<(&str, &str)> = newest
+        .iter()
+        .filter_map(|vote| {
+            let event = definitions.get(&vote.entry.poll)?.event.as_deref()?;
+            Some((event, vote.entry.voter.as_str()))
+        })
+        .collect();
+    let mut locked_events: Vec<&str> = participants.iter().map(|(event, _)| *event).collect();
+    locked_events.extend(batch.event_commands.iter().map(|c| c.entry.event.as_str()));
+    locked_events.sort_unstable();
+    locked_events.dedup();
+    lock_events(&transaction, &locked_events).await?;
+    let joined = count_participants(&transaction, &participants).await?;
+    apply_commands(&transaction, &batch.event_commands, &mut events).await?;
+    outcome.unchanged += events.unchanged;
+    outcome
+        .rejected
+        .extend(std::mem::take(&mut events.rejected));
+    let mut changed_events = std::mem::take(&mut events.changed);
+    changed_events.extend(joined);
+    changed_events.sort_unstable();
+    changed_events.dedup();
+    outcome.changed_events = changed_events;
+
     let mut redefined = created_polls;
     redefined.extend(statuses.changed);
+    redefined.extend(events.revealed_polls);
     redefined.sort_unstable();
     redefined.dedup();
     let mut changed = deltas.changed_polls();

@@ -10,7 +10,7 @@
 //!   that its results are published again (hidden counts revealed) without a vote.
 
 use tally_model::poll_entry::choice_name;
-use tally_model::{CreateEntry, EntryId, StatusEntry};
+use tally_model::{CreateEntry, EntryId, NewPoll, StatusEntry};
 use tokio_postgres::Transaction;
 
 /// A poll creation read from the stream, with the id of its entry.
@@ -39,49 +39,85 @@ pub async fn create_polls(
     let mut created = Vec::new();
     for create in creates {
         let entry = &create.entry;
-        let poll = &entry.new_poll;
-        let closes_at = poll.closes_at.map(|ms| ms as i64);
-        let inserted = transaction
-            .execute(
-                "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
-                                    status_entry_ms, status_entry_seq)
-                 VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8)
-                 ON CONFLICT (id) DO NOTHING",
-                &[
-                    &entry.poll,
-                    &poll.question,
-                    &choice_name(poll.choice),
-                    &closes_at,
-                    &poll.hide_results,
-                    &entry.admin_hash,
-                    &(create.id.ms as i64),
-                    &(create.id.seq as i64),
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            continue;
+        let poll = NewPollRow {
+            id: &entry.poll,
+            poll: &entry.new_poll,
+            admin_hash: &entry.admin_hash,
+            event: None,
+            entry: create.id,
+        };
+        if insert_poll(transaction, &poll).await? {
+            created.push(entry.poll.clone());
         }
-        let options = poll.options();
-        let ids: Vec<&str> = options.iter().map(|o| o.id.as_str()).collect();
-        let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();
-        transaction
-            .execute(
-                "INSERT INTO poll_options (poll_id, id, label, position)
-                 SELECT $1, o.id, o.label, o.position::int4 - 1
-                   FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(id, label, position)",
-                &[&entry.poll, &ids, &labels],
-            )
-            .await?;
-        transaction
-            .execute(
-                "INSERT INTO tallies (poll_id, option_id) SELECT $1, unnest($2::text[])",
-                &[&entry.poll, &ids],
-            )
-            .await?;
-        created.push(entry.poll.clone());
     }
     Ok(created)
+}
+
+/// A poll to insert: a created poll, or a question of an event.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPollRow<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// What its creator asked for.
+    pub poll: &'a NewPoll,
+    /// SHA-256 (hex) of the token that administers it.
+    pub admin_hash: &'a str,
+    /// The event and position (0-based) of a question; `None` for a poll of its own.
+    pub event: Option<(&'a str, i32)>,
+    /// The stream entry that creates it (its first status).
+    pub entry: EntryId,
+}
+
+/// Inserts a poll with its options and zero tallies unless its id exists; returns
+/// whether it was inserted.
+pub async fn insert_poll(
+    transaction: &Transaction<'_>,
+    row: &NewPollRow<'_>,
+) -> Result<bool, tokio_postgres::Error> {
+    let poll = row.poll;
+    let closes_at = poll.closes_at.map(|ms| ms as i64);
+    let (event, position) = row.event.unzip();
+    let inserted = transaction
+        .execute(
+            "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
+                                status_entry_ms, status_entry_seq, event_id, event_position)
+             VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &row.id,
+                &poll.question,
+                &choice_name(poll.choice),
+                &closes_at,
+                &poll.hide_results,
+                &row.admin_hash,
+                &(row.entry.ms as i64),
+                &(row.entry.seq as i64),
+                &event,
+                &position,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let options = poll.options();
+    let ids: Vec<&str> = options.iter().map(|o| o.id.as_str()).collect();
+    let labels: Vec<&str> = options.iter().map(|o| o.label.as_str()).collect();
+    transaction
+        .execute(
+            "INSERT INTO poll_options (poll_id, id, label, position)
+             SELECT $1, o.id, o.label, o.position::int4 - 1
+               FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(id, label, position)",
+            &[&row.id, &ids, &labels],
+        )
+        .await?;
+    transaction
+        .execute(
+            "INSERT INTO tallies (poll_id, option_id) SELECT $1, unnest($2::text[])",
+            &[&row.id, &ids],
+        )
+        .await?;
+    Ok(true)
 }
 
 /// What [`set_statuses`] did.

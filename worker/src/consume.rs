@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
 use crate::commands::{close_expired, StreamCreate, StreamStatus};
-use crate::events::{StreamEventCommand, StreamEventCreate};
+use crate::events::{load_event_definitions, StreamEventCommand, StreamEventCreate};
 use crate::metrics::WorkerMetrics;
 use crate::polls::{load_definitions, read_results, RedisCopies};
 use crate::stream::{RawEntry, VoteStream};
@@ -234,17 +234,25 @@ impl Consumer {
         Ok(apply_entries(&mut client, batch).await?)
     }
 
-    /// Copies the definitions of polls the batch created, closed or reopened to Redis.
-    /// On failure, housekeeping rewrites every definition once Redis answers again.
+    /// Copies the definitions of polls the batch created, closed or reopened to Redis,
+    /// then those of the events it changed (published too: the room follows them). On
+    /// failure, housekeeping rewrites every definition once Redis answers again.
     async fn rewrite_definitions(&self, outcome: &BatchOutcome) {
-        if outcome.redefined_polls.is_empty() {
+        if outcome.redefined_polls.is_empty() && outcome.changed_events.is_empty() {
             return;
         }
         let polls: Vec<&str> = outcome.redefined_polls.iter().map(String::as_str).collect();
+        let events: Vec<&str> = outcome.changed_events.iter().map(String::as_str).collect();
         let written = async {
             let client = self.pool.get().await?;
-            let definitions = load_definitions(&**client, Some(&polls)).await?;
-            self.copies.rewrite_definitions(&definitions).await?;
+            if !polls.is_empty() {
+                let definitions = load_definitions(&**client, Some(&polls)).await?;
+                self.copies.rewrite_definitions(&definitions).await?;
+            }
+            if !events.is_empty() {
+                let definitions = load_event_definitions(&**client, Some(&events)).await?;
+                self.copies.write_events(&definitions, true).await?;
+            }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         }
         .await;
@@ -344,14 +352,18 @@ impl Consumer {
         }
     }
 
-    /// Copies every poll definition from Postgres to Redis.
+    /// Copies every poll and event definition from Postgres to Redis; the marker that
+    /// says the copies are complete is written with the polls, after the events.
     pub async fn write_definitions(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let client = self.pool.get().await?;
+        let events = load_event_definitions(&**client, None).await?;
+        self.copies.write_events(&events, false).await?;
         let definitions = load_definitions(&**client, None).await?;
         self.copies.write_definitions(&definitions).await?;
         tracing::info!(
             polls = definitions.len(),
-            "poll definitions written to Redis"
+            events = events.len(),
+            "poll and event definitions written to Redis"
         );
         Ok(())
     }

@@ -36,7 +36,7 @@ const APPLY_SECONDS_BUCKETS: [f64; 12] = [
 /// Every `kind` of entry applied, created at 0 on start so that `rate()` sees the first
 /// entry of each kind (a series that appears with its first event has no earlier
 /// sample to rise from).
-pub const KINDS: [&str; 4] = ["vote", "create", "close", "reopen"];
+pub const KINDS: [&str; 6] = ["vote", "create", "close", "reopen", "event_create", "event"];
 
 /// Labels of `tally_worker_entries_applied_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -150,7 +150,16 @@ impl WorkerMetrics {
             .iter()
             .filter(|s| kept(&s.id))
             .partition(|s| s.entry.open);
-        let counts = [votes, creates, closes.len(), reopens.len()];
+        let event_creates = batch.event_creates.iter().filter(|c| kept(&c.id)).count();
+        let event_commands = batch.event_commands.iter().filter(|c| kept(&c.id)).count();
+        let counts = [
+            votes,
+            creates,
+            closes.len(),
+            reopens.len(),
+            event_creates,
+            event_commands,
+        ];
         for (kind, count) in KINDS.into_iter().zip(counts) {
             if count > 0 {
                 self.applied

@@ -4,8 +4,8 @@
 
 use redis::aio::ConnectionManager;
 use tally_model::{
-    Choice, Keys, PollDefinition, PollOption, PollResults, ResultsRow, DEFAULT_POLL_ID,
-    SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
+    Choice, EventDefinition, Keys, PollDefinition, PollOption, PollResults, ResultsRow,
+    DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
 };
 use tokio_postgres::{Client, GenericClient};
 
@@ -205,6 +205,35 @@ impl RedisCopies {
                 .ignore();
         }
         pipe
+    }
+
+    /// Writes `events` to Redis unless a copy holds the same or a newer version (then
+    /// their join codes), and, when `publish`, announces each stored one on its
+    /// channel. A join code is written after its event, so a code always leads to one.
+    pub async fn write_events(
+        &self,
+        events: &[EventDefinition],
+        publish: bool,
+    ) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        for event in events {
+            let body = serde_json::to_string(event).unwrap_or_default();
+            let _stored: i64 = self
+                .store_results
+                .key(self.keys.event_definition(&event.id))
+                .arg(event.version)
+                .arg(body)
+                .arg(if publish { "1" } else { "0" })
+                .arg(self.keys.event_channel(&event.id))
+                .invoke_async(&mut redis)
+                .await?;
+            redis::cmd("SET")
+                .arg(self.keys.event_code(&event.code))
+                .arg(&event.id)
+                .query_async::<()>(&mut redis)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Caches `results` unless the cache holds a newer version, and publishes them on
