@@ -1,1 +1,4 @@
-//! Benchmarks only: see `benches/vote_accept.rs` and `load.sh`.
+//! Benchmarks only: see `benches/vote_accept.rs` and `load.sh`; [`load`] holds what the
+//! load binaries share.
+
+pub mod load;

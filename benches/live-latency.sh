@@ -9,66 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/prerequisites.sh
+. benches/lib/local-stack.sh
 clients=${1:-1000}; rate=${2:-1000}; seconds=${3:-10}
 
-ensure_servers
-pg_bin=$(postgres_bin_dir)
-target=${CARGO_TARGET_DIR:-$PWD/target}
-echo "== building (release)"
-cargo build --release -q -p tally-edge -p tally-vote -p tally-worker -p tally-result \
-  -p tally-benches --bin tally-edge --bin tally-vote --bin tally-worker --bin tally-result --bin live-latency
-bin=$target/release
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port); pg_port=$(free_port); edge_port=$(free_port)
-vote_port=$(free_port); result_port=$(free_port); worker_port=$(free_port)
-root=$(mktemp -d /tmp/tally-live-latency.XXXXXX)
-chmod 755 "$root"
-
-# Postgres refuses to run as root: run it as the postgres user (or nobody) then.
-pg_as=()
-if [ "$(id -u)" -eq 0 ]; then
-  pg_user=postgres; id -u postgres >/dev/null 2>&1 || pg_user=nobody
-  pg_as=(runuser -u "$pg_user" --)
-fi
-
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$root/pg" -m immediate stop >/dev/null 2>&1 || true
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$root"
-}
-trap cleanup INT TERM EXIT
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root" --save '' --appendonly no \
-  --daemonize yes --logfile "$root/redis.log" --pidfile "$root/redis.pid"
-mkdir -p "$root/pg"; [ ${#pg_as[@]} -eq 0 ] || chown "$pg_user" "$root/pg"
-"${pg_as[@]}" "$pg_bin/initdb" -D "$root/pg" -U tally --auth=trust >/dev/null
-"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$root/pg" -l "$root/pg/server.log" -w \
-  -o "-p $pg_port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null
-psql_run() { psql -h 127.0.0.1 -p "$pg_port" -U tally -v ON_ERROR_STOP=1 -qAt "$@"; }
-psql_run -d postgres -c "CREATE DATABASE tally"
-psql_run -d tally -c "CREATE ROLE tally_reader NOLOGIN; CREATE ROLE tally_result LOGIN IN ROLE tally_reader"
-
-export REDIS_URL=redis://127.0.0.1:$redis_port/ RUST_LOG=${RUST_LOG:-warn}
-DATABASE_URL=postgres://tally@127.0.0.1:$pg_port/tally WORKER_LISTEN=127.0.0.1:$worker_port \
-  "$bin/tally-worker" & pids+=($!)
-RESULT_DATABASE_URL=postgres://tally_result@127.0.0.1:$pg_port/tally RESULT_LISTEN=127.0.0.1:$result_port \
-  "$bin/tally-result" & result_pid=$!; pids+=($result_pid)
-VOTE_COOKIE_KEY=bench-only-cookie-key-0123456789abcdefghij VOTE_LISTEN=127.0.0.1:$vote_port \
-  "$bin/tally-vote" & pids+=($!)
-EDGE_LISTEN=127.0.0.1:$edge_port EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port \
-  EDGE_RESULT_UPSTREAMS=127.0.0.1:$result_port EDGE_WWW_DIR=www EDGE_RATE_LIMIT=off \
-  "$bin/tally-edge" & pids+=($!)
-
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$edge_port/results/default" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$edge_port/results/default" >/dev/null
+start_local_stack live-latency
 
 echo "== $clients clients, $rate votes/s for $seconds s (2 cores: services, Redis, Postgres and this load share them)"
 "$bin/live-latency" --edge "127.0.0.1:$edge_port" --clients "$clients" --rate "$rate" \

@@ -22,6 +22,7 @@ use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tally_benches::load::{connect_retrying, quantile, rss_kib};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
@@ -150,21 +151,8 @@ async fn watch_feed(
     opening: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
 ) -> Seen {
-    let mut socket = loop {
-        let Ok(permit) = opening.acquire().await else {
-            return Vec::new();
-        };
-        match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((socket, _)) => {
-                drop(permit);
-                break socket;
-            }
-            Err(error) => {
-                drop(permit);
-                eprintln!("connect failed ({error}); retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
+    let Some(mut socket) = connect_retrying(&url, &opening).await else {
+        return Vec::new();
     };
     connected.fetch_add(1, Ordering::Relaxed);
     let mut seen = Vec::new();
@@ -293,12 +281,7 @@ fn report(args: &Args, before: i64, accepted: &[Instant], seen: &[Seen]) {
         }
     }
     delays.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        delays
-            .get(((delays.len() as f64 * q) as usize).min(delays.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let at = |q: f64| quantile(&delays, q);
     let updates: usize = seen.iter().map(Vec::len).sum();
     println!(
         "{} clients received {updates} documents ({:.1} per client per second of voting)",
@@ -326,13 +309,4 @@ fn total_of(text: &str) -> Option<i64> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
-}
-
-/// Resident set size of `pid` in KiB (Linux).
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
