@@ -1,5 +1,7 @@
 //! The accept path: one request in, one ballot appended to the stream (or a reason why
-//! not), and the response a browser or an API client expects.
+//! not), and the response a browser or an API client expects. A ballot on a question of
+//! an event is also checked against the event: the question must be the one shown, and
+//! the event not locked.
 
 use std::sync::Arc;
 
@@ -8,14 +10,17 @@ use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
+use tally_model::event::is_join_code;
 use tally_model::poll::BallotError;
 use tally_model::timestamp::now_ms;
+use tally_model::EventBallotError;
 use tally_model::{VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, Request};
 
 use crate::ballot::{decode_ballot, BodyFormat};
 use crate::cookie::{choice_cookie, VoterSigner};
 use crate::error::VoteError;
+use crate::events::BallotGate;
 use crate::service::VoteService;
 
 #[derive(Serialize)]
@@ -38,13 +43,37 @@ pub async fn accept(
         .get(&ballot.poll)
         .await?
         .ok_or_else(|| VoteError::UnknownPoll(ballot.poll.clone()))?;
+    let gate = match definition.event.as_deref() {
+        Some(event) => Some(service.events.gate(event, &ballot.poll).await?),
+        None => None,
+    };
+    let code = gate.as_ref().and_then(|g| g.code.as_deref());
+    let page = |anchor: &str| match code.filter(|code| is_join_code(code)) {
+        Some(code) => event_page(code, anchor),
+        None => poll_page(&ballot.poll, anchor),
+    };
     match definition.check_ballot(&ballot.options) {
         // A page without JavaScript shows why, instead of a JSON error.
         Err(BallotError::Closed(_)) if browser => {
             service.metrics.rejected("closed");
-            return Ok(redirect_to(&poll_page(&ballot.poll, "closed")));
+            return Ok(redirect_to(&page("closed")));
         }
         checked => checked?,
+    }
+    if let Some(BallotGate {
+        verdict: Err(refusal),
+        ..
+    }) = gate
+    {
+        if !browser {
+            return Err(refusal.into());
+        }
+        let (reason, anchor) = match refusal {
+            EventBallotError::Locked => ("event_locked", "closed"),
+            EventBallotError::NotCurrent => ("not_current", "not-current"),
+        };
+        service.metrics.rejected(reason);
+        return Ok(redirect_to(&page(anchor)));
     }
 
     let known_voter = service
@@ -71,7 +100,7 @@ pub async fn accept(
             (DEFAULT_POLL_ID, Some(first)) => format!("voted-{first}"),
             _ => "voted".to_owned(),
         };
-        redirect_to(&poll_page(&ballot.poll, &anchor))
+        redirect_to(&page(&anchor))
     } else {
         json(
             StatusCode::ACCEPTED,
@@ -164,6 +193,11 @@ fn poll_page(poll: &str, anchor: &str) -> String {
     } else {
         format!("/p/{poll}#{anchor}")
     }
+}
+
+/// The audience page of the event with join code `code`, at `anchor`.
+fn event_page(code: &str, anchor: &str) -> String {
+    format!("/e/{code}#{anchor}")
 }
 
 /// `303 See Other` to `location` (a path this service built from checked ids).

@@ -26,7 +26,7 @@ use crate::service::VoteService;
 const ADMIN_TOKEN_BYTES: usize = 32;
 
 /// The answer carries a secret: no cache may keep it (RFC 9111 §5.2.2.5).
-const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+pub(crate) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 #[derive(Serialize)]
 struct Created {
@@ -81,14 +81,14 @@ pub async fn create(
 }
 
 /// A fresh admin token: 256 random bits, URL-safe (it travels in a link's fragment).
-fn new_admin_token() -> String {
+pub(crate) fn new_admin_token() -> String {
     let mut bytes = [0u8; ADMIN_TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Whether the client asked for JSON; a browser's form post asks for HTML or anything.
-fn wants_json(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

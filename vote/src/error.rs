@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use tally_model::{BallotError, PollRuleError};
+use tally_model::event::EventRuleError;
+use tally_model::{BallotError, EventBallotError, PollRuleError};
 use tally_runtime::HttpError;
 
 /// How long a client is told to wait when the queue is full or Redis is away.
@@ -45,6 +46,31 @@ pub enum VoteError {
     /// The route exists but not for this method.
     #[error("method not allowed; use POST")]
     MethodNotAllowed,
+    /// No event has this join code, or the path does not name one.
+    #[error("{0}")]
+    UnknownEvent(String),
+    /// A new event breaks a rule (title, number of questions, a question's own rules).
+    #[error("{0}")]
+    EventRule(#[from] EventRuleError),
+    /// The event does not take a ballot on this question now (locked, not current).
+    #[error("{0}")]
+    EventBallot(#[from] EventBallotError),
+    /// A presenter's command that the event's state does not allow (next past the last
+    /// question, close with nothing shown).
+    #[error("{0}")]
+    EventState(String),
+    /// A position past the event's last question.
+    #[error("position {0} is past the last question: the event has {1}")]
+    NoSuchPosition(usize, usize),
+    /// No owner token was presented for an event command.
+    #[error("send the event's owner token as Authorization: Bearer <token>")]
+    OwnerUnauthorized,
+    /// The owner token is not this event's.
+    #[error("this token does not own event {0:?}")]
+    OwnerForbidden(String),
+    /// Every join code tried was taken (vanishingly rare below millions of events).
+    #[error("no free join code was found; try again shortly")]
+    NoFreeCode,
     /// The queue is above its high-water mark.
     #[error("too many votes are waiting to be counted; try again shortly")]
     Busy,
@@ -69,16 +95,28 @@ impl HttpError for VoteError {
             VoteError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             VoteError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             VoteError::UnknownPoll(_) | VoteError::NotFound => StatusCode::NOT_FOUND,
-            VoteError::Closed(_) => StatusCode::CONFLICT,
-            VoteError::Ballot(_) | VoteError::PollRule(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            VoteError::Unauthorized => StatusCode::UNAUTHORIZED,
-            VoteError::Forbidden(_) => StatusCode::FORBIDDEN,
+            VoteError::UnknownEvent(_) => StatusCode::NOT_FOUND,
+            VoteError::Closed(_) | VoteError::EventBallot(_) | VoteError::EventState(_) => {
+                StatusCode::CONFLICT
+            }
+            VoteError::Ballot(_)
+            | VoteError::PollRule(_)
+            | VoteError::EventRule(_)
+            | VoteError::NoSuchPosition(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            VoteError::Unauthorized | VoteError::OwnerUnauthorized => StatusCode::UNAUTHORIZED,
+            VoteError::Forbidden(_) | VoteError::OwnerForbidden(_) => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            VoteError::Busy | VoteError::QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            VoteError::Busy | VoteError::QueueUnavailable | VoteError::NoFreeCode => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        matches!(self, VoteError::Busy | VoteError::QueueUnavailable).then_some(RETRY_AFTER)
+        matches!(
+            self,
+            VoteError::Busy | VoteError::QueueUnavailable | VoteError::NoFreeCode
+        )
+        .then_some(RETRY_AFTER)
     }
 }

@@ -1,4 +1,5 @@
-//! tally-vote: accepts ballots and poll commands (create, close, reopen) over HTTP, checks them against the poll definitions the
+//! tally-vote: accepts ballots, poll commands (create, close, reopen) and events (create,
+//! and a presenter's commands) over HTTP, checks them against the poll definitions the
 //! worker caches in Redis, and appends them to the `votes` stream. It never touches
 //! Postgres: a vote answered `202` is in the stream, and the worker takes it from there.
 
@@ -9,6 +10,10 @@ pub mod config;
 pub mod cookie;
 pub mod create;
 pub mod error;
+pub mod event_command;
+pub mod event_create;
+pub mod event_request;
+pub mod events;
 pub mod metrics;
 pub mod poll_request;
 pub mod polls;
@@ -24,6 +29,7 @@ use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Regi
 
 pub use config::Config;
 use cookie::VoterSigner;
+use events::EventDefinitions;
 use metrics::VoteMetrics;
 use polls::PollDefinitions;
 use queue::{Backlog, Queue};
@@ -69,7 +75,9 @@ pub async fn run(
     let metrics = VoteMetrics::register(&mut registry);
     let service = Arc::new(VoteService {
         signer,
-        polls: PollDefinitions::new(redis.clone(), keys, config.poll_cache_ttl),
+        polls: PollDefinitions::new(redis.clone(), keys.clone(), config.poll_cache_ttl),
+        events: EventDefinitions::new(redis.clone(), keys.clone(), config.poll_cache_ttl),
+        keys,
         queue,
         backlog,
         queue_high_water: config.queue_high_water,

@@ -1,20 +1,21 @@
 //! The vote service's own metrics: ballots accepted, ballots refused by reason (the
-//! back-pressure refusals among them), and poll commands queued. The HTTP metrics come
+//! back-pressure refusals among them), and poll and event commands queued. The HTTP metrics come
 //! from the runtime's serve loop; all of them are served on the admin port.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use tally_model::BallotError;
+use tally_model::{BallotError, EventBallotError};
 use tally_runtime::Registry;
 
 use crate::admin::Command;
 use crate::error::VoteError;
+use crate::event_command::PresenterAction;
 
 /// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
 /// `rate()` sees the first refusal of each kind (a series that appears with its first
 /// event has no earlier sample to rise from).
-pub const REASONS: [&str; 9] = [
+pub const REASONS: [&str; 11] = [
     "malformed",
     "too_large",
     "unsupported_media_type",
@@ -22,12 +23,28 @@ pub const REASONS: [&str; 9] = [
     "closed",
     "unknown_option",
     "invalid_ballot",
+    "not_current",
+    "event_locked",
     "busy",
     "unavailable",
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
-pub const COMMANDS: [&str; 3] = ["create", "close", "reopen"];
+pub const COMMANDS: [&str; 13] = [
+    "create",
+    "close",
+    "reopen",
+    "event_create",
+    "event_show",
+    "event_next",
+    "event_previous",
+    "event_reveal",
+    "event_hide",
+    "event_lock",
+    "event_unlock",
+    "event_close",
+    "event_reopen",
+];
 
 /// Labels of `tally_votes_rejected_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -39,7 +56,7 @@ pub struct ReasonLabel {
 /// Labels of `tally_polls_commands_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct CommandLabel {
-    /// `create`, `close` or `reopen`.
+    /// `create`, `close`, `reopen`, or an event's (see [`COMMANDS`]).
     pub command: &'static str,
 }
 
@@ -67,7 +84,7 @@ impl VoteMetrics {
         );
         registry.register(
             "tally_polls_commands",
-            "Poll commands appended to the vote stream, by command",
+            "Poll and event commands appended to the vote stream, by command",
             metrics.commands.clone(),
         );
         for reason in REASONS {
@@ -103,6 +120,21 @@ pub fn command_label(command: Command) -> &'static str {
     }
 }
 
+/// The `command` label of a presenter's action (`event_create` is the creation's).
+pub fn event_command_label(action: PresenterAction) -> &'static str {
+    match action {
+        PresenterAction::Show => "event_show",
+        PresenterAction::Next => "event_next",
+        PresenterAction::Previous => "event_previous",
+        PresenterAction::Reveal => "event_reveal",
+        PresenterAction::Hide => "event_hide",
+        PresenterAction::Lock => "event_lock",
+        PresenterAction::Unlock => "event_unlock",
+        PresenterAction::Close => "event_close",
+        PresenterAction::Reopen => "event_reopen",
+    }
+}
+
 /// The `reason` label of a ballot refused with `error`; `None` for errors that are not
 /// about a ballot (no such route, wrong method).
 pub fn reason_of(error: &VoteError) -> Option<&'static str> {
@@ -115,9 +147,18 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
         VoteError::Ballot(BallotError::UnknownOption(_)) => "unknown_option",
         // No option, several on a single-choice poll, or one twice.
         VoteError::Ballot(_) => "invalid_ballot",
+        VoteError::EventBallot(EventBallotError::NotCurrent) => "not_current",
+        VoteError::EventBallot(EventBallotError::Locked) => "event_locked",
         VoteError::Busy => "busy",
         VoteError::QueueUnavailable => "unavailable",
         VoteError::PollRule(_)
+        | VoteError::EventRule(_)
+        | VoteError::UnknownEvent(_)
+        | VoteError::EventState(_)
+        | VoteError::NoSuchPosition(..)
+        | VoteError::OwnerUnauthorized
+        | VoteError::OwnerForbidden(_)
+        | VoteError::NoFreeCode
         | VoteError::Unauthorized
         | VoteError::Forbidden(_)
         | VoteError::NotFound
@@ -158,6 +199,7 @@ mod tests {
             Some("invalid_ballot")
         );
         assert_eq!(reason_of(&VoteError::NotFound), None);
+        assert_eq!(reason_of(&VoteError::OwnerUnauthorized), None);
         let refusals = [
             VoteError::Malformed("x".into()),
             VoteError::TooLarge(1),
@@ -166,6 +208,8 @@ mod tests {
             VoteError::Closed("p".into()),
             VoteError::Ballot(BallotError::UnknownOption("z".into())),
             VoteError::Ballot(BallotError::Empty),
+            VoteError::EventBallot(EventBallotError::NotCurrent),
+            VoteError::EventBallot(EventBallotError::Locked),
             VoteError::Busy,
             VoteError::QueueUnavailable,
         ];
@@ -184,5 +228,19 @@ mod tests {
         assert!(page.contains("tally_votes_accepted_total 1"), "{page}");
         assert!(page.contains("tally_votes_rejected_total{reason=\"busy\"} 1"));
         assert!(page.contains("tally_polls_commands_total{command=\"reopen\"} 1"));
+        metrics.command(event_command_label(PresenterAction::Next));
+        let page = tally_runtime::metrics::encode(&registry).unwrap();
+        assert!(page.contains("tally_polls_commands_total{command=\"event_next\"} 1"));
+    }
+
+    #[test]
+    fn every_event_command_label_is_exported_from_the_start() {
+        for action in PresenterAction::ALL {
+            assert!(
+                COMMANDS.contains(&event_command_label(action)),
+                "{action:?}"
+            );
+        }
+        assert!(COMMANDS.contains(&"event_create"));
     }
 }

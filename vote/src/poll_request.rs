@@ -14,7 +14,7 @@ use crate::error::VoteError;
 
 /// Most options read from a form before giving up: well past [`MAX_OPTIONS`], so the
 /// rule's own message (422) answers an honest mistake, while a flood stops early.
-const MAX_FORM_OPTIONS: usize = 4 * MAX_OPTIONS;
+pub(crate) const MAX_FORM_OPTIONS: usize = 4 * MAX_OPTIONS;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,16 +36,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
             .map_err(|error| VoteError::Malformed(format!("invalid JSON poll: {error}")))?,
         BodyFormat::Form => decode_form(body)?,
     };
-    let choice = match raw.choice.as_deref().map(str::trim) {
-        None | Some("") | Some("single") => Choice::Single,
-        Some("multiple") => Choice::Multiple,
-        Some(other) => {
-            return Err(VoteError::Malformed(format!(
-                "choice must be \"single\" or \"multiple\", not {:?}",
-                other.chars().take(40).collect::<String>()
-            )))
-        }
-    };
+    let choice = choice_of(raw.choice.as_deref())?;
     let closes_at = match raw.closes_at.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => {
@@ -59,6 +50,18 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         closes_at,
         hide_results: raw.hide_results,
     })
+}
+
+/// The choice a request names: `single` (also when absent or empty) or `multiple`.
+pub(crate) fn choice_of(text: Option<&str>) -> Result<Choice, VoteError> {
+    match text.map(str::trim) {
+        None | Some("") | Some("single") => Ok(Choice::Single),
+        Some("multiple") => Ok(Choice::Multiple),
+        Some(other) => Err(VoteError::Malformed(format!(
+            "choice must be \"single\" or \"multiple\", not {:?}",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
 }
 
 fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Response};
 use redis::aio::ConnectionManager;
+use tally_model::Keys;
 use tally_runtime::{Body, Handler, HttpError, Request, RequestContext, OTHER_ROUTE};
 
 use crate::accept::accept;
@@ -11,7 +12,10 @@ use crate::admin::{command, command_of};
 use crate::cookie::VoterSigner;
 use crate::create::create;
 use crate::error::VoteError;
-use crate::metrics::{command_label, reason_of, VoteMetrics};
+use crate::event_command::{event_command, event_command_of, EVENTS_PATH};
+use crate::event_create::create_event;
+use crate::events::EventDefinitions;
+use crate::metrics::{command_label, event_command_label, reason_of, VoteMetrics};
 use crate::polls::PollDefinitions;
 use crate::queue::{Backlog, Queue};
 
@@ -23,6 +27,8 @@ pub const REPLICA_HEADER: &str = "x-tally-replica";
 pub struct VoteService {
     pub(crate) signer: VoterSigner,
     pub(crate) polls: PollDefinitions,
+    pub(crate) events: EventDefinitions,
+    pub(crate) keys: Keys,
     pub(crate) queue: Queue,
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) queue_high_water: u64,
@@ -53,7 +59,31 @@ impl Handler for VoteService {
                 }
                 result
             }
-            (_, "/vote" | "/" | "/polls") => Err(VoteError::MethodNotAllowed),
+            (&Method::POST, EVENTS_PATH) => {
+                let result = create_event(self, request).await;
+                if result.is_ok() {
+                    metrics.command("event_create");
+                }
+                result
+            }
+            (_, "/vote" | "/" | "/polls" | EVENTS_PATH) => Err(VoteError::MethodNotAllowed),
+            (method, path) if event_command_of(path).is_some() => {
+                if method != Method::POST {
+                    Err(VoteError::MethodNotAllowed)
+                } else {
+                    match event_command_of(path) {
+                        Some(Ok((code, action))) => {
+                            let result = event_command(self, request, code, action).await;
+                            if result.is_ok() {
+                                metrics.command(event_command_label(action));
+                            }
+                            result
+                        }
+                        Some(Err(error)) => Err(error),
+                        None => Err(VoteError::NotFound),
+                    }
+                }
+            }
             (method, path) => match command_of(path) {
                 Some((poll, action)) if method == Method::POST => {
                     let result = command(self, request, poll, action).await;
@@ -87,13 +117,22 @@ impl Handler for VoteService {
         response
     }
 
-    const ROUTES: &'static [&'static str] = &["vote", "polls", "poll_command", OTHER_ROUTE];
+    const ROUTES: &'static [&'static str] = &[
+        "vote",
+        "polls",
+        "poll_command",
+        "events",
+        "event_command",
+        OTHER_ROUTE,
+    ];
 
     fn route(&self, request: &Request) -> &'static str {
         match request.uri().path() {
             "/vote" | "/" => "vote",
             "/polls" => "polls",
             path if command_of(path).is_some() => "poll_command",
+            EVENTS_PATH => "events",
+            path if event_command_of(path).is_some() => "event_command",
             _ => OTHER_ROUTE,
         }
     }

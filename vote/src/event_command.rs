@@ -1,0 +1,377 @@
+//! `POST /events/<code>/<action>`: a presenter's command, for the holder of the event's
+//! owner token (`Authorization: Bearer <token>`, RFC 6750 §2.1). The code and the
+//! event's definition are read fresh from Redis, so `next` starts from the latest state;
+//! the token is checked against the definition's hash in constant time. `next` and
+//! `previous` become a `show` of the position next to the current one; `close` and
+//! `reopen` act on the current question's poll; the rest are the event's own commands.
+
+use std::sync::Arc;
+
+use http::{header, Response, StatusCode};
+use serde::Serialize;
+use tally_model::admin_token::{bearer_token, token_matches};
+use tally_model::event::is_join_code;
+use tally_model::timestamp::now_ms;
+use tally_model::{EventAction, EventCommandEntry, EventDefinition, StatusEntry};
+use tally_runtime::{json, Body, Request};
+
+use crate::accept::read_body;
+use crate::ballot::BodyFormat;
+use crate::error::VoteError;
+use crate::event_request::decode_position;
+use crate::service::VoteService;
+
+/// Where events are created, and below which their commands live.
+pub const EVENTS_PATH: &str = "/events";
+
+/// Largest body read with a command: a `show`'s position, with room for whitespace.
+const MAX_COMMAND_BODY_BYTES: usize = 1024;
+
+/// What a presenter asks for, as the path names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenterAction {
+    /// Show the question at the position the body names.
+    Show,
+    /// Show the question after the current one (the first when none is shown).
+    Next,
+    /// Show the question before the current one.
+    Previous,
+    /// Show the counts to the room.
+    Reveal,
+    /// Hide the counts from the room.
+    Hide,
+    /// Take no ballots on any question.
+    Lock,
+    /// Take ballots again.
+    Unlock,
+    /// Close voting on the current question.
+    Close,
+    /// Reopen voting on the current question.
+    Reopen,
+}
+
+impl PresenterAction {
+    /// Every action, in the order the error message lists them.
+    pub const ALL: [PresenterAction; 9] = [
+        PresenterAction::Show,
+        PresenterAction::Next,
+        PresenterAction::Previous,
+        PresenterAction::Reveal,
+        PresenterAction::Hide,
+        PresenterAction::Lock,
+        PresenterAction::Unlock,
+        PresenterAction::Close,
+        PresenterAction::Reopen,
+    ];
+
+    /// The action's name in the path and in the answer.
+    pub fn name(self) -> &'static str {
+        match self {
+            PresenterAction::Show => "show",
+            PresenterAction::Next => "next",
+            PresenterAction::Previous => "previous",
+            PresenterAction::Reveal => "reveal",
+            PresenterAction::Hide => "hide",
+            PresenterAction::Lock => "lock",
+            PresenterAction::Unlock => "unlock",
+            PresenterAction::Close => "close",
+            PresenterAction::Reopen => "reopen",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.name() == name)
+    }
+}
+
+/// The code and action of `/events/<code>/<action>`, an error for any other path below
+/// `/events/` (a code that is not 8 ASCII digits, an unknown action, a deeper path),
+/// and `None` for paths that are not below `/events/`.
+pub fn event_command_of(path: &str) -> Option<Result<(&str, PresenterAction), VoteError>> {
+    let rest = path.strip_prefix(EVENTS_PATH)?.strip_prefix('/')?;
+    let (code, action) = rest.split_once('/').unwrap_or((rest, ""));
+    if !is_join_code(code) {
+        return Some(Err(VoteError::UnknownEvent(
+            "no such event: a join code is 8 digits".into(),
+        )));
+    }
+    Some(
+        PresenterAction::from_name(action)
+            .map(|a| (code, a))
+            .ok_or_else(|| {
+                VoteError::UnknownEvent(
+                    "no such event command; use show, next, previous, reveal, hide, lock, unlock, \
+             close or reopen"
+                        .into(),
+                )
+            }),
+    )
+}
+
+/// What a command turns into in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// An event command.
+    Event(EventAction),
+    /// Closing (`open: false`) or reopening the poll of the question at `position`.
+    Status {
+        /// The question's poll.
+        poll: String,
+        /// Whether it is to take votes.
+        open: bool,
+        /// The question's position.
+        position: usize,
+    },
+}
+
+impl Step {
+    /// The position the step is about, where one applies.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            Step::Event(EventAction::Show(position)) | Step::Status { position, .. } => {
+                Some(*position)
+            }
+            Step::Event(_) => None,
+        }
+    }
+}
+
+/// The step `action` (with the position a `show` names) takes from `definition`'s state.
+pub fn plan(
+    definition: &EventDefinition,
+    action: PresenterAction,
+    shown: Option<usize>,
+) -> Result<Step, VoteError> {
+    let count = definition.questions.len();
+    let current = definition.current.filter(|&position| position < count);
+    let show = |position: usize| {
+        if position < count {
+            Ok(Step::Event(EventAction::Show(position)))
+        } else {
+            Err(VoteError::NoSuchPosition(position, count))
+        }
+    };
+    let state = |message: &str| Err(VoteError::EventState(message.to_owned()));
+    match action {
+        PresenterAction::Show => match shown {
+            Some(position) => show(position),
+            None => Err(VoteError::Malformed("position is missing".into())),
+        },
+        PresenterAction::Next => match current {
+            None => show(0),
+            Some(position) if position + 1 < count => show(position + 1),
+            Some(_) => state("the last question is already shown; there is no next one"),
+        },
+        PresenterAction::Previous => match current {
+            None => state("no question is shown yet; there is no previous one"),
+            Some(0) => state("the first question is already shown; there is no previous one"),
+            Some(position) => show(position - 1),
+        },
+        PresenterAction::Reveal => Ok(Step::Event(EventAction::Reveal)),
+        PresenterAction::Hide => Ok(Step::Event(EventAction::Hide)),
+        PresenterAction::Lock => Ok(Step::Event(EventAction::Lock)),
+        PresenterAction::Unlock => Ok(Step::Event(EventAction::Unlock)),
+        PresenterAction::Close | PresenterAction::Reopen => match current {
+            None => state("no question is shown; show one before closing or reopening it"),
+            Some(position) => Ok(Step::Status {
+                poll: definition.questions[position].poll.clone(),
+                open: action == PresenterAction::Reopen,
+                position,
+            }),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct Applied<'a> {
+    event: &'a str,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<usize>,
+}
+
+/// Handles `action` on the event with join code `code`.
+pub async fn event_command(
+    service: Arc<VoteService>,
+    request: Request,
+    code: &str,
+    action: PresenterAction,
+) -> Result<Response<Body>, VoteError> {
+    if service.backlog.get() > service.queue_high_water {
+        return Err(VoteError::Busy);
+    }
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body, MAX_COMMAND_BODY_BYTES).await?;
+    let shown = match action {
+        PresenterAction::Show => {
+            let content_type = parts.headers.get(header::CONTENT_TYPE);
+            let format = BodyFormat::from_content_type(content_type.and_then(|v| v.to_str().ok()))?;
+            Some(decode_position(format, &body)?)
+        }
+        _ => None,
+    };
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(VoteError::OwnerUnauthorized)?;
+    let definition = service
+        .events
+        .by_code(code)
+        .await?
+        .ok_or_else(|| VoteError::UnknownEvent(format!("no event with join code {code}")))?;
+    if !token_matches(token, &definition.owner_hash) {
+        return Err(VoteError::OwnerForbidden(code.to_owned()));
+    }
+    let step = plan(&definition, action, shown)?;
+    let at_ms = now_ms();
+    let fields = match &step {
+        Step::Event(event_action) => EventCommandEntry {
+            event: definition.id.clone(),
+            action: *event_action,
+            at_ms,
+        }
+        .to_fields()
+        .to_vec(),
+        Step::Status { poll, open, .. } => StatusEntry {
+            poll: poll.clone(),
+            open: *open,
+            at_ms,
+        }
+        .to_fields()
+        .to_vec(),
+    };
+    service.queue.append_fields(&fields).await?;
+    tracing::info!(
+        event = definition.id,
+        action = action.name(),
+        "event command queued"
+    );
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &Applied {
+            event: code,
+            action: action.name(),
+            position: step.position(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_model::event::EventQuestion;
+    use tally_model::Choice;
+
+    fn definition(current: Option<usize>) -> EventDefinition {
+        EventDefinition {
+            id: "eV3nt00001".into(),
+            code: "12345678".into(),
+            title: "T".into(),
+            owner_hash: "0".repeat(64),
+            questions: (0..3)
+                .map(|i| EventQuestion {
+                    poll: format!("Qu3st10n0{i}"),
+                    question: format!("Q{i}?"),
+                    choice: Choice::Single,
+                })
+                .collect(),
+            current,
+            results_visible: true,
+            locked: false,
+            participants: 0,
+            version: 1,
+        }
+    }
+
+    fn shows(current: Option<usize>, action: PresenterAction) -> Option<usize> {
+        match plan(&definition(current), action, None) {
+            Ok(Step::Event(EventAction::Show(position))) => Some(position),
+            Err(VoteError::EventState(_)) => None,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert!(matches!(
+            event_command_of("/events/01234567/next"),
+            Some(Ok(("01234567", PresenterAction::Next)))
+        ));
+        for action in PresenterAction::ALL {
+            let path = format!("/events/12345678/{}", action.name());
+            assert!(matches!(event_command_of(&path), Some(Ok((_, a))) if a == action));
+        }
+        for path in [
+            "/events/",
+            "/events/1234567/show",
+            "/events/123456789/show",
+            "/events/../x/show",
+            "/events/%00/show",
+            "/events/%EF%BC%91%EF%BC%92/show",
+            "/events/1234abcd/show",
+            "/events/12345678",
+            "/events/12345678/",
+            "/events/12345678/delete",
+            "/events/12345678/show/",
+            "/events/12345678/show/more",
+            "/events/12345678/Show",
+        ] {
+            assert!(matches!(event_command_of(path), Some(Err(_))), "{path}");
+        }
+        for path in ["/events", "/eventsx/12345678/show", "/polls/x/close", "/"] {
+            assert!(event_command_of(path).is_none(), "{path}");
+        }
+    }
+
+    #[test]
+    fn next_and_previous_move_one_question() {
+        use PresenterAction::{Next, Previous};
+        assert_eq!(shows(None, Next), Some(0));
+        assert_eq!(shows(Some(0), Next), Some(1));
+        assert_eq!(shows(Some(1), Next), Some(2));
+        assert_eq!(shows(Some(2), Next), None, "past the last");
+        assert_eq!(shows(None, Previous), None);
+        assert_eq!(shows(Some(0), Previous), None, "before the first");
+        assert_eq!(shows(Some(2), Previous), Some(1));
+        assert_eq!(
+            shows(Some(7), Next),
+            Some(0),
+            "a position past the end shows nothing"
+        );
+    }
+
+    #[test]
+    fn show_close_and_reopen() {
+        let event = definition(Some(1));
+        assert_eq!(
+            plan(&event, PresenterAction::Show, Some(2)).unwrap(),
+            Step::Event(EventAction::Show(2))
+        );
+        assert!(matches!(
+            plan(&event, PresenterAction::Show, Some(3)),
+            Err(VoteError::NoSuchPosition(3, 3))
+        ));
+        assert_eq!(
+            plan(&event, PresenterAction::Close, None).unwrap(),
+            Step::Status {
+                poll: "Qu3st10n01".into(),
+                open: false,
+                position: 1
+            }
+        );
+        let reopen = plan(&event, PresenterAction::Reopen, None).unwrap();
+        assert!(matches!(reopen, Step::Status { open: true, .. }));
+        assert!(matches!(
+            plan(&definition(None), PresenterAction::Close, None),
+            Err(VoteError::EventState(_))
+        ));
+        assert_eq!(
+            plan(&event, PresenterAction::Lock, None)
+                .unwrap()
+                .position(),
+            None
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! Reading an event's requests out of their bodies: a new event as JSON
+//! (`{"title","questions":[{"question","options":[…],"choice"}]}`) or as a browser's
+//! form (`title`, then per question a `question` field followed by its `option` fields
+//! and an optional `choice`), and the position a presenter's `show` names. Shapes are
+//! checked here (400); the event's rules are checked by the caller (422).
+
+use serde::Deserialize;
+use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
+use tally_model::{NewEvent, NewPoll, PollRuleError};
+
+use crate::ballot::BodyFormat;
+use crate::error::VoteError;
+use crate::poll_request::{choice_of, MAX_FORM_OPTIONS};
+
+/// Most questions read from a form before giving up: well past [`MAX_EVENT_QUESTIONS`],
+/// so the rule's own message (422) answers an honest mistake, while a flood stops early.
+const MAX_FORM_QUESTIONS: usize = 4 * MAX_EVENT_QUESTIONS;
+
+/// Most digits in a form's `position`: more than any event has questions, short enough
+/// that parsing never overflows.
+const MAX_POSITION_DIGITS: usize = 6;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonEvent {
+    title: String,
+    questions: Vec<JsonQuestion>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonQuestion {
+    question: String,
+    options: Vec<String>,
+    #[serde(default)]
+    choice: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonShow {
+    position: usize,
+}
+
+/// Reads a new event from `body` in `format`; title, questions and labels are trimmed.
+pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteError> {
+    let raw = match format {
+        BodyFormat::Json => serde_json::from_slice::<JsonEvent>(body)
+            .map_err(|error| VoteError::Malformed(format!("invalid JSON event: {error}")))?,
+        BodyFormat::Form => decode_form(body)?,
+    };
+    let questions = raw
+        .questions
+        .into_iter()
+        .map(|question| {
+            Ok(NewPoll {
+                question: question.question.trim().to_owned(),
+                choice: choice_of(question.choice.as_deref())?,
+                labels: question
+                    .options
+                    .iter()
+                    .map(|label| label.trim().to_owned())
+                    .collect(),
+                closes_at: None,
+                hide_results: false,
+            })
+        })
+        .collect::<Result<Vec<_>, VoteError>>()?;
+    Ok(NewEvent {
+        title: raw.title.trim().to_owned(),
+        questions,
+    })
+}
+
+fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+    let mut title = None;
+    let mut questions: Vec<JsonQuestion> = Vec::new();
+    for (name, value) in pairs {
+        let position = questions.len();
+        let current = || {
+            VoteError::Malformed(format!(
+                "{name} comes before the first question field; each question starts with one"
+            ))
+        };
+        match name.as_str() {
+            "title" if title.is_none() => title = Some(value),
+            "title" => return Err(VoteError::Malformed("title is given twice".into())),
+            "question" => {
+                if position == MAX_FORM_QUESTIONS {
+                    return Err(EventRuleError::TooManyQuestions.into());
+                }
+                questions.push(JsonQuestion {
+                    question: value,
+                    options: Vec::new(),
+                    choice: None,
+                });
+            }
+            "option" | "options" => {
+                let question = questions.last_mut().ok_or_else(current)?;
+                if value.trim().is_empty() {
+                    continue;
+                }
+                if question.options.len() == MAX_FORM_OPTIONS {
+                    let error = PollRuleError::TooManyOptions;
+                    return Err(EventRuleError::Question(position, error).into());
+                }
+                question.options.push(value);
+            }
+            "choice" => {
+                let question = questions.last_mut().ok_or_else(current)?;
+                if question.choice.is_some() {
+                    return Err(VoteError::Malformed(format!(
+                        "question {position} gives its choice twice"
+                    )));
+                }
+                question.choice = Some(value);
+            }
+            other => {
+                return Err(VoteError::Malformed(format!(
+                    "unknown form field {:?}",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        }
+    }
+    Ok(JsonEvent {
+        title: title.ok_or_else(|| VoteError::Malformed("title is missing".into()))?,
+        questions,
+    })
+}
+
+/// Reads the position (0-based) a `show` names: `{"position": 2}` or `position=2`.
+pub fn decode_position(format: BodyFormat, body: &[u8]) -> Result<usize, VoteError> {
+    match format {
+        BodyFormat::Json => serde_json::from_slice::<JsonShow>(body)
+            .map(|show| show.position)
+            .map_err(|error| VoteError::Malformed(format!("invalid JSON show: {error}"))),
+        BodyFormat::Form => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+            match pairs.as_slice() {
+                [(name, value)] if name == "position" => parse_position(value),
+                [] => Err(VoteError::Malformed("position is missing".into())),
+                _ => Err(VoteError::Malformed(
+                    "send one field, position, and nothing else".into(),
+                )),
+            }
+        }
+    }
+}
+
+fn parse_position(text: &str) -> Result<usize, VoteError> {
+    let digits = text.trim();
+    let valid = !digits.is_empty()
+        && digits.len() <= MAX_POSITION_DIGITS
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(VoteError::Malformed(format!(
+            "position must be a question's number from 0, not {:?}",
+            text.chars().take(40).collect::<String>()
+        )));
+    }
+    digits
+        .parse()
+        .map_err(|_| VoteError::Malformed("position is out of range".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_model::Choice;
+
+    fn labels(poll: &NewPoll) -> Vec<&str> {
+        poll.labels.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn reads_json_with_defaults() {
+        let event = decode_event(
+            BodyFormat::Json,
+            br#"{"title":" All hands ","questions":[
+                {"question":" Lunch? ","options":["Pizza"," Salad "]},
+                {"question":"Topics","options":["a","b","c"],"choice":"multiple"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(event.title, "All hands");
+        assert_eq!(event.questions.len(), 2);
+        assert_eq!(event.questions[0].question, "Lunch?");
+        assert_eq!(labels(&event.questions[0]), ["Pizza", "Salad"]);
+        assert_eq!(event.questions[0].choice, Choice::Single);
+        assert_eq!(event.questions[1].choice, Choice::Multiple);
+        assert!(event
+            .questions
+            .iter()
+            .all(|q| q.closes_at.is_none() && !q.hide_results));
+        assert_eq!(event.check(), Ok(()));
+    }
+
+    #[test]
+    fn reads_a_browser_form_question_by_question() {
+        let event = decode_event(
+            BodyFormat::Form,
+            b"title=Town+hall&question=Lunch%3F&option=Pizza&option=&option=Salad\
+              &question=Topics&option=a&choice=multiple&option=b&option=+",
+        )
+        .unwrap();
+        assert_eq!(event.title, "Town hall");
+        assert_eq!(event.questions.len(), 2);
+        assert_eq!(labels(&event.questions[0]), ["Pizza", "Salad"]);
+        assert_eq!(event.questions[0].choice, Choice::Single);
+        assert_eq!(labels(&event.questions[1]), ["a", "b"]);
+        assert_eq!(event.questions[1].choice, Choice::Multiple);
+
+        let none = decode_event(BodyFormat::Form, b"title=T").unwrap();
+        assert_eq!(none.check(), Err(EventRuleError::NoQuestions));
+    }
+
+    #[test]
+    fn refuses_malformed_bodies() {
+        let cases: [(BodyFormat, &[u8]); 14] = [
+            (BodyFormat::Json, b"{"),
+            (BodyFormat::Json, b"[]"),
+            (BodyFormat::Json, br#"{"questions":[]}"#),
+            (BodyFormat::Json, br#"{"title":"T"}"#),
+            (BodyFormat::Json, br#"{"title":"T","questions":{}}"#),
+            (BodyFormat::Json, br#"{"title":"T","questions":[],"owner":"x"}"#),
+            (
+                BodyFormat::Json,
+                br#"{"title":"T","questions":[{"question":"Q","options":["a","b"],"closes_at":"2030-01-01T00:00:00Z"}]}"#,
+            ),
+            (
+                BodyFormat::Json,
+                br#"{"title":"T","questions":[{"question":"Q","options":["a","b"],"choice":"all"}]}"#,
+            ),
+            (BodyFormat::Json, br#"{"title":7,"questions":[]}"#),
+            (BodyFormat::Form, b"question=Q&option=a&option=b"),
+            (BodyFormat::Form, b"title=T&title=U&question=Q"),
+            (BodyFormat::Form, b"title=T&option=a&question=Q"),
+            (BodyFormat::Form, b"title=T&choice=single&question=Q"),
+            (BodyFormat::Form, b"title=T&question=Q&choice=single&choice=multiple"),
+        ];
+        for (format, body) in cases {
+            let error = decode_event(format, body).unwrap_err();
+            assert!(
+                matches!(error, VoteError::Malformed(_)),
+                "{}: {error:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let unknown = decode_event(BodyFormat::Form, b"title=T&question=Q&poll=default");
+        assert!(matches!(unknown, Err(VoteError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_flood_of_form_questions_or_options_stops_early() {
+        let body = format!("title=T{}", "&question=Q".repeat(MAX_FORM_QUESTIONS + 1));
+        assert!(matches!(
+            decode_event(BodyFormat::Form, body.as_bytes()),
+            Err(VoteError::EventRule(EventRuleError::TooManyQuestions))
+        ));
+        let body = format!(
+            "title=T&question=A&question=B{}",
+            "&option=x".repeat(MAX_FORM_OPTIONS + 1)
+        );
+        assert!(matches!(
+            decode_event(BodyFormat::Form, body.as_bytes()),
+            Err(VoteError::EventRule(EventRuleError::Question(
+                2,
+                PollRuleError::TooManyOptions
+            )))
+        ));
+    }
+
+    #[test]
+    fn reads_positions() {
+        assert_eq!(
+            decode_position(BodyFormat::Json, br#"{"position":2}"#).unwrap(),
+            2
+        );
+        assert_eq!(decode_position(BodyFormat::Form, b"position=0").unwrap(), 0);
+        assert_eq!(
+            decode_position(BodyFormat::Form, b"position=+12+").unwrap(),
+            12
+        );
+        let cases: [(BodyFormat, &[u8]); 12] = [
+            (BodyFormat::Json, b""),
+            (BodyFormat::Json, b"{}"),
+            (BodyFormat::Json, br#"{"position":-1}"#),
+            (BodyFormat::Json, br#"{"position":1.5}"#),
+            (BodyFormat::Json, br#"{"position":"1"}"#),
+            (BodyFormat::Json, br#"{"position":1,"x":2}"#),
+            (BodyFormat::Json, br#"{"position":99999999999999999999999}"#),
+            (BodyFormat::Form, b""),
+            (BodyFormat::Form, b"position=-1"),
+            (BodyFormat::Form, b"position=1234567"),
+            (BodyFormat::Form, b"position=%EF%BC%91"),
+            (BodyFormat::Form, b"position=1&position=2"),
+        ];
+        for (format, body) in cases {
+            assert!(
+                matches!(decode_position(format, body), Err(VoteError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
