@@ -112,14 +112,36 @@ impl Routes {
 /// without JavaScript), `/p/<id>/qr.svg`, and the static `/p/<id>/live` and `/p/<id>/admin`.
 const POLL_PAGES: &str = "/p/";
 
+/// Where an event's pages live: `/e/<code>` and `/e/<code>/qr.svg` (rendered by the
+/// result service), and the static `/e/<code>/present` and `/e/<code>/screen`.
+const EVENT_PAGES: &str = "/e/";
+
+/// Creating events and the presenter's commands (`POST`, the vote service); any other
+/// method reads an event's public state (`GET /events/<code>`, the result service).
+const EVENTS: &str = "/events";
+
+/// The join page (`/j`, a form for the code) and its short link `/j/<code>`.
+const JOIN: &str = "/j";
+
 /// The route for `method` and `path`. `POST /` is the classic voting app's form post, so
 /// it goes to the vote service; every other method on `/` is the front page. `/live` is
 /// the result service's WebSocket feed; a poll's page and its QR code come from the
-/// result service too.
+/// result service too. Under `/events`, a `POST` is a command for the vote service and
+/// anything else a read for the result service; the join page and an event's audience
+/// page and QR code are rendered by the result service.
 pub fn route(method: &Method, path: &str) -> Route {
-    if (method == Method::POST && path == "/") || under(path, "/vote") || under(path, "/polls") {
+    let vote = (method == Method::POST && (path == "/" || under(path, EVENTS)))
+        || under(path, "/vote")
+        || under(path, "/polls");
+    if vote {
         Route::Vote
-    } else if under(path, "/results") || under(path, "/live") || rendered_poll_page(path) {
+    } else if under(path, "/results")
+        || under(path, "/live")
+        || under(path, EVENTS)
+        || rendered_poll_page(path)
+        || join_page(path)
+        || rendered_event_page(path)
+    {
         Route::Result
     } else {
         Route::Static
@@ -127,11 +149,18 @@ pub fn route(method: &Method, path: &str) -> Route {
 }
 
 /// The file that serves a static route whose path is not a file name: a poll's live and
-/// admin pages (one page for every poll; the script reads the id from the address) and
-/// `/new`.
+/// admin pages (one page for every poll; the script reads the id from the address),
+/// an event's presenter and screen pages (likewise), `/new` and `/new-event`.
 pub fn static_alias(path: &str) -> Option<&'static str> {
-    if path == "/new" {
-        return Some("/new.html");
+    match path {
+        "/new" => return Some("/new.html"),
+        "/new-event" => return Some("/new-event.html"),
+        _ => {}
+    }
+    match page_of(EVENT_PAGES, path) {
+        Some((_, Some("present"))) => return Some("/present.html"),
+        Some((_, Some("screen"))) => return Some("/screen.html"),
+        _ => {}
     }
     match poll_page(path)? {
         (_, Some("live")) => Some("/live.html"),
@@ -145,10 +174,26 @@ fn rendered_poll_page(path: &str) -> bool {
     matches!(poll_page(path), Some((_, None | Some("qr.svg"))))
 }
 
+/// Whether `path` is an event page the result service renders: `/e/<code>` or its QR
+/// code.
+fn rendered_event_page(path: &str) -> bool {
+    matches!(page_of(EVENT_PAGES, path), Some((_, None | Some("qr.svg"))))
+}
+
+/// Whether `path` is the join page `/j` or a join link `/j/<code>`.
+fn join_page(path: &str) -> bool {
+    path == JOIN || matches!(page_of("/j/", path), Some((_, None)))
+}
+
 /// `/p/<id>` → `(id, None)`, `/p/<id>/<page>` → `(id, Some(page))`; `None` for anything
 /// else, including an empty id or deeper paths.
 fn poll_page(path: &str) -> Option<(&str, Option<&str>)> {
-    let rest = path.strip_prefix(POLL_PAGES)?;
+    page_of(POLL_PAGES, path)
+}
+
+/// [`poll_page`] for the pages under any `pages` prefix (ending in `/`).
+fn page_of<'a>(pages: &str, path: &'a str) -> Option<(&'a str, Option<&'a str>)> {
+    let rest = path.strip_prefix(pages)?;
     let (id, page) = match rest.split_once('/') {
         Some((id, page)) if !page.contains('/') => (id, Some(page)),
         Some(_) => return None,
@@ -201,6 +246,30 @@ mod tests {
             (Method::GET, "/p/", Route::Static),
             (Method::GET, "/p/a/b/c", Route::Static),
             (Method::GET, "/pages", Route::Static),
+            (Method::POST, "/events", Route::Vote),
+            (Method::POST, "/events/12345678/next", Route::Vote),
+            (Method::POST, "/events/12345678/show", Route::Vote),
+            (Method::GET, "/events", Route::Result),
+            (Method::GET, "/events/12345678", Route::Result),
+            (Method::HEAD, "/events/12345678", Route::Result),
+            (Method::PUT, "/events/12345678/next", Route::Result),
+            (Method::POST, "/eventsx", Route::Static),
+            (Method::GET, "/events.html", Route::Static),
+            (Method::GET, "/j", Route::Result),
+            (Method::GET, "/j/12345678", Route::Result),
+            (Method::POST, "/j", Route::Result),
+            (Method::GET, "/j/", Route::Static),
+            (Method::GET, "/j/12345678/x", Route::Static),
+            (Method::GET, "/join.js", Route::Static),
+            (Method::GET, "/e/12345678", Route::Result),
+            (Method::GET, "/e/12345678/qr.svg", Route::Result),
+            (Method::GET, "/e/12345678/present", Route::Static),
+            (Method::GET, "/e/12345678/screen", Route::Static),
+            (Method::GET, "/e/", Route::Static),
+            (Method::GET, "/e/1/2/3", Route::Static),
+            (Method::GET, "/event.css", Route::Static),
+            (Method::GET, "/new-event", Route::Static),
+            (Method::GET, "/live/event/12345678", Route::Result),
         ];
         for (method, path, expected) in cases {
             assert_eq!(route(&method, path), expected, "{method} {path}");
@@ -269,7 +338,17 @@ mod tests {
         assert_eq!(static_alias("/p/x7Kq2/live"), Some("/live.html"));
         assert_eq!(static_alias("/p/x7Kq2/admin"), Some("/admin.html"));
         assert_eq!(static_alias("/new"), Some("/new.html"));
+        assert_eq!(static_alias("/new-event"), Some("/new-event.html"));
+        assert_eq!(static_alias("/e/12345678/present"), Some("/present.html"));
+        assert_eq!(static_alias("/e/12345678/screen"), Some("/screen.html"));
         for path in [
+            "/e/12345678",
+            "/e/12345678/qr.svg",
+            "/e//present",
+            "/e/12345678/present/x",
+            "/e/12345678/other",
+            "/new-event/",
+            "/j/12345678",
             "/p/x7Kq2",
             "/p//live",
             "/p/x/live/more",
