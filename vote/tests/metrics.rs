@@ -102,6 +102,8 @@ async fn every_bounded_series_is_exported_from_the_start() {
         "vote",
         "polls",
         "poll_command",
+        "events",
+        "event_command",
         "other",
         "healthz",
         "readyz",
