@@ -1,4 +1,5 @@
-//! The vote service's routes and its readiness.
+//! The vote service's routes (ballots, polls and their commands, events and their
+//! commands) and its readiness.
 
 use std::sync::Arc;
 
@@ -67,33 +68,25 @@ impl Handler for VoteService {
                 result
             }
             (_, "/vote" | "/" | "/polls" | EVENTS_PATH) => Err(VoteError::MethodNotAllowed),
-            (method, path) if event_command_of(path).is_some() => {
-                if method != Method::POST {
-                    Err(VoteError::MethodNotAllowed)
-                } else {
-                    match event_command_of(path) {
-                        Some(Ok((code, action))) => {
-                            let result = event_command(self, request, code, action).await;
-                            if result.is_ok() {
-                                metrics.command(event_command_label(action));
-                            }
-                            result
-                        }
-                        Some(Err(error)) => Err(error),
-                        None => Err(VoteError::NotFound),
+            (method, path) => match (event_command_of(path), command_of(path)) {
+                (Some(_), _) if method != Method::POST => Err(VoteError::MethodNotAllowed),
+                (Some(Ok((code, action))), _) => {
+                    let result = event_command(self, request, code, action).await;
+                    if result.is_ok() {
+                        metrics.command(event_command_label(action));
                     }
+                    result
                 }
-            }
-            (method, path) => match command_of(path) {
-                Some((poll, action)) if method == Method::POST => {
+                (Some(Err(error)), _) => Err(error),
+                (None, Some((poll, action))) if method == Method::POST => {
                     let result = command(self, request, poll, action).await;
                     if result.is_ok() {
                         metrics.command(command_label(action));
                     }
                     result
                 }
-                Some(_) => Err(VoteError::MethodNotAllowed),
-                None => Err(VoteError::NotFound),
+                (None, Some(_)) => Err(VoteError::MethodNotAllowed),
+                (None, None) => Err(VoteError::NotFound),
             },
         };
         let mut response = result.unwrap_or_else(|error| {

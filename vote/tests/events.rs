@@ -24,6 +24,7 @@ use tally_model::{
     Choice, EventAction, EventCommandEntry, EventDefinition, Keys, PollDefinition, PollOption,
     StatusEntry, StreamEntry,
 };
+use tally_runtime::exposition::{scrape, value};
 use tally_runtime::Ports;
 use tally_testkit::{shared_redis, unique_prefix, InProcess};
 
@@ -557,6 +558,23 @@ async fn next_and_previous_start_from_the_stored_definition() {
     harness.seed(&event(Some(2))).await;
     let answer = harness.command("next", "").await;
     assert!(answer.error().contains("last question"), "{answer:?}");
+
+    let page = scrape(harness.running.admin).await.unwrap();
+    let at = |series: &str| value(&page, series);
+    assert_eq!(
+        at(r#"tally_polls_commands_total{command="event_next"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        at(r#"tally_polls_commands_total{command="event_previous"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        at(r#"tally_polls_commands_total{command="event_close"}"#),
+        Some(0.0)
+    );
+    let refused = r#"http_requests_total{route="event_command",status="409"}"#;
+    assert_eq!(at(refused), Some(6.0), "{page}");
     harness.running.stop().await.unwrap();
 }
 
