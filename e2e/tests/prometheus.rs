@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use http::StatusCode;
 use server::{repo_file, Prometheus, Sample};
 use tally_e2e::{Client, Stack};
+use tally_runtime::handler::Handler;
 use tally_testkit::eventually;
 
 /// Voters in the test, one vote each.
@@ -160,22 +161,31 @@ async fn prometheus_scrapes_every_service_and_answers_the_dashboards_queries() {
     // checks' routes aside: the edge and the stack's start-up ask them).
     let workers = stack.worker_admins().len();
     for (expr, series) in [
-        ("tally_votes_rejected_total", 9),
-        ("tally_polls_commands_total", 3),
-        ("tally_worker_entries_applied_total", 4 * workers),
+        (
+            "tally_votes_rejected_total",
+            tally_vote::metrics::REASONS.len(),
+        ),
+        (
+            "tally_polls_commands_total",
+            tally_vote::metrics::COMMANDS.len(),
+        ),
+        (
+            "tally_worker_entries_applied_total",
+            tally_worker::metrics::KINDS.len() * workers,
+        ),
         ("tally_edge_upstream_retries_total", 2),
         ("tally_edge_upstream_duration_seconds_count", 2),
         (
             r#"http_request_duration_seconds_count{job="edge",route!~"healthz|readyz"}"#,
-            3,
+            <tally_edge::service::EdgeService as Handler>::ROUTES.len(),
         ),
         (
             r#"http_request_duration_seconds_count{job="vote",route!~"healthz|readyz"}"#,
-            4,
+            <tally_vote::service::VoteService as Handler>::ROUTES.len(),
         ),
         (
             r#"http_request_duration_seconds_count{job="result",route!~"healthz|readyz"}"#,
-            5,
+            <tally_result::service::ResultService as Handler>::ROUTES.len(),
         ),
     ] {
         let what = format!("{series} series of {expr}, each at 0");
