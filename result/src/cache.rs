@@ -35,8 +35,8 @@ pub enum CacheError {
     /// Redis failed moments ago; not asked again yet.
     #[error("redis failed less than {COOL_DOWN:?} ago")]
     CoolingDown,
-    /// A poll definition in Redis is not valid JSON of a definition.
-    #[error("the cached poll definition is unreadable: {0}")]
+    /// A poll's or an event's definition in Redis is not valid JSON of one.
+    #[error("a cached definition is unreadable: {0}")]
     BadDefinition(#[from] serde_json::Error),
 }
 
@@ -114,10 +114,34 @@ impl ResultsCache {
     }
 
     async fn read(&self, poll: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let mut redis = self.redis.clone();
         let mut command = redis::cmd("HGET");
         command.arg(self.keys.results_cache(poll)).arg("body");
-        let read = command.query_async::<Option<Vec<u8>>>(&mut redis);
+        self.within_budget(&command).await
+    }
+
+    /// Runs `command` within [`CACHE_BUDGET`], failing at once while cooling down and
+    /// starting a cool-down when it fails: for reads other modules make (events).
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, CacheError> {
+        if self.failures.cooling_down() {
+            return Err(CacheError::CoolingDown);
+        }
+        self.failures.record(self.within_budget(command).await)
+    }
+
+    /// The keys this cache reads under.
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    async fn within_budget<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, CacheError> {
+        let mut redis = self.redis.clone();
+        let read = command.query_async::<T>(&mut redis);
         Ok(tokio::time::timeout(CACHE_BUDGET, read)
             .await
             .map_err(|_| CacheError::Timeout)??)
@@ -147,18 +171,9 @@ impl ResultsCache {
     /// The poll's definition as the worker wrote it (it holds the admin token's hash,
     /// which the read-only database role cannot see); `None` when there is none.
     pub async fn definition(&self, poll: &str) -> Result<Option<PollDefinition>, CacheError> {
-        if self.failures.cooling_down() {
-            return Err(CacheError::CoolingDown);
-        }
-        let mut redis = self.redis.clone();
         let mut command = redis::cmd("GET");
         command.arg(self.keys.poll_definition(poll));
-        let read = command.query_async::<Option<Vec<u8>>>(&mut redis);
-        let read = tokio::time::timeout(CACHE_BUDGET, read)
-            .await
-            .map_err(|_| CacheError::Timeout)
-            .and_then(|read| read.map_err(CacheError::from));
-        let json = self.failures.record(read)?;
+        let json: Option<Vec<u8>> = self.query(&command).await?;
         Ok(json
             .map(|json| serde_json::from_slice::<PollDefinition>(&json))
             .transpose()?)

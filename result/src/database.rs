@@ -92,6 +92,11 @@ impl ResultsDatabase {
         Ok(PollResults::from_rows(poll, rows))
     }
 
+    /// A connection from the pool, for the other reads of this role (events).
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, DatabaseError> {
+        Ok(self.pool.get().await?)
+    }
+
     /// Whether Postgres answers `SELECT 1` through the pool.
     pub async fn ping(&self) -> Result<(), DatabaseError> {
         let client = self.pool.get().await?;

@@ -88,7 +88,7 @@ pub async fn respond(
 }
 
 /// `200` with the results JSON; for HEAD the same headers and no body.
-fn json_response(body: Bytes, head: bool) -> Response<Body> {
+pub(crate) fn json_response(body: Bytes, head: bool) -> Response<Body> {
     if !head {
         return json_bytes(StatusCode::OK, body);
     }

@@ -17,6 +17,12 @@ pub enum ResultError {
     /// A well-formed poll id that names no poll.
     #[error("no poll {0:?}")]
     UnknownPoll(String),
+    /// A well-formed join code that names no event.
+    #[error("no event with join code {0}")]
+    UnknownEvent(String),
+    /// A token that is not the event owner's.
+    #[error("this token is not the owner's of event {0}")]
+    NotOwner(String),
     /// The route exists but not for this method.
     #[error("method not allowed; use GET or HEAD")]
     MethodNotAllowed,
@@ -37,10 +43,12 @@ pub enum ResultError {
 impl HttpError for ResultError {
     fn status(&self) -> StatusCode {
         match self {
-            ResultError::NotFound | ResultError::UnknownPoll(_) => StatusCode::NOT_FOUND,
+            ResultError::NotFound | ResultError::UnknownPoll(_) | ResultError::UnknownEvent(_) => {
+                StatusCode::NOT_FOUND
+            }
             ResultError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ResultError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ResultError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ResultError::Forbidden(_) | ResultError::NotOwner(_) => StatusCode::FORBIDDEN,
             ResultError::Unavailable | ResultError::AdminUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

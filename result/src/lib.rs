@@ -9,6 +9,7 @@ pub mod csv_export;
 pub mod database;
 pub mod document;
 pub mod error;
+pub mod events;
 pub mod live;
 pub mod lookup;
 pub mod metrics;
@@ -26,6 +27,7 @@ use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Regi
 use cache::ResultsCache;
 pub use config::Config;
 use database::ResultsDatabase;
+use events::EventStore;
 use live::Live;
 use lookup::ResultsLookup;
 use service::ResultService;
@@ -58,12 +60,19 @@ pub async fn run(
     let database = ResultsDatabase::new(config.database().clone(), config.db_pool_size as usize)?;
     let lookup = ResultsLookup::new(cache, database);
     let keys = Keys::new(config.redis_key_prefix.clone());
-    let live = Live::start(config.live.clone(), &config.redis_url, keys, lookup.clone())?;
+    let events = EventStore::new(lookup.cache().clone(), lookup.database().clone());
+    let live = Live::start(
+        config.live.clone(),
+        &config.redis_url,
+        keys,
+        lookup.clone(),
+        events.clone(),
+    )?;
     let ports = ports.into();
     let mut registry = Registry::default();
     let http = HttpMetrics::register(&mut registry, ResultService::ROUTES);
     metrics::register(&mut registry, &lookup, &live);
-    let service = Arc::new(ResultService::new(lookup, live.clone()));
+    let service = Arc::new(ResultService::new(lookup, events, live.clone()));
     let admin = AdminServer::start(ports.admin, registry, service.clone());
     // Redis and Postgres connected while the service starts, not by its first reader.
     let warm = tally_runtime::warm_up(service.clone());

@@ -2,9 +2,9 @@
 //! HTML that works without JavaScript, and `GET /p/<id>/qr.svg`, a QR code of its
 //! share link for a projector.
 
-mod html;
-mod qr;
-mod view;
+pub(crate) mod html;
+pub(crate) mod qr;
+pub(crate) mod view;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
@@ -61,12 +61,7 @@ pub async fn respond(
     page: PollPage<'_>,
 ) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
-        let mut response = html_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            html::error_page("Method not allowed", "This page can only be read."),
-        );
-        response.headers_mut().insert(header::ALLOW, ALLOW);
-        return response;
+        return method_not_allowed_page();
     }
     let head = method == Method::HEAD;
     let found = match page {
@@ -75,7 +70,7 @@ pub async fn respond(
     let mut response = match (page, found) {
         (PollPage::Vote(poll), Ok(body)) => vote_page(poll, &body, headers),
         (PollPage::Qr(poll), Ok(_) | Err(ResultError::Unavailable)) => {
-            let url = qr::share_url(headers, authority, poll);
+            let url = qr::share_url(headers, authority, &format!("/p/{poll}"));
             let mut response = Response::new(full(qr::svg(&url)));
             response.headers_mut().insert(header::CONTENT_TYPE, SVG);
             response
@@ -83,20 +78,10 @@ pub async fn respond(
                 .insert(header::CACHE_CONTROL, QR_CACHE_CONTROL);
             response
         }
-        (_, Err(ResultError::Unavailable)) => {
-            let mut response = html_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                html::error_page(
-                    "Results are unavailable",
-                    "The poll cannot be read right now. Reload the page in a moment.",
-                ),
-            );
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(RETRY_AFTER.as_secs().max(1)),
-            );
-            response
-        }
+        (_, Err(ResultError::Unavailable)) => unavailable_page(
+            "Results are unavailable",
+            "The poll cannot be read right now. Reload the page in a moment.",
+        ),
         (_, Err(_)) => html_response(
             StatusCode::NOT_FOUND,
             html::error_page(
@@ -131,7 +116,30 @@ fn vote_page(poll: &str, body: &Bytes, headers: &HeaderMap) -> Response<Body> {
     }
 }
 
-fn html_response(status: StatusCode, page: String) -> Response<Body> {
+/// `405` for a page, which can only be read.
+pub(crate) fn method_not_allowed_page() -> Response<Body> {
+    let mut response = html_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        html::error_page("Method not allowed", "This page can only be read."),
+    );
+    response.headers_mut().insert(header::ALLOW, ALLOW);
+    response
+}
+
+/// `503` with `title` and `message`, and when to try again.
+pub(crate) fn unavailable_page(title: &str, message: &str) -> Response<Body> {
+    let mut response = html_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        html::error_page(title, message),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(RETRY_AFTER.as_secs().max(1)),
+    );
+    response
+}
+
+pub(crate) fn html_response(status: StatusCode, page: String) -> Response<Body> {
     let mut response = Response::new(full(page));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HTML);

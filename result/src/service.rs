@@ -7,6 +7,8 @@ use tally_runtime::{Body, Handler, HttpError, Request, RequestContext, OTHER_ROU
 
 use crate::document::{self, ResultsRequest};
 use crate::error::ResultError;
+use crate::events::page::{PageRequest, PageSources};
+use crate::events::{self, event_path_of, EventPath, EventStore};
 use crate::live::{self, Live};
 use crate::lookup::ResultsLookup;
 use crate::page;
@@ -22,13 +24,19 @@ const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 #[derive(Debug)]
 pub struct ResultService {
     pub(crate) lookup: ResultsLookup,
+    pub(crate) events: EventStore,
     pub(crate) live: Live,
 }
 
 impl ResultService {
-    /// A service answering from `lookup`, with `live` serving `/live/<poll>`.
-    pub fn new(lookup: ResultsLookup, live: Live) -> Self {
-        ResultService { lookup, live }
+    /// A service answering from `lookup` and `events`, with `live` serving the live
+    /// feeds (`/live/<poll>`, `/live/e/<code>`).
+    pub fn new(lookup: ResultsLookup, events: EventStore, live: Live) -> Self {
+        ResultService {
+            lookup,
+            events,
+            live,
+        }
     }
 }
 
@@ -38,13 +46,43 @@ impl Handler for ResultService {
             let poll = poll.to_owned();
             return self.live.accept(request, &poll);
         }
+        if let Some(code) = live::route::event_of(request.uri().path()) {
+            let code = code.to_owned();
+            return self.live.accept_event(request, &code);
+        }
+        let event_path = event_path_of(request.uri().path());
+        match event_path {
+            Some(EventPath::Page(code) | EventPath::Qr(code)) => {
+                let sources = PageSources {
+                    events: &self.events,
+                    results: &self.lookup,
+                };
+                let page = PageRequest {
+                    method: request.method(),
+                    headers: request.headers(),
+                    authority: request.uri().authority().map(|a| a.as_str()),
+                    code,
+                };
+                let qr = matches!(event_path, Some(EventPath::Qr(_)));
+                return events::page::respond(sources, page, qr).await;
+            }
+            Some(EventPath::Join(typed)) => {
+                let query = request.uri().query();
+                return events::join::respond(&self.events, request.method(), typed, query).await;
+            }
+            Some(EventPath::Document(_)) | None => {}
+        }
         if let Some(poll_page) = page::poll_page_of(request.uri().path()) {
             let authority = request.uri().authority().map(|a| a.as_str());
             let (method, headers) = (request.method(), request.headers());
             return page::respond(&self.lookup, method, headers, authority, poll_page).await;
         }
-        let result = match (request.method(), route_of(request.uri().path())) {
-            (&Method::GET | &Method::HEAD, Some((poll, format))) => {
+        let path = request.uri().path();
+        let result = match (request.method(), event_path, route_of(path)) {
+            (method, Some(EventPath::Document(code)), _) => {
+                events::document::respond(&self.events, method, request.headers(), code).await
+            }
+            (&Method::GET | &Method::HEAD, _, Some((poll, format))) => {
                 let asked = ResultsRequest {
                     method: request.method(),
                     headers: request.headers(),
@@ -54,8 +92,8 @@ impl Handler for ResultService {
                 };
                 document::respond(&self.lookup, asked).await
             }
-            (_, Some(_)) => Err(ResultError::MethodNotAllowed),
-            (_, None) => Err(ResultError::NotFound),
+            (_, _, Some(_)) => Err(ResultError::MethodNotAllowed),
+            (_, _, None) => Err(ResultError::NotFound),
         };
         let mut response = result.unwrap_or_else(|error| error.to_response());
         response
@@ -74,13 +112,26 @@ impl Handler for ResultService {
         response
     }
 
-    const ROUTES: &'static [&'static str] =
-        &["results", "results_csv", "live", "poll_page", OTHER_ROUTE];
+    const ROUTES: &'static [&'static str] = &[
+        "results",
+        "results_csv",
+        "live",
+        "live_event",
+        "poll_page",
+        "event",
+        "event_page",
+        "join",
+        OTHER_ROUTE,
+    ];
 
     fn route(&self, request: &Request) -> &'static str {
         let path = request.uri().path();
         if live::route::poll_of(path).is_some() {
             "live"
+        } else if live::route::event_of(path).is_some() {
+            "live_event"
+        } else if let Some(event_path) = event_path_of(path) {
+            event_path.label()
         } else if page::poll_page_of(path).is_some() {
             "poll_page"
         } else {

@@ -18,11 +18,6 @@ use tally_model::{Choice, Keys, PollDefinition, PollOption};
 use tally_testkit::{shared_postgres, shared_redis, unique_prefix};
 use tokio::net::TcpListener;
 
-const SCHEMA: &str = concat!(
-    include_str!("../../worker/migrations/0001_polls_ballots_tallies.sql"),
-    include_str!("../../worker/migrations/0002_created_polls.sql"),
-);
-
 const TOKEN: &str = "the-admin-token";
 
 /// `hid` hides its results and is open; `shut` hides them and closed by hand.
@@ -39,12 +34,12 @@ const SEED: &str = "
 
 async fn start() -> SocketAddr {
     let database = shared_postgres().fresh_database().await;
-    let (client, connection) =
+    let (mut client, connection) =
         tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
             .await
             .unwrap();
     tokio::spawn(connection);
-    client.batch_execute(SCHEMA).await.unwrap();
+    tally_worker::migrate::migrate(&mut client).await.unwrap();
     client.batch_execute(SEED).await.unwrap();
 
     let prefix = unique_prefix();

@@ -16,11 +16,6 @@ use tally_testkit::{shared_postgres, shared_redis, unique_prefix};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-const SCHEMA: &str = concat!(
-    include_str!("../../worker/migrations/0001_polls_ballots_tallies.sql"),
-    include_str!("../../worker/migrations/0002_created_polls.sql"),
-);
-
 const SEED: &str = "
     INSERT INTO polls (id, question, choice, ballots, version, updated_at)
          VALUES ('lunch', 'Lunch?', 'single', 5, 9, '2026-01-02T03:04:05.678Z');
@@ -37,12 +32,14 @@ async fn seeded_database() -> String {
 /// A database with the schema and one poll.
 async fn seeded() -> tally_testkit::TestDatabase {
     let database = shared_postgres().fresh_database().await;
-    let (client, connection) =
+    let (mut client, connection) =
         tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
             .await
             .expect("connect as owner");
     tokio::spawn(connection);
-    client.batch_execute(SCHEMA).await.expect("schema");
+    tally_worker::migrate::migrate(&mut client)
+        .await
+        .expect("schema");
     client.batch_execute(SEED).await.expect("seed");
     database
 }

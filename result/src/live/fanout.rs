@@ -1,17 +1,41 @@
-//! In-process fan-out: one `watch` channel per poll that someone is watching, holding the
-//! newest results document by version, and one for the state of the Redis link. A
-//! `watch` keeps only the latest value, so a burst of updates costs a slow reader
-//! nothing: it reads the newest state when it is ready (coalescing for free).
+//! In-process fan-out: one `watch` channel per poll and per event that someone is
+//! watching, holding the newest document by version, and one for the state of the Redis
+//! link. A `watch` keeps only the latest value, so a burst of updates costs a slow
+//! reader nothing: it reads the newest state when it is ready (coalescing for free).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
-use super::message::Rendered;
+use super::message::{Rendered, RenderedEvent};
 
 /// The newest document published for a poll since it was first watched.
 pub type Latest = Option<Arc<Rendered>>;
+
+/// A watcher of one poll's results.
+pub type Feed = Watch<Rendered>;
+
+/// A watcher of one event's definition.
+pub type EventFeed = Watch<RenderedEvent>;
+
+/// A document that only ever replaces an older version of itself.
+pub trait Versioned {
+    /// Grows with every change.
+    fn version(&self) -> i64;
+}
+
+impl Versioned for Rendered {
+    fn version(&self) -> i64 {
+        Rendered::version(self)
+    }
+}
+
+impl Versioned for RenderedEvent {
+    fn version(&self) -> i64 {
+        self.definition.version
+    }
+}
 
 /// The state of the process's Redis subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,63 +48,116 @@ pub enum LinkState {
     Reconnecting,
 }
 
-/// Per-poll channels and the link state, shared by the subscription and every session.
+/// The channels of one kind of document, by key (a poll id, an event id).
+#[derive(Debug)]
+pub struct Channels<T> {
+    feeds: Mutex<HashMap<String, watch::Sender<Option<Arc<T>>>>>,
+}
+
+impl<T: Versioned> Channels<T> {
+    fn new() -> Arc<Self> {
+        Arc::new(Channels {
+            feeds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn watch(self: &Arc<Self>, key: &str) -> Watch<T> {
+        let receiver = self
+            .lock()
+            .entry(key.to_owned())
+            .or_insert_with(|| watch::Sender::new(None))
+            .subscribe();
+        Watch {
+            channels: self.clone(),
+            key: key.to_owned(),
+            receiver,
+        }
+    }
+
+    fn is_watched(&self, key: &str) -> bool {
+        self.lock().contains_key(key)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn publish(&self, key: &str, document: T) -> bool {
+        let feeds = self.lock();
+        let Some(sender) = feeds.get(key) else {
+            return false;
+        };
+        let document = Arc::new(document);
+        sender.send_if_modified(|latest| {
+            let newer = latest
+                .as_ref()
+                .is_none_or(|current| document.version() > current.version());
+            if newer {
+                *latest = Some(document.clone());
+            }
+            newer
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<Option<Arc<T>>>>> {
+        // The map stays consistent across a panic (each operation is one call on it).
+        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Per-poll and per-event channels and the link state, shared by the subscription and
+/// every session.
 #[derive(Debug)]
 pub struct Hub {
-    feeds: Mutex<HashMap<String, watch::Sender<Latest>>>,
+    polls: Arc<Channels<Rendered>>,
+    events: Arc<Channels<RenderedEvent>>,
     link: watch::Sender<LinkState>,
 }
 
 impl Hub {
-    /// A hub with no watched polls, its link still connecting.
+    /// A hub with nothing watched, its link still connecting.
     pub fn new() -> Arc<Hub> {
         Arc::new(Hub {
-            feeds: Mutex::new(HashMap::new()),
+            polls: Channels::new(),
+            events: Channels::new(),
             link: watch::Sender::new(LinkState::Connecting),
         })
     }
 
     /// Starts watching `poll`; the feed stops being kept when its last watcher drops.
-    pub fn watch(self: &Arc<Self>, poll: &str) -> Feed {
-        let receiver = self
-            .lock()
-            .entry(poll.to_owned())
-            .or_insert_with(|| watch::Sender::new(None))
-            .subscribe();
-        Feed {
-            hub: self.clone(),
-            poll: poll.to_owned(),
-            receiver,
-        }
+    pub fn watch(&self, poll: &str) -> Feed {
+        self.polls.watch(poll)
     }
 
     /// Whether anyone watches `poll` (documents of unwatched polls are not even parsed).
     pub fn is_watched(&self, poll: &str) -> bool {
-        self.lock().contains_key(poll)
+        self.polls.is_watched(poll)
     }
 
     /// Number of polls watched now.
     pub fn watched_polls(&self) -> usize {
-        self.lock().len()
+        self.polls.len()
     }
 
     /// Hands `rendered` to the watchers of `poll` unless they already have that version
     /// or a newer one. Returns whether it replaced the previous document.
     pub fn publish(&self, poll: &str, rendered: Rendered) -> bool {
-        let feeds = self.lock();
-        let Some(sender) = feeds.get(poll) else {
-            return false;
-        };
-        let results = Arc::new(rendered);
-        sender.send_if_modified(|latest| {
-            let newer = latest
-                .as_ref()
-                .is_none_or(|current| results.version() > current.version());
-            if newer {
-                *latest = Some(results.clone());
-            }
-            newer
-        })
+        self.polls.publish(poll, rendered)
+    }
+
+    /// Starts watching the event `id`, as [`Hub::watch`] does a poll.
+    pub fn watch_event(&self, id: &str) -> EventFeed {
+        self.events.watch(id)
+    }
+
+    /// Whether anyone watches the event `id`.
+    pub fn is_event_watched(&self, id: &str) -> bool {
+        self.events.is_watched(id)
+    }
+
+    /// Hands an event's new definition to its watchers, as [`Hub::publish`] does.
+    pub fn publish_event(&self, id: &str, rendered: RenderedEvent) -> bool {
+        self.events.publish(id, rendered)
     }
 
     /// The link state, to be watched.
@@ -96,37 +173,32 @@ impl Hub {
             changed
         });
     }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<Latest>>> {
-        // The map stays consistent across a panic (each operation is one call on it).
-        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-/// One watcher of one poll.
+/// One watcher of one poll or event.
 #[derive(Debug)]
-pub struct Feed {
-    hub: Arc<Hub>,
-    poll: String,
-    receiver: watch::Receiver<Latest>,
+pub struct Watch<T: Versioned> {
+    channels: Arc<Channels<T>>,
+    key: String,
+    receiver: watch::Receiver<Option<Arc<T>>>,
 }
 
-impl Feed {
-    /// The channel of the poll's newest document.
-    pub fn receiver(&mut self) -> &mut watch::Receiver<Latest> {
+impl<T: Versioned> Watch<T> {
+    /// The channel of the newest document.
+    pub fn receiver(&mut self) -> &mut watch::Receiver<Option<Arc<T>>> {
         &mut self.receiver
     }
 }
 
-impl Drop for Feed {
+impl<T: Versioned> Drop for Watch<T> {
     fn drop(&mut self) {
-        let mut feeds = self.hub.lock();
+        let mut feeds = self.channels.lock();
         // Our own receiver is still alive here, hence 1: nobody else watches.
         if feeds
-            .get(&self.poll)
+            .get(&self.key)
             .is_some_and(|sender| sender.receiver_count() <= 1)
         {
-            feeds.remove(&self.poll);
+            feeds.remove(&self.key);
         }
     }
 }
@@ -168,6 +240,26 @@ mod tests {
         drop(second);
         assert!(!hub.is_watched("p"));
         assert_eq!(hub.watched_polls(), 0);
+    }
+
+    #[test]
+    fn events_and_polls_are_kept_apart() {
+        let hub = Hub::new();
+        let _poll = hub.watch("same");
+        assert!(!hub.is_event_watched("same"));
+        let mut event = hub.watch_event("same");
+        let definition: tally_model::event::EventDefinition =
+            serde_json::from_value(serde_json::json!({
+                "id": "same", "code": "01234567", "title": "T", "owner_hash": "", "questions": [],
+                "current": null, "results_visible": true, "locked": false, "participants": 0,
+                "version": 2,
+            }))
+            .unwrap();
+        assert!(hub.publish_event("same", RenderedEvent::new(definition).unwrap()));
+        assert_eq!(event.receiver().borrow().as_ref().unwrap().version(), 2);
+        drop(event);
+        assert!(!hub.is_event_watched("same"));
+        assert!(hub.is_watched("same"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the server sends a live client: JSON text frames, and the close codes it ends with.
 
 use serde::Serialize;
+use tally_model::event::{EventDefinition, EventView};
 use tally_model::timestamp::parse_ms;
 use tally_model::PollResults;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -14,6 +15,11 @@ pub enum ServerMessage<'a> {
     Results {
         /// The document as `GET /results/<poll>` serves it.
         results: &'a PollResults,
+    },
+    /// An event's public state: sent first on an event's feed, then on each change.
+    Event {
+        /// The view `GET /events/<code>` gives anyone.
+        event: &'a EventView,
     },
     /// The state of the feed itself.
     Status {
@@ -70,6 +76,35 @@ impl Rendered {
     }
 }
 
+/// An event's published definition with its public frame rendered once for every
+/// client following the event.
+#[derive(Debug)]
+pub struct RenderedEvent {
+    /// The definition as published (with the owner's hash: never sent).
+    pub definition: EventDefinition,
+    /// Its public view.
+    pub view: EventView,
+    text: Utf8Bytes,
+}
+
+impl RenderedEvent {
+    /// Renders the public frame of `definition`.
+    pub fn new(definition: EventDefinition) -> Result<RenderedEvent, serde_json::Error> {
+        let view = definition.view();
+        let text = serde_json::to_string(&ServerMessage::Event { event: &view })?;
+        Ok(RenderedEvent {
+            definition,
+            view,
+            text: Utf8Bytes::from(text),
+        })
+    }
+
+    /// The frame's text.
+    pub fn text(&self) -> Utf8Bytes {
+        self.text.clone()
+    }
+}
+
 /// Status sent when the Redis link is lost.
 pub const RECONNECTING: &str = "reconnecting";
 /// Status sent when the Redis link is back (a fresh snapshot follows).
@@ -80,6 +115,8 @@ pub const LIVE: &str = "live";
 pub enum Ending {
     /// The poll does not exist (private-use code, RFC 6455 §7.4.2).
     UnknownPoll,
+    /// No event has the join code (the same code as an unknown poll).
+    UnknownEvent,
     /// This process serves its maximum of live clients (1013 Try Again Later).
     TooManyClients,
     /// The client does not read fast enough (1008 Policy Violation).
@@ -99,7 +136,7 @@ impl Ending {
     /// The close code.
     pub fn code(self) -> CloseCode {
         match self {
-            Ending::UnknownPoll => CloseCode::Library(UNKNOWN_POLL_CODE),
+            Ending::UnknownPoll | Ending::UnknownEvent => CloseCode::Library(UNKNOWN_POLL_CODE),
             Ending::TooManyClients => CloseCode::Again,
             Ending::TooSlow => CloseCode::Policy,
             Ending::ShuttingDown | Ending::NoPong => CloseCode::Away,
@@ -111,6 +148,7 @@ impl Ending {
     pub fn reason(self) -> &'static str {
         match self {
             Ending::UnknownPoll => "no such poll",
+            Ending::UnknownEvent => "no such event",
             Ending::TooManyClients => "too many live clients",
             Ending::TooSlow => "too slow",
             Ending::ShuttingDown => "server shutting down",

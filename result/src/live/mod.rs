@@ -1,6 +1,8 @@
-//! The live results feed, `GET /live/<poll>` as a WebSocket: one Redis pattern
-//! subscription per process ([`subscription`]) feeds per-poll channels ([`fanout`]) that
-//! every session ([`socket`]) reads at its own pace. Any replica can serve any client.
+//! The live feeds as WebSockets, `GET /live/<poll>` (a poll's results) and
+//! `GET /live/e/<code>` (an event's state and its current question's results): one Redis
+//! pattern subscription per process ([`subscription`]) feeds per-poll and per-event
+//! channels ([`fanout`]) that every session ([`socket`]) reads at its own pace. Any
+//! replica can serve any client.
 
 pub mod args;
 pub mod fanout;
@@ -10,6 +12,7 @@ pub mod route;
 pub mod socket;
 pub mod subscription;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,8 +31,10 @@ pub use args::LiveArgs;
 use fanout::Hub;
 use handshake::{accept_key, switching_protocols, HandshakeError};
 use message::Ending;
-use socket::{Session, SessionParts};
+use socket::{EventParts, Session, SessionParts};
 
+use crate::error::ResultError;
+use crate::events::EventStore;
 use crate::lookup::ResultsLookup;
 use crate::metrics::LiveCounters;
 
@@ -54,6 +59,7 @@ pub struct Live {
 struct Inner {
     hub: Arc<Hub>,
     lookup: ResultsLookup,
+    events: EventStore,
     clients: Arc<Semaphore>,
     args: LiveArgs,
     shutdown: CancellationToken,
@@ -68,6 +74,7 @@ impl Live {
         redis_url: &str,
         keys: Keys,
         lookup: ResultsLookup,
+        events: EventStore,
     ) -> Result<Live, redis::RedisError> {
         let client = redis::Client::open(redis_url)?;
         let hub = Hub::new();
@@ -83,6 +90,7 @@ impl Live {
             inner: Arc::new(Inner {
                 hub,
                 lookup,
+                events,
                 clients: Arc::new(Semaphore::new(args.live_max_clients as usize)),
                 args,
                 shutdown,
@@ -95,7 +103,49 @@ impl Live {
     /// Answers a request for `poll`'s live feed: `101` and a session, or an HTTP error.
     /// Unknown polls and clients over the cap are told with a close code after the
     /// upgrade, since a browser's WebSocket API shows nothing of an HTTP error.
-    pub fn accept(&self, mut request: Request, poll: &str) -> Response<Body> {
+    pub fn accept(&self, request: Request, poll: &str) -> Response<Body> {
+        let inner = self.inner.clone();
+        let poll = poll.to_owned();
+        let span = tracing::info_span!("live", poll = %poll);
+        self.upgrade(request, span, async move {
+            Ok(inner.parts(Some(poll.clone()), Some(inner.hub.watch(&poll)), None))
+        })
+    }
+
+    /// Answers a request for the live feed of the event with join code `code`, as
+    /// [`Live::accept`] does for a poll (an unknown code is closed with 4404).
+    pub fn accept_event(&self, request: Request, code: &str) -> Response<Body> {
+        let inner = self.inner.clone();
+        let code = code.to_owned();
+        let span = tracing::info_span!("live_event", code = %code);
+        self.upgrade(request, span, async move {
+            // The id names the event's channel; watched before its state is first read.
+            let found = inner
+                .events
+                .by_code(&code)
+                .await
+                .map_err(|error| match error {
+                    ResultError::UnknownEvent(_) => Ending::UnknownEvent,
+                    _ => Ending::Unavailable,
+                })?;
+            let event = EventParts {
+                feed: inner.hub.watch_event(&found.definition.id),
+                code,
+                store: inner.events.clone(),
+                hub: inner.hub.clone(),
+            };
+            Ok(inner.parts(None, None, Some(event)))
+        })
+    }
+
+    /// Upgrades `request` and runs a session on the parts `prepare` gives, or closes
+    /// with the ending it gives instead.
+    fn upgrade(
+        &self,
+        mut request: Request,
+        span: tracing::Span,
+        prepare: impl Future<Output = Result<SessionParts, Ending>> + Send + 'static,
+    ) -> Response<Body> {
         let accept = match accept_key(&request) {
             Ok(accept) if !self.inner.shutdown.is_cancelled() => accept,
             Ok(_) => return HandshakeError::ShuttingDown.to_response(),
@@ -103,9 +153,6 @@ impl Live {
         };
         let permit = self.inner.clients.clone().try_acquire_owned().ok();
         let upgrade = hyper::upgrade::on(&mut request);
-        let inner = self.inner.clone();
-        let poll = poll.to_owned();
-        let span = tracing::info_span!("live", poll = %poll);
         self.inner.tasks.spawn(
             async move {
                 let upgraded = match upgrade.await {
@@ -125,18 +172,10 @@ impl Live {
                     socket::close(&mut ws, Ending::TooManyClients).await;
                     return;
                 };
-                let parts = SessionParts {
-                    feed: inner.hub.watch(&poll),
-                    link: inner.hub.link(),
-                    poll,
-                    lookup: inner.lookup.clone(),
-                    interval: inner.args.update_interval(),
-                    send_timeout: inner.args.live_send_timeout,
-                    ping_interval: inner.args.live_ping_interval,
-                    shutdown: inner.shutdown.clone(),
-                    counters: inner.counters.clone(),
-                };
-                Session::new(ws, parts).run().await;
+                match prepare.await {
+                    Ok(parts) => Session::new(ws, parts).run().await,
+                    Err(ending) => socket::close(&mut ws, ending).await,
+                }
             }
             .instrument(span),
         );
@@ -166,6 +205,29 @@ impl Live {
             .is_err()
         {
             tracing::warn!("live sessions still open after the grace period");
+        }
+    }
+}
+
+impl Inner {
+    /// A session's parts around what it watches.
+    fn parts(
+        &self,
+        poll: Option<String>,
+        feed: Option<fanout::Feed>,
+        event: Option<EventParts>,
+    ) -> SessionParts {
+        SessionParts {
+            poll,
+            feed,
+            event,
+            link: self.hub.link(),
+            lookup: self.lookup.clone(),
+            interval: self.args.update_interval(),
+            send_timeout: self.args.live_send_timeout,
+            ping_interval: self.args.live_ping_interval,
+            shutdown: self.shutdown.clone(),
+            counters: self.counters.clone(),
         }
     }
 }

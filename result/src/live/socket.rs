@@ -1,9 +1,13 @@
 //! One live client's WebSocket session: a snapshot first, then the poll's newest results
 //! at most once per update interval (always ending on the newest), link status when
 //! Redis is lost and back, keep-alive pings, and a close code for every way it ends.
+//! A session that follows an event sends the event's state first and on each change,
+//! and follows the results of whichever question the presenter shows, switching to a
+//! new question's snapshot the moment the presenter moves on.
 //! Memory per client is bounded: one message in flight at a time, and a client whose
 //! socket does not take it within the send timeout is closed instead of queued for.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,15 +15,19 @@ use tally_model::timestamp::now_ms;
 use tally_model::PollResults;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio::sync::watch::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::fanout::{Feed, LinkState};
-use super::message::{results_text, Ending, Rendered, ServerMessage, LIVE, RECONNECTING};
+use super::fanout::{EventFeed, Feed, Hub, LinkState, Versioned, Watch};
+use super::message::{
+    results_text, Ending, Rendered, RenderedEvent, ServerMessage, LIVE, RECONNECTING,
+};
 use crate::error::ResultError;
+use crate::events::EventStore;
 use crate::lookup::ResultsLookup;
 use crate::metrics::LiveCounters;
 
@@ -37,10 +45,13 @@ enum End {
 /// What a session needs besides its socket.
 #[derive(Debug)]
 pub struct SessionParts {
-    /// The poll watched.
-    pub poll: String,
+    /// The poll watched: the session's own, or the event's current question (`None`
+    /// while the event shows none).
+    pub poll: Option<String>,
     /// Its feed of published documents.
-    pub feed: Feed,
+    pub feed: Option<Feed>,
+    /// The event followed, for a session of `/live/e/<code>`.
+    pub event: Option<EventParts>,
     /// The Redis link's state.
     pub link: watch::Receiver<LinkState>,
     /// Where snapshots come from (the lookup `GET /results` uses).
@@ -57,12 +68,27 @@ pub struct SessionParts {
     pub counters: LiveCounters,
 }
 
+/// What a session following an event needs.
+#[derive(Debug)]
+pub struct EventParts {
+    /// The join code the client asked for.
+    pub code: String,
+    /// The event's feed of published definitions.
+    pub feed: EventFeed,
+    /// Where snapshots of the event come from (the store `GET /events` uses).
+    pub store: EventStore,
+    /// Where the feed of each question shown is taken from.
+    pub hub: Arc<Hub>,
+}
+
 /// A live session on `ws`.
 pub struct Session<S> {
     ws: WebSocketStream<S>,
     parts: SessionParts,
-    /// Version of the newest document sent, so an older one is never sent after it.
+    /// Version of the newest results sent, so an older one is never sent after it.
     last_sent: i64,
+    /// Version of the newest event state sent (for event sessions).
+    last_event: i64,
 }
 
 impl<S> std::fmt::Debug for Session<S> {
@@ -70,6 +96,7 @@ impl<S> std::fmt::Debug for Session<S> {
         f.debug_struct("Session")
             .field("poll", &self.parts.poll)
             .field("last_sent", &self.last_sent)
+            .field("last_event", &self.last_event)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +108,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             ws,
             parts,
             last_sent: i64::MIN,
+            last_event: i64::MIN,
         }
     }
 
@@ -91,7 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 if matches!(ending, Ending::TooSlow) {
                     self.parts.counters.slow_clients_dropped.inc();
                 }
-                tracing::debug!(poll = self.parts.poll, ?ending, "closing live session");
+                tracing::debug!(poll = ?self.parts.poll, ?ending, "closing live session");
                 close(&mut self.ws, ending).await;
             }
             End::Gone => {
@@ -102,15 +130,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn serve(&mut self) -> End {
-        let snapshot = match self.snapshot().await {
-            Ok(snapshot) => snapshot,
-            Err(end) => return end,
-        };
-        if let Err(end) = self.send_results(&snapshot).await {
+        if let Err(end) = self.send_snapshots(false).await {
             return end;
         }
         let mut next_send = Instant::now() + self.parts.interval;
+        let mut next_event_send = next_send;
         let mut pending = false;
+        let mut event_pending = false;
         let mut link = *self.parts.link.borrow_and_update();
         // A snapshot taken while not subscribed may miss updates: take another once live.
         let mut refetch = link != LinkState::Live;
@@ -137,7 +163,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         self.on_link(link, &mut announced_down, &mut refetch).await
                     }
                 },
-                changed = self.parts.feed.receiver().changed(), if !pending => match changed {
+                changed = changed(self.parts.event.as_mut().map(|event| &mut event.feed)), if !event_pending => match changed {
+                    Err(_) => Err(End::Close(Ending::ShuttingDown)),
+                    Ok(()) => {
+                        event_pending = true;
+                        Ok(())
+                    }
+                },
+                () = tokio::time::sleep_until(next_event_send), if event_pending => {
+                    event_pending = false;
+                    let latest = self.parts.event.as_mut().and_then(|event| event.feed.receiver().borrow_and_update().clone());
+                    match latest {
+                        Some(rendered) if rendered.version() > self.last_event => {
+                            next_event_send = Instant::now() + self.parts.interval;
+                            self.send_event(&rendered).await
+                        }
+                        _ => Ok(()),
+                    }
+                },
+                changed = changed(self.parts.feed.as_mut()), if !pending => match changed {
                     Err(_) => Err(End::Close(Ending::ShuttingDown)),
                     Ok(()) => {
                         pending = true;
@@ -146,7 +190,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 },
                 () = tokio::time::sleep_until(next_send), if pending => {
                     pending = false;
-                    let latest = self.parts.feed.receiver().borrow_and_update().clone();
+                    let latest = self.parts.feed.as_mut().and_then(|feed| feed.receiver().borrow_and_update().clone());
                     match latest {
                         Some(rendered) if rendered.version() > self.last_sent => {
                             next_send = Instant::now() + self.parts.interval;
@@ -202,21 +246,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     self.send_status(LIVE).await?;
                 }
                 if std::mem::take(refetch) {
-                    let snapshot = self.snapshot().await?;
-                    if snapshot.version > self.last_sent
-                        || (promised && snapshot.version == self.last_sent)
-                    {
-                        self.send_results(&snapshot).await?;
-                    }
+                    self.send_snapshots(promised).await?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// The poll's current results, as `GET /results/<poll>` finds them.
-    async fn snapshot(&mut self) -> Result<PollResults, End> {
-        snapshot(&self.parts.lookup, &self.parts.poll).await
+    /// Sends what the client has not seen: the event's state (if it follows one, then
+    /// following its current question) and the poll's results, newer than those sent,
+    /// or as new when `promised` (a fresh snapshot after an announced outage).
+    async fn send_snapshots(&mut self, promised: bool) -> Result<(), End> {
+        if let Some(event) = &self.parts.event {
+            let rendered = event_snapshot(&event.store, &event.code).await?;
+            let version = rendered.version();
+            if version > self.last_event || (promised && version == self.last_event) {
+                self.send_event(&rendered).await?;
+            }
+        }
+        let Some(poll) = self.parts.poll.clone() else {
+            return Ok(());
+        };
+        let snapshot = snapshot(&self.parts.lookup, &poll).await?;
+        if snapshot.version > self.last_sent || (promised && snapshot.version == self.last_sent) {
+            self.send_results(&snapshot).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends an event's state, then follows the question it shows: a new question's
+    /// feed is watched before its snapshot is read, so no update falls between them.
+    async fn send_event(&mut self, rendered: &RenderedEvent) -> Result<(), End> {
+        self.send(Message::Text(rendered.text())).await?;
+        self.last_event = rendered.version();
+        let current = rendered.definition.current_poll();
+        if current == self.parts.poll.as_deref() {
+            return Ok(());
+        }
+        // Dropped first, so that a poll nobody else follows stops being kept.
+        self.parts.feed = None;
+        self.parts.poll = current.map(str::to_owned);
+        self.last_sent = i64::MIN;
+        let (Some(poll), Some(event)) = (current, &self.parts.event) else {
+            return Ok(());
+        };
+        self.parts.feed = Some(event.hub.watch(poll));
+        let snapshot = snapshot(&self.parts.lookup, poll).await?;
+        self.send_results(&snapshot).await
     }
 
     /// Sends a snapshot (rendered for this client alone).
@@ -257,6 +333,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Err(_) => Err(End::Close(Ending::TooSlow)),
         }
     }
+}
+
+/// The next change on `watch`, or never when there is nothing watched.
+async fn changed<T: Versioned>(watch: Option<&mut Watch<T>>) -> Result<(), RecvError> {
+    match watch {
+        Some(watch) => watch.receiver().changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The event's current state, rendered (separate from the session, as [`snapshot`]).
+async fn event_snapshot(store: &EventStore, code: &str) -> Result<RenderedEvent, End> {
+    let found = store.by_code(code).await.map_err(|error| match error {
+        ResultError::UnknownEvent(_) => End::Close(Ending::UnknownEvent),
+        _ => End::Close(Ending::Unavailable),
+    })?;
+    RenderedEvent::new(found.definition).map_err(|error| {
+        tracing::error!(%error, code, "the event's view does not serialise");
+        End::Close(Ending::Unavailable)
+    })
 }
 
 /// `poll`'s current results from `lookup` (a separate function: the socket is not

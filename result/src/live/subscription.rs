@@ -1,5 +1,6 @@
 //! The process's one Redis subscription: `PSUBSCRIBE <prefix>tally:*` on a dedicated
-//! pub/sub connection, each message parsed once and handed to the [`Hub`]. A lost link
+//! pub/sub connection (polls' results on `tally:<poll>`, events' definitions on
+//! `tally:event:<id>`), each message parsed once and handed to the [`Hub`]. A lost link
 //! is announced (so sessions tell their clients) and re-made with capped exponential
 //! back-off; a link that stops answering PING counts as lost.
 
@@ -8,12 +9,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
+use tally_model::event::EventDefinition;
+use tally_model::keys::EVENT_CHANNEL_INFIX;
 use tally_model::timestamp::now_ms;
 use tally_model::{Keys, PollResults};
 use tokio_util::sync::CancellationToken;
 
 use super::fanout::{Hub, LinkState};
-use super::message::Rendered;
+use super::message::{Rendered, RenderedEvent};
 
 /// Time to open the connection and subscribe; Redis answers in microseconds when up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -103,21 +106,12 @@ async fn forward(
             () = shutdown.cancelled() => return,
             message = stream.next() => {
                 let Some(message) = message else { return };
-                let Some(poll) = message.get_channel_name().strip_prefix(channel_prefix) else {
+                let Some(name) = message.get_channel_name().strip_prefix(channel_prefix) else {
                     continue;
                 };
-                if !hub.is_watched(poll) {
-                    continue;
-                }
-                match serde_json::from_slice::<PollResults>(message.get_payload_bytes()) {
-                    Ok(results) if results.poll == poll => match Rendered::new(results, now_ms()) {
-                        Ok(rendered) => {
-                            hub.publish(poll, rendered);
-                        }
-                        Err(error) => tracing::error!(%error, poll, "results do not serialise"),
-                    },
-                    Ok(_) => tracing::warn!(poll, "published results name another poll; ignored"),
-                    Err(error) => tracing::warn!(%error, poll, "published results do not parse; ignored"),
+                match name.strip_prefix(EVENT_CHANNEL_INFIX) {
+                    Some(event) => deliver_event(hub, event, message.get_payload_bytes()),
+                    None => deliver_results(hub, name, message.get_payload_bytes()),
                 }
             }
             _ = ping.tick() => {
@@ -127,6 +121,40 @@ async fn forward(
                 }
             }
         }
+    }
+}
+
+/// Hands a poll's published results to its watchers, if it has any.
+fn deliver_results(hub: &Hub, poll: &str, payload: &[u8]) {
+    if !hub.is_watched(poll) {
+        return;
+    }
+    match serde_json::from_slice::<PollResults>(payload) {
+        Ok(results) if results.poll == poll => match Rendered::new(results, now_ms()) {
+            Ok(rendered) => {
+                hub.publish(poll, rendered);
+            }
+            Err(error) => tracing::error!(%error, poll, "results do not serialise"),
+        },
+        Ok(_) => tracing::warn!(poll, "published results name another poll; ignored"),
+        Err(error) => tracing::warn!(%error, poll, "published results do not parse; ignored"),
+    }
+}
+
+/// Hands an event's published definition to its watchers, if it has any.
+fn deliver_event(hub: &Hub, event: &str, payload: &[u8]) {
+    if !hub.is_event_watched(event) {
+        return;
+    }
+    match serde_json::from_slice::<EventDefinition>(payload) {
+        Ok(definition) if definition.id == event => match RenderedEvent::new(definition) {
+            Ok(rendered) => {
+                hub.publish_event(event, rendered);
+            }
+            Err(error) => tracing::error!(%error, event, "event does not serialise"),
+        },
+        Ok(_) => tracing::warn!(event, "published event names another event; ignored"),
+        Err(error) => tracing::warn!(%error, event, "published event does not parse; ignored"),
     }
 }
 

@@ -8,8 +8,16 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::view::PageView;
 
-/// The head and site header every page shares; `{title}` is already escaped.
-fn open_page(out: &mut String, title: &str, poll: Option<&str>) {
+/// The script that enhances a poll's page (and the error pages, where it does nothing).
+const POLL_SCRIPT: &str = "/poll.js";
+
+/// What a poll's page says while its counts are withheld.
+const POLL_HIDDEN_NOTE: &str = "Results are hidden until the poll closes.";
+
+/// The head and site header every page shares; `{title}` is already escaped. `script`
+/// is the page's own script (after the shared `/tally.js`); `poll` adds a link to its
+/// live results.
+pub(crate) fn open_page(out: &mut String, title: &str, poll: Option<&str>, script: &str) {
     let _ = write!(
         out,
         r##"<!doctype html>
@@ -22,7 +30,7 @@ fn open_page(out: &mut String, title: &str, poll: Option<&str>) {
   <link rel="icon" href="/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/style.css">
   <script src="/tally.js" defer></script>
-  <script src="/poll.js" defer></script>
+  <script src="{script}" defer></script>
 </head>
 <body>
   <a class="skip-link" href="#main">Skip to content</a>
@@ -31,6 +39,7 @@ fn open_page(out: &mut String, title: &str, poll: Option<&str>) {
     <nav aria-label="Main">
       <ul>
         <li><a href="/new">New poll</a></li>
+        <li><a href="/new-event">New event</a></li>
 "##
     );
     if let Some(poll) = poll {
@@ -43,7 +52,7 @@ fn open_page(out: &mut String, title: &str, poll: Option<&str>) {
     out.push_str("      </ul>\n    </nav>\n  </header>\n");
 }
 
-fn close_page(out: &mut String) {
+pub(crate) fn close_page(out: &mut String) {
     out.push_str(
         r#"  <footer class="site-footer">
     <p>Tally — one ballot per person, counted exactly once.</p>
@@ -57,7 +66,7 @@ fn close_page(out: &mut String) {
 /// A page that says what went wrong, with a way on.
 pub(crate) fn error_page(title: &str, message: &str) -> String {
     let mut out = String::with_capacity(2048);
-    open_page(&mut out, &text(title), None);
+    open_page(&mut out, &text(title), None, POLL_SCRIPT);
     let _ = write!(
         out,
         r#"  <main id="main" class="page">
@@ -79,7 +88,7 @@ pub(crate) fn error_page(title: &str, message: &str) -> String {
 pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
     let mut out = String::with_capacity(8192);
     let question = text(&view.question);
-    open_page(&mut out, &question, Some(&view.poll));
+    open_page(&mut out, &question, Some(&view.poll), POLL_SCRIPT);
     let _ = write!(
         out,
         r#"  <main id="main" class="page" data-poll="{poll}" data-open="{open}" data-hidden="{hidden}" data-choice="{choice}">
@@ -103,7 +112,7 @@ pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
     out.push_str(
         "      <p id=\"status\" class=\"status\" role=\"status\" aria-live=\"polite\"></p>\n",
     );
-    results(&mut out, view, chosen);
+    results(&mut out, view, chosen, POLL_HIDDEN_NOTE);
     out.push_str("    </div>\n");
     let _ = write!(
         out,
@@ -117,7 +126,7 @@ pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
 }
 
 /// The form: radio buttons or checkboxes posting to `/vote`.
-fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
+pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
     let (kind, hint) = if view.multiple {
         (
             "checkbox",
@@ -175,14 +184,16 @@ fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
     );
 }
 
-/// Counts and bars, or a note that they are hidden until the poll closes.
-fn results(out: &mut String, view: &PageView, chosen: &[String]) {
+/// Counts and bars, or `hidden_note` when they are withheld.
+pub(crate) fn results(out: &mut String, view: &PageView, chosen: &[String], hidden_note: &str) {
     out.push_str("      <h2 class=\"subhead\">Results</h2>\n");
     let total = match (view.hidden, view.total) {
         (false, Some(total)) => total,
         _ => {
-            out.push_str(
-                "      <p id=\"results-hidden\" class=\"note\">Results are hidden until the poll closes.</p>\n",
+            let _ = writeln!(
+                out,
+                r#"      <p id="results-hidden" class="note">{}</p>"#,
+                text(hidden_note)
             );
             return;
         }

@@ -1,6 +1,7 @@
-//! The QR code of a poll's share link, as SVG, and the link itself: the address the
-//! browser used to reach the edge (`X-Forwarded-Proto`/`X-Forwarded-Host`, which the edge
-//! sets, else `Host`) followed by `/p/<id>`.
+//! The QR code of a share link, as SVG, and the link itself: the address the browser
+//! used to reach the edge (`X-Forwarded-Proto`/`X-Forwarded-Host`, which the edge sets,
+//! else `Host`) followed by the path shared (`/p/<id>` for a poll, `/j/<code>` for an
+//! event).
 
 use http::{header, HeaderMap};
 use qrcode::render::svg;
@@ -12,8 +13,9 @@ const MIN_SIZE: u32 = 256;
 /// Host used when a request names none (HTTP/1.0): the link still has the right path.
 const FALLBACK_HOST: &str = "localhost";
 
-/// The share link of `poll` for the client that sent `headers`.
-pub(crate) fn share_url(headers: &HeaderMap, authority: Option<&str>, poll: &str) -> String {
+/// The link to `path` (absolute, built from checked ids) for the client that sent
+/// `headers`.
+pub(crate) fn share_url(headers: &HeaderMap, authority: Option<&str>, path: &str) -> String {
     let proto = match header_text(headers, "x-forwarded-proto") {
         Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -23,7 +25,7 @@ pub(crate) fn share_url(headers: &HeaderMap, authority: Option<&str>, poll: &str
         .or(authority)
         .filter(|host| is_host(host))
         .unwrap_or(FALLBACK_HOST);
-    format!("{proto}://{host}/p/{poll}")
+    format!("{proto}://{host}{path}")
 }
 
 /// The first value of a header (the first of a comma-separated list), trimmed.
@@ -82,7 +84,7 @@ mod tests {
             ("host", "result:8082"),
         ]);
         assert_eq!(
-            share_url(&h, None, "abc"),
+            share_url(&h, None, "/p/abc"),
             "https://vote.example:8443/p/abc"
         );
     }
@@ -90,18 +92,18 @@ mod tests {
     #[test]
     fn host_is_the_fallback_and_junk_is_refused() {
         assert_eq!(
-            share_url(&headers(&[("host", "tally.local")]), None, "p"),
+            share_url(&headers(&[("host", "tally.local")]), None, "/p/p"),
             "http://tally.local/p/p"
         );
         assert_eq!(
-            share_url(&HeaderMap::new(), Some("h:1"), "p"),
+            share_url(&HeaderMap::new(), Some("h:1"), "/p/p"),
             "http://h:1/p/p"
         );
         let evil = headers(&[
             ("x-forwarded-host", "evil.example/x?"),
             ("x-forwarded-proto", "gopher"),
         ]);
-        assert_eq!(share_url(&evil, None, "p"), "http://localhost/p/p");
+        assert_eq!(share_url(&evil, None, "/p/p"), "http://localhost/p/p");
     }
 
     #[test]

@@ -42,6 +42,8 @@ struct Document {
     hide_results: bool,
     #[serde(default)]
     hidden: bool,
+    #[serde(default)]
+    event: Option<String>,
 }
 
 fn open_by_default() -> bool {
@@ -82,7 +84,8 @@ impl PageView {
             .is_some_and(|at| at.as_millis() as u64 <= now_ms);
         let open = document.open && !past_closing;
         let hidden = document.hidden
-            || (document.hide_results && open)
+            // A question of an event stays hidden after it closes, until revealed.
+            || (document.hide_results && (open || document.event.is_some()))
             || document.total.is_none()
             || document.options.iter().any(|option| option.votes.is_none());
         let mut options = document.options;
