@@ -1,0 +1,290 @@
+/* Tally audience page (/e/<code>, rendered by the server): follows the presenter over
+   the event's live feed, so the question, its ballot and its results change in place
+   without a reload, and votes without leaving the page. Without this script the page
+   shows the question that was current when it loaded, and its form posts. */
+(function () {
+  "use strict";
+
+  const main = document.getElementById("main");
+  if (!main || !main.dataset.event) return; // the join page loads this script too
+
+  // The feed lives in its own file, shared with the presenter and projector views;
+  // load it when the page did not. Should it fail, the page stays a working form.
+  if (window.TallyEvent) {
+    start();
+  } else {
+    const script = document.createElement("script");
+    script.src = "/event-feed.js";
+    script.addEventListener("load", start);
+    document.head.appendChild(script);
+  }
+
+  function start() {
+    const RESULTS_GRACE_MS = 1500; // a results frame follows its event frame; ask if it does not
+
+    const CODE = main.dataset.event;
+    const card = main.querySelector(".card") || main;
+    const fromServer = { poll: main.dataset.poll || "", checked: checkedIn(card) };
+
+    let view = null;        // the latest EventView
+    let results = null;     // the latest results of the current question
+    let painted = null;     // the poll whose question the page shows (null: waiting)
+    let el = null;          // the page's own elements, once it has taken the card over
+    let bars = null;
+    let graceTimer = null;
+    const mine = new Map(); // poll → option ids this browser voted for, this visit
+    let arrival = null;     // what a form post's redirect came to say, [text, isError]
+
+    function checkedIn(root) {
+      return Array.from(root.querySelectorAll("input[name=option]:checked")).map((i) => i.value);
+    }
+
+    // Replaces the server's markup below the eyebrow with elements this script keeps up
+    // to date. Classes and ids are the server page's, so the stylesheet serves both.
+    function takeOver() {
+      if (el) return;
+      const eyebrow = card.querySelector(".eyebrow");
+      while (eyebrow && eyebrow.nextSibling) eyebrow.nextSibling.remove();
+      const body = document.createElement("div");
+      body.className = "event-body";
+      body.innerHTML =
+        '<p id="position" class="question-position" hidden></p>' +
+        '<h1 id="question"></h1>' +
+        '<div id="waiting" class="waiting" hidden><p class="hint">The first question appears here ' +
+        "as soon as the presenter shows it. There is no need to reload.</p></div>" +
+        '<p id="voting-closed" class="banner" hidden></p>' +
+        '<form id="ballot" class="ballot" method="post" action="/vote" aria-labelledby="question" hidden>' +
+        '<input type="hidden" name="poll">' +
+        '<fieldset class="options"><legend id="choice-hint"></legend></fieldset>' +
+        '<p id="loading-options" class="note" hidden>Loading the answers…</p>' +
+        '<button class="button" type="submit">Vote</button></form>' +
+        '<p id="status" class="status" role="status" aria-live="polite"></p>' +
+        '<section id="results-section" aria-labelledby="results-heading" hidden>' +
+        '<h2 id="results-heading" class="subhead">Results</h2>' +
+        '<p id="results-hidden" class="note" hidden>The presenter will reveal the results.</p>' +
+        '<ol id="results" class="results" aria-label="Votes per option"></ol>' +
+        '<p class="meta"><strong id="total"></strong><span id="participants"></span></p>' +
+        "</section>" +
+        '<p id="conn" class="conn conn--quiet" data-state="connecting"></p>';
+      (eyebrow ? eyebrow.after(body) : card.prepend(body));
+      el = {};
+      for (const node of body.querySelectorAll("[id]")) el[node.id] = node;
+      el.options = el.ballot.querySelector(".options");
+      el.submit = el.ballot.querySelector("button[type=submit]");
+      el.ballot.addEventListener("submit", (event) => {
+        event.preventDefault();
+        vote();
+      });
+      // Polite word of a new question, for screen readers; the heading itself is not live.
+      el.announcer = document.createElement("p");
+      el.announcer.className = "visually-hidden";
+      el.announcer.setAttribute("aria-live", "polite");
+      document.body.appendChild(el.announcer);
+      // The server's status paragraph is gone: say again what it was saying.
+      if (arrival) Tally.announce(el.status, arrival[0], arrival[1]);
+    }
+
+    function paintEyebrow() {
+      const title = card.querySelector(".event-title");
+      const code = card.querySelector(".join-code");
+      if (title) title.textContent = view.title;
+      if (code) code.textContent = TallyEvent.spaced(view.code);
+    }
+
+    // Draws the page from `view` and `results`; every step may run again with no harm.
+    function paint() {
+      if (!view) return;
+      const current = view.current;
+      const ready = !!(current && results && results.poll === current.poll);
+      // Until the first results of the question the server drew arrive, its markup is
+      // the better picture: keep it rather than flash an empty form.
+      if (!el && current && current.poll === fromServer.poll && !ready) return;
+      takeOver();
+      paintEyebrow();
+      if (!current) {
+        if (painted !== null) {
+          if (painted) Tally.announce(el.status, "");
+          painted = null;
+          el.question.textContent = "Waiting for the presenter…";
+          document.title = view.title + " — Tally";
+        }
+        el.waiting.hidden = false;
+        el.position.hidden = true;
+        el.ballot.hidden = true;
+        el["voting-closed"].hidden = true;
+        el["results-section"].hidden = true;
+        return;
+      }
+      if (painted !== current.poll) {
+        const first = painted === undefined;
+        painted = current.poll;
+        el.question.textContent = current.question;
+        document.title = current.question + " — " + view.title + " — Tally";
+        if (!first) Tally.announce(el.status, "");
+        el.results.textContent = "";
+        bars = new Tally.Bars(el.results, true);
+        if (!first) Tally.announce(el.announcer, "New question: " + current.question);
+      }
+      el.waiting.hidden = true;
+      el.position.hidden = false;
+      el.position.textContent = "Question " + (current.position + 1) + " of " + view.questions;
+      paintBallot(current, ready ? results : null);
+      paintResults(ready ? results : null);
+    }
+
+    function chosen(poll) {
+      return mine.get(poll) || Tally.readChoice(poll);
+    }
+
+    // The form for `data` (null while its results are on the way); rebuilt only when
+    // the question or its options change, keeping what the person had ticked.
+    function paintBallot(current, data) {
+      const form = el.ballot;
+      const multiple = (data && data.choice ? data.choice : current.choice) === "multiple";
+      el["choice-hint"].textContent = multiple ?
+        "Pick one or more. You can change your vote while voting is open." :
+        "Pick one. You can change your vote while voting is open.";
+      const signature = data ? current.poll + "|" + (multiple ? "m|" : "s|") +
+        data.options.map((o) => o.id + "=" + (o.label || "")).join("|") : "";
+      if (form.dataset.signature !== signature) {
+        const keep = form.elements.poll.value === current.poll ? checkedIn(form) :
+          current.poll === fromServer.poll && fromServer.checked.length ? fromServer.checked :
+            chosen(current.poll);
+        for (const label of el.options.querySelectorAll(".option")) label.remove();
+        form.elements.poll.value = current.poll;
+        form.dataset.signature = signature;
+        (data ? data.options : []).forEach((option, index) => {
+          const label = document.createElement("label");
+          label.className = "option option--c" + (index % 4);
+          const input = document.createElement("input");
+          input.type = multiple ? "checkbox" : "radio";
+          input.name = "option";
+          input.value = option.id;
+          input.checked = keep.includes(option.id);
+          const text = document.createElement("span");
+          text.className = "option-label";
+          text.textContent = option.label || option.id;
+          label.append(input, text);
+          el.options.appendChild(label);
+        });
+      }
+      el["loading-options"].hidden = !!data;
+      el.options.hidden = !data;
+      el.submit.disabled = !data || form.getAttribute("aria-busy") === "true";
+      let closed = "";
+      if (view.locked) closed = "Voting is closed: the presenter has locked this event.";
+      else if (data && data.open === false) closed = "Voting is closed for this question.";
+      el["voting-closed"].textContent = closed;
+      el["voting-closed"].hidden = !closed;
+      form.hidden = !!closed;
+    }
+
+    function paintResults(data) {
+      el["results-section"].hidden = !data;
+      if (!data) return;
+      const people = Number(view.participants) || 0;
+      el.participants.textContent = people === 1 ? "1 person has voted in this event" :
+        new Intl.NumberFormat().format(people) + " people have voted in this event";
+      const hidden = !view.results_visible || data.hidden === true || !Number.isFinite(data.total);
+      el["results-hidden"].hidden = !hidden;
+      el.results.hidden = hidden;
+      el.total.hidden = hidden;
+      if (hidden) return;
+      const shown = bars.update(data, chosen(data.poll));
+      el.total.textContent = Tally.votesText(shown.total);
+      el.total.dataset.total = String(shown.total);
+    }
+
+    // The results frame comes right after a new question's event frame; if it is lost
+    // on the way (a reconnect in between), ask once over HTTP.
+    function expectResults() {
+      clearTimeout(graceTimer);
+      if (!view || !view.current || (results && results.poll === view.current.poll)) return;
+      graceTimer = setTimeout(() => feed.refresh(), RESULTS_GRACE_MS);
+    }
+
+    async function vote() {
+      const form = el.ballot;
+      const poll = form.elements.poll.value;
+      const options = checkedIn(form);
+      if (!options.length) {
+        Tally.announce(el.status, "Choose an answer first.", true);
+        return;
+      }
+      el.submit.disabled = true;
+      form.setAttribute("aria-busy", "true");
+      try {
+        const r = await Tally.requestJSON("/vote", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ poll: poll, options: options }),
+        }, 10000);
+        if (r.ok) {
+          mine.set(poll, options);
+          Tally.announce(el.status, "Your vote was received — you can change it while voting is open.");
+        } else {
+          // Not the current question any more, locked, or closed: the server says which.
+          Tally.announce(el.status, TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : ""), true);
+          if (r.status === 409) feed.refresh();
+        }
+      } catch (e) {
+        Tally.announce(el.status, "Could not reach the server. Check your connection and try again.", true);
+      } finally {
+        form.removeAttribute("aria-busy");
+        paint();
+      }
+    }
+
+    function setConn(state) {
+      if (!el) return;
+      TallyEvent.showConn(el.conn, state, "what you see");
+    }
+
+    let connState = "connecting";
+    const feed = new TallyEvent.Feed(CODE, {
+      event: (next) => {
+        const moved = !view || !next.current || !view.current || next.current.poll !== view.current.poll;
+        view = next;
+        if (moved && (!next.current || !results || results.poll !== next.current.poll)) results = null;
+        paint();
+        setConn(connState);
+        if (moved) expectResults();
+      },
+      results: (next) => {
+        results = next;
+        clearTimeout(graceTimer);
+        paint();
+        setConn(connState);
+      },
+      state: (state) => {
+        connState = state;
+        if (state === "gone") {
+          takeOver();
+          painted = null;
+          el.question.textContent = "No such event";
+          el.waiting.hidden = true;
+          el.ballot.hidden = true;
+          el["results-section"].hidden = true;
+          Tally.announce(el.status, "There is no event with this code. Check the code on the presenter's screen.", true);
+        }
+        setConn(state);
+      },
+    });
+
+    // Arrived by a form post's redirect (/e/<code>#voted): say it once, then drop the
+    // fragment so that a reload does not repeat it.
+    const arrivals = {
+      "#voted": ["Your vote was received — you can change it while voting is open.", false],
+      "#closed": ["Voting is closed: your vote was not counted.", true],
+      "#not-current": ["The presenter had moved on, so that vote was not counted. This is the question now.", true],
+    };
+    arrival = arrivals[location.hash] || null;
+    if (arrival) {
+      const status = document.getElementById("status");
+      if (status) Tally.announce(status, arrival[0], arrival[1]);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    painted = undefined; // the first question drawn is not announced as a new one
+    feed.start();
+  }
+})();
