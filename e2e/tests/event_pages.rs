@@ -107,6 +107,7 @@ async fn create_event(browser: &Browser) -> String {
         !shown(browser, ".question-card:nth-child(1) .move-up").await,
         "the first card offers no Move up"
     );
+    browser.screenshot("event-new.png").await;
     browser.click("#create-event button[type=submit]").await;
     until_shown(browser, "#created", "the page shows the new event").await;
     assert!(
