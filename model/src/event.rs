@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::new_poll::{is_created_poll_id, NewPoll, PollRuleError};
 use crate::poll::Choice;
+use crate::scale::Scale;
 
 /// Digits in a join code: 10^8 codes, so random codes rarely meet even with thousands
 /// of events open, and a person reads them off a projector as two groups of four.
@@ -33,6 +34,9 @@ pub struct EventQuestion {
     pub question: String,
     /// Single or multiple choice.
     pub choice: Choice,
+    /// The scale of a scale question; `None` for written answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
 }
 
 /// An event as the worker writes it to Redis (and publishes it when it changes).
@@ -71,6 +75,9 @@ pub struct CurrentQuestion {
     pub question: String,
     /// Single or multiple choice.
     pub choice: Choice,
+    /// The scale of a scale question; `None` for written answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
 }
 
 /// What anyone with the join code sees of an event: never the owner's hash, never the
@@ -119,6 +126,7 @@ impl EventDefinition {
             poll: question.poll.clone(),
             question: question.question.clone(),
             choice: question.choice,
+            scale: question.scale.clone(),
         })
     }
 
@@ -245,6 +253,7 @@ mod tests {
             labels: vec!["Yes".into(), "No".into()],
             closes_at: None,
             hide_results: false,
+            scale: None,
         }
     }
 
@@ -260,6 +269,7 @@ mod tests {
                     poll: format!("{q}pollpoll"),
                     question: q.to_uppercase(),
                     choice: Choice::Single,
+                    scale: None,
                 })
                 .collect(),
             current: None,

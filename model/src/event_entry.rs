@@ -12,6 +12,7 @@ use crate::event::{is_event_id, is_join_code, EventQuestion, NewEvent, MAX_EVENT
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{Choice, PollDefinition};
 use crate::poll_entry::{bad, Fields};
+use crate::scale::Scale;
 use crate::vote_entry::EntryError;
 
 /// The `kind` of an event's creation.
@@ -79,6 +80,8 @@ struct WireQuestion {
     question: String,
     choice: Choice,
     options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale: Option<Scale>,
 }
 
 impl EventCreateEntry {
@@ -92,6 +95,7 @@ impl EventCreateEntry {
                 question: q.new_poll.question.clone(),
                 choice: q.new_poll.choice,
                 options: q.new_poll.labels.clone(),
+                scale: q.new_poll.scale.clone(),
             })
             .collect();
         vec![
@@ -140,6 +144,7 @@ impl EventCreateEntry {
                     labels: question.options,
                     closes_at: None,
                     hide_results: false,
+                    scale: question.scale,
                 },
             });
         }
@@ -180,6 +185,7 @@ impl EventCreateEntry {
                     poll: q.poll.clone(),
                     question: q.new_poll.question.clone(),
                     choice: q.new_poll.choice,
+                    scale: q.new_poll.scale.clone(),
                 })
                 .collect(),
             current: None,
@@ -304,6 +310,7 @@ mod tests {
                         labels: vec!["Yes".into(), "No, \"never\"".into()],
                         closes_at: None,
                         hide_results: false,
+                        scale: None,
                     },
                 })
                 .collect(),

@@ -12,6 +12,7 @@ pub mod new_poll;
 pub mod poll;
 pub mod poll_entry;
 pub mod results;
+pub mod scale;
 pub mod timestamp;
 pub mod vote_entry;
 
@@ -23,4 +24,5 @@ pub use new_poll::{NewPoll, PollRuleError};
 pub use poll::{BallotError, Choice, PollDefinition, PollOption, DEFAULT_POLL_ID};
 pub use poll_entry::{CreateEntry, StatusEntry, StreamEntry};
 pub use results::{OptionResult, PollResults, ResultsRow, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
+pub use scale::{Scale, ScaleSummary};
 pub use vote_entry::{EntryError, VoteEntry};

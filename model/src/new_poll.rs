@@ -3,6 +3,7 @@
 //! creation; the worker checks them again (except the clock) before applying one.
 
 use crate::poll::{Choice, PollOption, DEFAULT_POLL_ID};
+use crate::scale::{Scale, ScaleRuleError};
 
 /// Fewest options a poll can have: one option is not a choice.
 pub const MIN_OPTIONS: usize = 2;
@@ -33,6 +34,9 @@ pub struct NewPoll {
     pub closes_at: Option<u64>,
     /// Whether counts are hidden from all but the admin until the poll closes.
     pub hide_results: bool,
+    /// The scale a scale question offers (its labels are then the scale's points);
+    /// `None` for a question with written answers.
+    pub scale: Option<Scale>,
 }
 
 /// Which rule a new poll breaks.
@@ -62,6 +66,12 @@ pub enum PollRuleError {
     /// opens, closes and reveals.
     #[error("an event's questions take no closes_at or hide_results: the presenter paces them")]
     PacedByPresenter,
+    /// A scale that breaks a scale's rules.
+    #[error(transparent)]
+    Scale(#[from] ScaleRuleError),
+    /// A scale question with written answers or several answers per ballot.
+    #[error("a scale question takes one answer from its scale, and no options")]
+    ScaleAnswers,
 }
 
 impl NewPoll {
@@ -69,6 +79,14 @@ impl NewPoll {
     pub fn check(&self) -> Result<(), PollRuleError> {
         if !is_text(&self.question, MAX_QUESTION_CHARS) {
             return Err(PollRuleError::Question);
+        }
+        if let Some(scale) = &self.scale {
+            // Its options are its points (up to 11 for 0–10): none were written.
+            scale.check()?;
+            if self.choice != Choice::Single || self.labels != scale.labels() {
+                return Err(PollRuleError::ScaleAnswers);
+            }
+            return Ok(());
         }
         if self.labels.len() < MIN_OPTIONS {
             return Err(PollRuleError::TooFewOptions);
@@ -144,7 +162,33 @@ mod tests {
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             closes_at: None,
             hide_results: false,
+            scale: None,
         }
+    }
+
+    #[test]
+    fn a_scale_question_answers_with_its_points() {
+        let scale = Scale {
+            min: 0,
+            max: 10,
+            min_label: "Not likely".into(),
+            max_label: "Very likely".into(),
+        };
+        let mut p = poll(&[]);
+        p.labels = scale.labels();
+        p.scale = Some(scale.clone());
+        assert_eq!(
+            p.check(),
+            Ok(()),
+            "eleven points: more than written options"
+        );
+        p.choice = Choice::Multiple;
+        assert_eq!(p.check(), Err(PollRuleError::ScaleAnswers));
+        p.choice = Choice::Single;
+        p.labels = vec!["Yes".into(), "No".into()];
+        assert_eq!(p.check(), Err(PollRuleError::ScaleAnswers));
+        p.scale = Some(Scale { max: 1, ..scale });
+        assert_eq!(p.check(), Err(PollRuleError::Scale(ScaleRuleError::Range)));
     }
 
     #[test]

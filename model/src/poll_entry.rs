@@ -152,6 +152,7 @@ impl CreateEntry {
             labels,
             closes_at,
             hide_results,
+            scale: None,
         };
         new_poll
             .check()
@@ -251,6 +252,7 @@ mod tests {
                 labels: vec!["Tea".into(), "Coffee, black".into()],
                 closes_at: Some(1_800_000_000_000),
                 hide_results: true,
+                scale: None,
             },
             admin_hash: hash_token("t"),
             at_ms: 1_700_000_000_000,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::poll::Choice;
+use crate::scale::{Scale, ScaleSummary};
 use crate::timestamp::parse_ms;
 
 /// One option's count.
@@ -18,7 +19,7 @@ pub struct OptionResult {
 }
 
 /// A poll's current results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PollResults {
     /// The poll's id.
     pub poll: String,
@@ -53,6 +54,13 @@ pub struct PollResults {
     /// counts (`hide_results`), whether or not the question is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The scale of a scale question (its options are the points, in order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
+    /// A scale question's mean and median; `null` in the public view while results
+    /// are hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ScaleSummary>,
 }
 
 fn open_by_default() -> bool {
@@ -71,7 +79,8 @@ pub const SELECT_POLL_RESULTS: &str = "\
            to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
            o.id, o.label, COALESCE(t.votes, 0), p.open, \
            to_char(p.closes_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
-           p.choice, p.hide_results, p.event_id \
+           p.choice, p.hide_results, p.event_id, \
+           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label \
       FROM polls p \
       JOIN poll_options o ON o.poll_id = p.id \
       LEFT JOIN tallies t ON t.poll_id = o.poll_id AND t.option_id = o.id \
@@ -105,6 +114,8 @@ pub struct ResultsRow {
     pub hide_results: bool,
     /// `p.event_id`
     pub event: Option<String>,
+    /// `p.scale_min` … `p.scale_max_label`, when the poll is a scale
+    pub scale: Option<Scale>,
 }
 
 impl PollResults {
@@ -130,11 +141,23 @@ impl PollResults {
                 hide_results: row.hide_results,
                 hidden: false,
                 event: row.event,
+                scale: row.scale,
+                summary: None,
             });
             results.options.push(OptionResult {
                 id: row.option_id,
                 label: row.label,
                 votes: Some(row.votes),
+            });
+        }
+        if let Some(results) = &mut results {
+            results.summary = results.scale.as_ref().map(|scale| {
+                let counts: Vec<i64> = results
+                    .options
+                    .iter()
+                    .map(|o| o.votes.unwrap_or(0))
+                    .collect();
+                scale.summarise(&counts)
             });
         }
         results
@@ -164,6 +187,7 @@ impl PollResults {
                 option.votes = None;
             }
             view.total = None;
+            view.summary = None;
             view.hidden = true;
         }
         view
@@ -204,6 +228,7 @@ mod tests {
             choice: "multiple".into(),
             hide_results: true,
             event: None,
+            scale: None,
         }
     }
 
@@ -223,6 +248,30 @@ mod tests {
             .map(|o| (o.id.as_str(), o.votes))
             .collect();
         assert_eq!(ids, [("a", Some(4)), ("b", Some(3))]);
+    }
+
+    #[test]
+    fn a_scale_carries_its_summary_unless_hidden() {
+        let scale = Scale {
+            min: 1,
+            max: 3,
+            min_label: "Low".into(),
+            max_label: String::new(),
+        };
+        let rows = [("a", 1), ("b", 0), ("c", 3)].map(|(id, votes)| ResultsRow {
+            choice: "single".into(),
+            scale: Some(scale.clone()),
+            ..row(id, votes)
+        });
+        let results = PollResults::from_rows("p", rows).unwrap();
+        let summary = results.summary.unwrap();
+        assert_eq!((summary.mean, summary.median), (Some(2.5), Some(3.0)));
+        let json = serde_json::to_value(&results).unwrap();
+        assert_eq!(json["scale"]["min_label"], "Low");
+        assert_eq!(json["summary"]["median"], 3.0);
+        let hidden = results.public_view(CLOSES_AT - 1);
+        assert!(hidden.hidden && hidden.summary.is_none());
+        assert_eq!(hidden.scale, Some(scale), "the room still sees the scale");
     }
 
     #[test]

@@ -62,6 +62,8 @@ mod tests {
             hide_results: false,
             hidden: false,
             event: None,
+            scale: None,
+            summary: None,
         }
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Pool, PoolError};
 use tally_connect::PostgresPool;
-use tally_model::{PollResults, ResultsRow, SELECT_POLL_RESULTS};
+use tally_model::{PollResults, ResultsRow, Scale, SELECT_POLL_RESULTS};
 
 /// Time to open, wait for, create or recycle a connection: a dead database gives a
 /// fast 503, not a hang.
@@ -86,6 +86,12 @@ impl ResultsDatabase {
                     choice: row.try_get(9)?,
                     hide_results: row.try_get(10)?,
                     event: row.try_get(11)?,
+                    scale: Scale::from_columns(
+                        row.try_get(12)?,
+                        row.try_get(13)?,
+                        row.try_get(14)?,
+                        row.try_get(15)?,
+                    ),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

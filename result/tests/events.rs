@@ -58,6 +58,7 @@ fn definition(version: i64, current: Option<usize>) -> EventDefinition {
         poll: poll.into(),
         question: text.into(),
         choice,
+        scale: None,
     };
     EventDefinition {
         id: ID.into(),

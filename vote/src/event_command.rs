@@ -275,6 +275,7 @@ mod tests {
                     poll: format!("Qu3st10n0{i}"),
                     question: format!("Q{i}?"),
                     choice: Choice::Single,
+                    scale: None,
                 })
                 .collect(),
             current,

@@ -1,12 +1,14 @@
 //! Reading an event's requests out of their bodies: a new event as JSON
-//! (`{"title","questions":[{"question","options":[…],"choice"}]}`) or as a browser's
+//! (`{"title","questions":[{"question","options":[…],"choice"}]}`, where a scale
+//! question gives `"scale":{"min","max","min_label","max_label"}` instead of options) or
+//! as a browser's
 //! form (`title`, then per question a `question` field followed by its `option` fields
 //! and an optional `choice`), and the position a presenter's `show` names. Shapes are
 //! checked here (400); the event's rules are checked by the caller (422).
 
 use serde::Deserialize;
 use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
-use tally_model::{NewEvent, NewPoll, PollRuleError};
+use tally_model::{NewEvent, NewPoll, PollRuleError, Scale};
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
@@ -31,9 +33,35 @@ struct JsonEvent {
 #[serde(deny_unknown_fields)]
 struct JsonQuestion {
     question: String,
+    #[serde(default)]
     options: Vec<String>,
     #[serde(default)]
     choice: Option<String>,
+    #[serde(default)]
+    scale: Option<JsonScale>,
+}
+
+/// A scale as a request gives it; unnamed ends run 1 to 5.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonScale {
+    #[serde(default = "default_scale_min")]
+    min: u8,
+    #[serde(default = "default_scale_max")]
+    max: u8,
+    #[serde(default)]
+    min_label: String,
+    #[serde(default)]
+    max_label: String,
+}
+
+/// The scale people expect when they name none: 1 to 5.
+fn default_scale_min() -> u8 {
+    1
+}
+
+fn default_scale_max() -> u8 {
+    5
 }
 
 #[derive(Deserialize)]
@@ -53,16 +81,28 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
         .questions
         .into_iter()
         .map(|question| {
+            let scale = question.scale.map(|scale| Scale {
+                min: scale.min,
+                max: scale.max,
+                min_label: scale.min_label.trim().to_owned(),
+                max_label: scale.max_label.trim().to_owned(),
+            });
+            let mut labels: Vec<String> = question
+                .options
+                .iter()
+                .map(|label| label.trim().to_owned())
+                .collect();
+            // A scale's options are its points; written ones are refused by the rules.
+            if let (Some(scale), true) = (&scale, labels.is_empty()) {
+                labels = scale.labels();
+            }
             Ok(NewPoll {
                 question: question.question.trim().to_owned(),
                 choice: choice_of(question.choice.as_deref())?,
-                labels: question
-                    .options
-                    .iter()
-                    .map(|label| label.trim().to_owned())
-                    .collect(),
+                labels,
                 closes_at: None,
                 hide_results: false,
+                scale,
             })
         })
         .collect::<Result<Vec<_>, VoteError>>()?;
@@ -95,6 +135,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
                     question: value,
                     options: Vec::new(),
                     choice: None,
+                    scale: None,
                 });
             }
             "option" | "options" => {
@@ -174,6 +215,47 @@ mod tests {
 
     fn labels(poll: &NewPoll) -> Vec<&str> {
         poll.labels.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn reads_a_scale_question() {
+        let event = decode_event(
+            BodyFormat::Json,
+            br#"{"title":"Talk","questions":[
+                {"question":"How useful?","scale":{"min_label":" Not at all ","max_label":"Very"}},
+                {"question":"Recommend us?","scale":{"min":0,"max":10}}]}"#,
+        )
+        .unwrap();
+        let useful = event.questions[0].scale.clone().unwrap();
+        assert_eq!((useful.min, useful.max), (1, 5), "1 to 5 unless named");
+        assert_eq!(useful.min_label, "Not at all");
+        assert_eq!(labels(&event.questions[0]), ["1", "2", "3", "4", "5"]);
+        assert_eq!(event.questions[1].labels.len(), 11);
+        assert_eq!(event.check(), Ok(()));
+
+        let written = decode_event(
+            BodyFormat::Json,
+            br#"{"title":"T","questions":[{"question":"Q","options":["a","b"],"scale":{}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            written.check(),
+            Err(EventRuleError::Question(1, PollRuleError::ScaleAnswers))
+        );
+        for hostile in [
+            r#"{"title":"T","questions":[{"question":"Q","scale":{"max":300}}]}"#,
+            r#"{"title":"T","questions":[{"question":"Q","scale":{"min":-1}}]}"#,
+            r#"{"title":"T","questions":[{"question":"Q","scale":{"step":2}}]}"#,
+            r#"{"title":"T","questions":[{"question":"Q","scale":"1-5"}]}"#,
+        ] {
+            assert!(
+                matches!(
+                    decode_event(BodyFormat::Json, hostile.as_bytes()),
+                    Err(VoteError::Malformed(_))
+                ),
+                "{hostile}"
+            );
+        }
     }
 
     #[test]

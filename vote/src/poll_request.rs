@@ -49,6 +49,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         labels: raw.options.iter().map(|l| l.trim().to_owned()).collect(),
         closes_at,
         hide_results: raw.hide_results,
+        scale: None,
     })
 }
 

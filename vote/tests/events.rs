@@ -243,6 +243,7 @@ fn event(current: Option<usize>) -> EventDefinition {
                 poll: (*poll).into(),
                 question: format!("{poll}?"),
                 choice: Choice::Single,
+                scale: None,
             })
             .collect(),
         current,

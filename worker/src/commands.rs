@@ -10,7 +10,7 @@
 //!   that its results are published again (hidden counts revealed) without a vote.
 
 use tally_model::poll_entry::choice_name;
-use tally_model::{CreateEntry, EntryId, NewPoll, StatusEntry};
+use tally_model::{CreateEntry, EntryId, NewPoll, Scale, StatusEntry};
 use tokio_postgres::Transaction;
 
 /// A poll creation read from the stream, with the id of its entry.
@@ -77,11 +77,14 @@ pub async fn insert_poll(
     let poll = row.poll;
     let closes_at = poll.closes_at.map(|ms| ms as i64);
     let (event, position) = row.event.unzip();
+    let scale = Scale::to_columns(poll.scale.as_ref());
     let inserted = transaction
         .execute(
             "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
-                                status_entry_ms, status_entry_seq, event_id, event_position)
-             VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10)
+                                status_entry_ms, status_entry_seq, event_id, event_position,
+                                scale_min, scale_max, scale_min_label, scale_max_label)
+             VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10,
+                     $11, $12, $13, $14)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &row.id,
@@ -94,6 +97,10 @@ pub async fn insert_poll(
                 &(row.entry.seq as i64),
                 &event,
                 &position,
+                &scale.min,
+                &scale.max,
+                &scale.min_label,
+                &scale.max_label,
             ],
         )
         .await?;

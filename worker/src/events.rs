@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use tally_model::event::EventQuestion;
+use tally_model::Scale;
 use tally_model::{
     Choice, EntryId, EventAction, EventCommandEntry, EventCreateEntry, EventDefinition,
 };
@@ -308,7 +309,8 @@ pub async fn load_event_definitions(
     let rows = client
         .query(
             "SELECT e.id, e.code, e.title, e.owner_hash, e.current_position, e.results_visible,
-                    e.locked, e.participants, e.version, p.id, p.question, p.choice
+                    e.locked, e.participants, e.version, p.id, p.question, p.choice,
+                    p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label
                FROM events e JOIN polls p ON p.event_id = e.id
               WHERE $1::text[] IS NULL OR e.id = ANY($1)
               ORDER BY e.id, p.event_position",
@@ -343,6 +345,7 @@ pub async fn load_event_definitions(
                 } else {
                     Choice::Single
                 },
+                scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
             });
         }
     }

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0002_created_polls.sql"),
     ),
     (3, "events", include_str!("../migrations/0003_events.sql")),
+    (
+        4,
+        "scale_questions",
+        include_str!("../migrations/0004_scale_questions.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

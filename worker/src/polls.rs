@@ -3,6 +3,7 @@
 //! cache the result service reads first.
 
 use redis::aio::ConnectionManager;
+use tally_model::Scale;
 use tally_model::{
     Choice, EventDefinition, Keys, PollDefinition, PollOption, PollResults, ResultsRow,
     DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
@@ -134,6 +135,7 @@ pub async fn read_results(
             choice: row.get(9),
             hide_results: row.get(10),
             event: row.get(11),
+            scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
         }),
     ))
 }

@@ -41,6 +41,7 @@ fn create(ms: u64) -> StreamCreate {
                 labels: vec!["Tea".into(), "Coffee".into(), "Water".into()],
                 closes_at: Some(1_800_000_000_250),
                 hide_results: true,
+                scale: None,
             },
             admin_hash: hash_token("token"),
             at_ms: ms,

@@ -60,6 +60,7 @@ fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> StreamEvent
                         labels: vec!["Red".into(), "Green".into(), "Blue".into()],
                         closes_at: None,
                         hide_results: false,
+                        scale: None,
                     },
                 })
                 .collect(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tally_model::event::{EventDefinition, EventQuestion};
 use tally_model::poll::Choice;
+use tally_model::Scale;
 
 use crate::cache::{CacheError, ResultsCache};
 use crate::database::ResultsDatabase;
@@ -20,7 +21,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// row). The columns are those `tally_reader` is granted.
 const SELECT_EVENT: &str = "\
     SELECT e.id, e.title, e.current_position, e.results_visible, e.locked, \
-           e.participants, e.version, p.id, p.question, p.choice \
+           e.participants, e.version, p.id, p.question, p.choice, \
+           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label \
       FROM events e LEFT JOIN polls p ON p.event_id = e.id \
      WHERE e.code = $1 \
      ORDER BY p.event_position";
@@ -131,6 +133,12 @@ impl EventStore {
                 } else {
                     Choice::Single
                 },
+                scale: Scale::from_columns(
+                    row.try_get(10)?,
+                    row.try_get(11)?,
+                    row.try_get(12)?,
+                    row.try_get(13)?,
+                ),
             });
         }
         Ok(Some(EventDefinition {
