@@ -55,7 +55,8 @@
         '<p id="voting-closed" class="banner" hidden></p>' +
         '<form id="ballot" class="ballot" method="post" action="/vote" aria-labelledby="question" hidden>' +
         '<input type="hidden" name="poll">' +
-        '<fieldset class="options"><legend id="choice-hint"></legend></fieldset>' +
+        '<fieldset class="options"><legend id="choice-hint"></legend>' +
+        '<p id="scale-ends" class="scale-ends" hidden></p></fieldset>' +
         '<p id="loading-options" class="note" hidden>Loading the answers…</p>' +
         '<button class="button" type="submit">Vote</button></form>' +
         '<p id="status" class="status" role="status" aria-live="polite"></p>' +
@@ -63,6 +64,7 @@
         '<h2 id="results-heading" class="subhead">Results</h2>' +
         '<p id="results-hidden" class="note" hidden>The presenter will reveal the results.</p>' +
         '<ol id="results" class="results" aria-label="Votes per option"></ol>' +
+        '<p id="summary" class="scale-summary" hidden></p>' +
         '<p class="meta"><strong id="total"></strong><span id="participants"></span></p>' +
         "</section>" +
         '<p id="conn" class="conn conn--quiet" data-state="connecting"></p>';
@@ -141,9 +143,14 @@
     function paintBallot(current, data) {
       const form = el.ballot;
       const multiple = (data && data.choice ? data.choice : current.choice) === "multiple";
-      el["choice-hint"].textContent = multiple ?
-        "Pick one or more. You can change your vote while voting is open." :
-        "Pick one. You can change your vote while voting is open.";
+      const scale = data && data.scale ? data.scale : current.scale;
+      el["choice-hint"].textContent = scale ?
+        "Pick a number from " + scale.min + " to " + scale.max + ". You can change your vote while voting is open." :
+        multiple ? "Pick one or more. You can change your vote while voting is open." :
+          "Pick one. You can change your vote while voting is open.";
+      el["scale-ends"].textContent = Tally.scaleEndsText(scale);
+      el["scale-ends"].hidden = !el["scale-ends"].textContent;
+      el.options.classList.toggle("options--scale", !!scale);
       const signature = data ? current.poll + "|" + (multiple ? "m|" : "s|") +
         data.options.map((o) => o.id + "=" + (o.label || "")).join("|") : "";
       if (form.dataset.signature !== signature) {
@@ -155,7 +162,7 @@
         form.dataset.signature = signature;
         (data ? data.options : []).forEach((option, index) => {
           const label = document.createElement("label");
-          label.className = "option option--c" + (index % 4);
+          label.className = scale ? "option option--point" : "option option--c" + (index % 4);
           const input = document.createElement("input");
           input.type = multiple ? "checkbox" : "radio";
           input.name = "option";
@@ -189,7 +196,10 @@
       el["results-hidden"].hidden = !hidden;
       el.results.hidden = hidden;
       el.total.hidden = hidden;
+      el.summary.textContent = hidden ? "" : Tally.scaleSummaryText(data);
+      el.summary.hidden = !el.summary.textContent;
       if (hidden) return;
+      el.results.classList.toggle("results--scale", !!data.scale);
       const shown = bars.update(data, chosen(data.poll));
       el.total.textContent = Tally.votesText(shown.total);
       el.total.dataset.total = String(shown.total);

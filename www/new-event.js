@@ -16,6 +16,51 @@
   const status = document.getElementById("status");
   const $ = (id) => document.getElementById(id);
 
+  // What kind of question a card asks, and a scale's range and ends. Built here, not
+  // in the page: without this script the form posts written answers only.
+  function addKindFields(card) {
+    const kind = document.createElement("fieldset");
+    kind.className = "field-group kind-group";
+    kind.innerHTML = '<legend>Kind of question</legend>' +
+      '<label class="check"><input type="radio" name="kind" value="answers" checked> Answers to pick from</label>' +
+      '<label class="check"><input type="radio" name="kind" value="scale"> A scale (1 to 5, 0 to 10…)</label>';
+    const scale = document.createElement("fieldset");
+    scale.className = "field-group scale-group";
+    scale.hidden = scale.disabled = true;
+    const points = (from, to, chosen) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+      .map((n) => '<option value="' + n + '"' + (n === chosen ? " selected" : "") + ">" + n + "</option>").join("");
+    scale.innerHTML = '<legend>Scale</legend>' +
+      '<div class="scale-range">' +
+      '<div class="field"><label for="q1-scale-min">From</label><select id="q1-scale-min" class="scale-min">' +
+      points(0, 1, 1) + "</select></div>" +
+      '<div class="field"><label for="q1-scale-max">To</label><select id="q1-scale-max" class="scale-max">' +
+      points(3, 10, 5) + "</select></div></div>" +
+      '<div class="field"><label for="q1-scale-min-label">What the lowest means <span class="legend-hint">(optional)</span></label>' +
+      '<input id="q1-scale-min-label" class="scale-min-label" type="text" maxlength="60" autocomplete="off" placeholder="Not at all"></div>' +
+      '<div class="field"><label for="q1-scale-max-label">What the highest means <span class="legend-hint">(optional)</span></label>' +
+      '<input id="q1-scale-max-label" class="scale-max-label" type="text" maxlength="60" autocomplete="off" placeholder="Completely"></div>';
+    card.querySelector(".question-text").closest(".field").after(kind);
+    card.querySelector(".choice-group").after(scale);
+  }
+
+  // Shows the answers or the scale of `card`, as its kind says. A disabled fieldset's
+  // fields are neither validated nor sent, so required answers do not block a scale.
+  function showKind(card) {
+    const scale = isScale(card);
+    for (const selector of [".option-group", ".choice-group"]) {
+      const group = card.querySelector(selector);
+      group.hidden = group.disabled = scale;
+    }
+    const group = card.querySelector(".scale-group");
+    group.hidden = group.disabled = !scale;
+  }
+
+  function isScale(card) {
+    const kind = card.querySelector(".kind-group input:checked");
+    return !!kind && kind.value === "scale";
+  }
+
+  addKindFields(list.querySelector(".question-card"));
   // The first card, clean, as the pattern for every card added later.
   const pattern = list.querySelector(".question-card").cloneNode(true);
   let made = 1; // cards made so far: ids stay unique even after removals
@@ -46,13 +91,17 @@
   function identify(card, key) {
     card.dataset.key = key;
     card.querySelectorAll(".field").forEach((field) => {
-      const input = field.querySelector("input");
+      const input = field.querySelector("input, select");
       const label = field.querySelector("label");
       if (!input || !label) return;
       const id = input.id.replace(/^q\d+-/, "q" + key + "-");
       label.htmlFor = input.id = id;
     });
-    if (key !== 1) card.querySelectorAll("input[type=radio]").forEach((radio) => { radio.name = "choice-" + key; });
+    if (key !== 1) {
+      card.querySelectorAll("input[type=radio]").forEach((radio) => {
+        radio.name = radio.name.replace(/-\d+$/, "") + "-" + key;
+      });
+    }
   }
 
   function newCard() {
@@ -78,6 +127,10 @@
     card.querySelector(".add-option").hidden = n >= MAX_OPTIONS;
     input.focus();
   }
+
+  list.addEventListener("change", (event) => {
+    if (event.target.matches(".kind-group input")) showKind(event.target.closest(".question-card"));
+  });
 
   list.addEventListener("click", (event) => {
     const button = event.target.closest("button");
@@ -113,12 +166,26 @@
   function body() {
     return {
       title: form.elements.title.value.trim(),
-      questions: cards().map((card) => ({
-        question: card.querySelector(".question-text").value.trim(),
-        options: Array.from(card.querySelectorAll(".option-field input"))
-          .map((input) => input.value.trim()).filter(Boolean),
-        choice: card.querySelector("input[type=radio]:checked").value,
-      })),
+      questions: cards().map((card) => {
+        const question = card.querySelector(".question-text").value.trim();
+        if (isScale(card)) {
+          return {
+            question,
+            scale: {
+              min: Number(card.querySelector(".scale-min").value),
+              max: Number(card.querySelector(".scale-max").value),
+              min_label: card.querySelector(".scale-min-label").value.trim(),
+              max_label: card.querySelector(".scale-max-label").value.trim(),
+            },
+          };
+        }
+        return {
+          question,
+          options: Array.from(card.querySelectorAll(".option-field input"))
+            .map((input) => input.value.trim()).filter(Boolean),
+          choice: card.querySelector(".choice-group input:checked").value,
+        };
+      }),
     };
   }
 

@@ -175,7 +175,8 @@
           '<button class="button button--quiet agenda-show" type="button"></button>';
         item.querySelector(".agenda-number").textContent = String(index + 1);
         item.querySelector(".agenda-question").textContent = question.question;
-        item.querySelector(".agenda-kind").textContent =
+        item.querySelector(".agenda-kind").textContent = question.scale ?
+          "Scale " + question.scale.min + "–" + question.scale.max :
           question.choice === "multiple" ? "Several answers" : "One answer";
         item.querySelector("button").addEventListener("click", (event) =>
           command("show", event.currentTarget, { position: index }));
@@ -197,13 +198,18 @@
     const totalEl = $("total");
     const have = !!(results && results.poll === currentPoll() && bars.draw);
     $("no-results").hidden = have;
+    if (!have) $("summary").hidden = true;
     bars.list.hidden = !have;
     if (!have) {
       totalEl.textContent = currentPoll() ? "Loading the counts…" : "—";
       delete totalEl.dataset.total;
       return;
     }
+    bars.list.classList.toggle("results--scale", !!results.scale);
     const shown = bars.draw.update(results, []);
+    const summary = $("summary");
+    summary.textContent = shown.hidden ? "" : Tally.scaleSummaryText(results);
+    summary.hidden = !summary.textContent;
     if (shown.hidden) {
       totalEl.textContent = "Counts unavailable";
       delete totalEl.dataset.total;
@@ -223,7 +229,9 @@
     const position = answer && Number.isInteger(answer.position) ? answer.position : null;
     switch (action) {
       case "show": case "next": case "previous":
-        return position === null ? "Moved on." : "Showing " + question(position) + ".";
+        if (position === null) return "Moved on.";
+        // No full stop after a question that ends with its own mark.
+        return "Showing " + question(position) + (/[.?!…]$/.test(question(position)) ? "" : ".");
       case "reveal": return "The room now sees the results.";
       case "hide": return "The results are hidden from the room.";
       case "close": return "Voting on this question is closed.";

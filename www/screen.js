@@ -61,6 +61,13 @@
     $("position").textContent = "Question " + (current.position + 1) + " of " + view.questions;
     const data = results && results.poll === current.poll ? results : null;
     list.hidden = !data;
+    const ends = $("scale-ends");
+    ends.textContent = Tally.scaleEndsText(data ? data.scale : current.scale);
+    ends.hidden = !ends.textContent;
+    const summary = $("summary");
+    summary.textContent = data && !(!view.results_visible || data.hidden === true) ?
+      Tally.scaleSummaryText(data) : "";
+    summary.hidden = !summary.textContent;
     if (!data) {
       showNotice("");
       return;
@@ -68,6 +75,7 @@
     // Hidden from the room: the answers, without counts or bars.
     const hidden = !view.results_visible || data.hidden === true || !Number.isFinite(data.total);
     list.classList.toggle("results--hidden", hidden);
+    list.classList.toggle("results--scale", !!data.scale);
     const shown = bars.update(data, []);
     const closed = data.open === false || view.locked;
     if (hidden) {

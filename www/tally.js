@@ -169,8 +169,27 @@
     row._tallyFrame = requestAnimationFrame(step);
   };
 
+  const averager = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+  // "Mean 6.8 · median 8.5" for a scale question's results, "" for any other (or while
+  // nobody answered, or while the counts are hidden).
+  function scaleSummaryText(data) {
+    const summary = data && data.scale ? data.summary : null;
+    if (!summary || !Number.isFinite(summary.mean) || !Number.isFinite(summary.median)) return "";
+    return "Mean " + averager.format(summary.mean) + " · median " + averager.format(summary.median);
+  }
+
+  // "0 = Not at all · 10 = Certainly" (what a scale's ends mean), "" without labels.
+  function scaleEndsText(scale) {
+    if (!scale) return "";
+    const ends = [];
+    if (scale.min_label) ends.push(scale.min + " = " + scale.min_label);
+    if (scale.max_label) ends.push(scale.max + " = " + scale.max_label);
+    return ends.join(" · ");
+  }
+
   window.Tally = {
     readChoice, requestJSON, errorMessage, isResults, votesText, percentText,
-    pollFromPath, reducedMotion, announce, Bars,
+    pollFromPath, reducedMotion, announce, Bars, scaleSummaryText, scaleEndsText,
   };
 })();

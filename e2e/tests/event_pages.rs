@@ -22,7 +22,8 @@ const PHONE: (u32, u32) = (390, 844);
 const TITLE: &str = "Friday all hands";
 /// The questions as typed, in the order typed; the third is then moved up to second.
 const FIRST: (&str, &[&str]) = ("Which colour for the new logo?", &["Red", "Green", "Blue"]);
-const TYPED_SECOND: (&str, &[&str]) = ("Which days suit the offsite?", &["Monday", "Tuesday"]);
+/// A scale question, 0 to 10 with labelled ends.
+const TYPED_SECOND: &str = "How ready do you feel for the launch?";
 const TYPED_THIRD: (&str, &[&str]) = ("Pizza for lunch?", &["Yes", "No"]);
 
 fn spaced(code: &str) -> String {
@@ -83,10 +84,26 @@ async fn create_event(browser: &Browser) -> String {
     browser.type_into("#title", TITLE).await;
     fill_question(browser, 1, FIRST).await;
     browser.click("#add-question").await;
-    fill_question(browser, 2, TYPED_SECOND).await;
+    browser.type_into("#q2-text", TYPED_SECOND).await;
+    browser.click("input[name='kind-2'][value='scale']").await;
+    assert!(
+        !shown(browser, ".question-card:nth-child(2) .option-group").await,
+        "a scale has no written answers"
+    );
     browser
-        .click("input[name='choice-2'][value='multiple']")
-        .await;
+        .find("#q2-scale-min")
+        .await
+        .select_by_value("0")
+        .await
+        .unwrap();
+    browser
+        .find("#q2-scale-max")
+        .await
+        .select_by_value("10")
+        .await
+        .unwrap();
+    browser.type_into("#q2-scale-min-label", "Not at all").await;
+    browser.type_into("#q2-scale-max-label", "Completely").await;
     browser.click("#add-question").await;
     fill_question(browser, 3, TYPED_THIRD).await;
     assert_eq!(
@@ -192,7 +209,7 @@ async fn a_presenter_paces_phones_and_a_projector_through_an_event() {
     .await;
     assert_eq!(
         agenda(&presenter).await,
-        [FIRST.0, TYPED_THIRD.0, TYPED_SECOND.0],
+        [FIRST.0, TYPED_THIRD.0, TYPED_SECOND],
         "the questions in the order the creator left them"
     );
     assert_eq!(presenter.text("#join-code").await, spaced(&code));
@@ -440,6 +457,60 @@ async fn a_presenter_paces_phones_and_a_projector_through_an_event() {
     until_shown(&phone, "#voting-closed", "the phone says voting is closed").await;
     assert!(!shown(&phone, "#ballot").await, "no ballot once locked");
     until_shown(&presenter, "#unlock", "the presenter can unlock").await;
+    assert_eq!(
+        presenter
+            .text("#agenda .agenda-item:nth-child(3) .agenda-kind")
+            .await,
+        "Scale 0–10"
+    );
+
+    // Unlocked, revealed, on to the scale: eleven points, the ends' meaning, and the
+    // projector's mean and median.
+    press(&presenter, "unlock").await;
+    press(&presenter, "reveal").await;
+    press(&presenter, "next").await;
+    until_text(
+        &phone,
+        "#question",
+        TYPED_SECOND,
+        "the phone shows the scale",
+    )
+    .await;
+    until_text(
+        &phone,
+        "#scale-ends",
+        "0 = Not at all · 10 = Completely",
+        "the phone says what the ends mean",
+    )
+    .await;
+    until_shown(&phone, "#ballot", "the scale takes ballots").await;
+    let points = phone
+        .eval("return document.querySelectorAll('#ballot label.option--point').length;")
+        .await;
+    assert_eq!(points, 11, "0 to 10");
+    phone.click("#ballot label.option:nth-of-type(9)").await;
+    phone.click("#ballot button[type=submit]").await;
+    until_text(
+        &projector,
+        "#total",
+        "1 vote",
+        "the projector counts the point",
+    )
+    .await;
+    until_text(
+        &projector,
+        "#summary",
+        "Mean 8 · median 8",
+        "the projector summarises the scale",
+    )
+    .await;
+    until_text(
+        &presenter,
+        "#summary",
+        "Mean 8 · median 8",
+        "so does the presenter",
+    )
+    .await;
 
     presenter.screenshot("event-presenter.png").await;
     projector.screenshot("event-projector.png").await;
