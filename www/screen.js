@@ -65,9 +65,7 @@
     ends.textContent = Tally.scaleEndsText(data ? data.scale : current.scale);
     ends.hidden = !ends.textContent;
     const summary = $("summary");
-    summary.textContent = data && !(!view.results_visible || data.hidden === true) ?
-      Tally.scaleSummaryText(data) : "";
-    summary.hidden = !summary.textContent;
+    summary.hidden = true; // until results that the room may see say otherwise
     if (!data) {
       showNotice("");
       return;
@@ -77,6 +75,8 @@
     list.classList.toggle("results--hidden", hidden);
     list.classList.toggle("results--scale", !!data.scale);
     const shown = bars.update(data, []);
+    summary.textContent = hidden ? "" : Tally.scaleSummaryText(data);
+    summary.hidden = !summary.textContent;
     const closed = data.open === false || view.locked;
     if (hidden) {
       showNotice((closed ? "Voting is closed. " : "Vote now! ") + "The presenter will reveal the results.");

@@ -12,7 +12,8 @@ use crate::new_poll::is_text;
 /// Lowest bottom of a scale: 0 (a 0–10 "how likely…" question) or 1 (1–5, 1–7).
 pub const MAX_SCALE_MIN: u8 = 1;
 
-/// Highest top of a scale: 0–10 gives 11 points, the most options a poll may have.
+/// Highest top of a scale: 0–10 ("how likely are you to recommend…") gives 11 points,
+/// one more than a poll may write (its points are checked as a scale, not as options).
 pub const MAX_SCALE_MAX: u8 = 10;
 
 /// Fewest points on a scale: with two it is a yes/no question.

@@ -87,15 +87,15 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
                 min_label: scale.min_label.trim().to_owned(),
                 max_label: scale.max_label.trim().to_owned(),
             });
-            let mut labels: Vec<String> = question
-                .options
-                .iter()
-                .map(|label| label.trim().to_owned())
-                .collect();
             // A scale's options are its points; written ones are refused by the rules.
-            if let (Some(scale), true) = (&scale, labels.is_empty()) {
-                labels = scale.labels();
-            }
+            let labels = match &scale {
+                Some(scale) if question.options.is_empty() => scale.labels(),
+                _ => question
+                    .options
+                    .iter()
+                    .map(|label| label.trim().to_owned())
+                    .collect(),
+            };
             Ok(NewPoll {
                 question: question.question.trim().to_owned(),
                 choice: choice_of(question.choice.as_deref())?,
