@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod event_api;
 pub mod stack;
 
 pub use client::{Client, Reply};

@@ -7,66 +7,14 @@
 #![allow(clippy::unwrap_used)]
 
 use http::{Method, StatusCode};
-use redis::AsyncCommands;
 use serde_json::{json, Value};
+use tally_e2e::event_api::{
+    create_event as create, create_event_ready, event_command, results_from_postgres,
+    results_where, stream_length,
+};
 use tally_e2e::stack::WAIT;
-use tally_e2e::{Client, Reply, Stack};
+use tally_e2e::{Client, Stack};
 use tally_testkit::eventually;
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-const ACCEPT_JSON: (&str, &str) = ("accept", "application/json");
-
-async fn create(client: &Client, body: &Value) -> Reply {
-    client
-        .send(
-            Method::POST,
-            "/events",
-            &[JSON, ACCEPT_JSON],
-            body.to_string(),
-        )
-        .await
-}
-
-async fn command(client: &Client, code: &str, token: &str, action: &str) {
-    let authorization = format!("Bearer {token}");
-    let reply = client
-        .send(
-            Method::POST,
-            &format!("/events/{code}/{action}"),
-            &[JSON, ACCEPT_JSON, ("authorization", &authorization)],
-            "{}",
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::ACCEPTED,
-        "{action}: {:?}",
-        reply.body
-    );
-}
-
-async fn results_where(
-    client: &Client,
-    path: &str,
-    headers: &[(&str, &str)],
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    eventually(WAIT, what, || async {
-        let reply = client.send(Method::GET, path, headers, "").await;
-        (reply.status == StatusCode::OK && done(&reply.json())).then(|| reply.json())
-    })
-    .await
-}
-
-async fn stream_length(stack: &Stack) -> i64 {
-    stack
-        .redis()
-        .await
-        .xlen(stack.keys.vote_stream())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_scale_question_counts_points_and_summarises_them() {
@@ -107,7 +55,7 @@ async fn a_scale_question_counts_points_and_summarises_them() {
         "no refused event is queued"
     );
 
-    let reply = create(
+    let event = create_event_ready(
         &presenter,
         &json!({"title": "Town hall", "questions": [
             {"question": "How likely are you to recommend us?",
@@ -116,16 +64,9 @@ async fn a_scale_question_counts_points_and_summarises_them() {
         ]}),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
-    let answer = reply.json();
-    let code = answer["code"].as_str().unwrap().to_owned();
-    let token = answer["owner_token"].as_str().unwrap().to_owned();
-    let poll = answer["questions"][0].as_str().unwrap().to_owned();
-    eventually(WAIT, "the event appears", || async {
-        (presenter.get(&format!("/events/{code}")).await.status == StatusCode::OK).then_some(())
-    })
-    .await;
-    command(&presenter, &code, &token, "next").await;
+    let code = event.code.clone();
+    let poll = event.questions[0].clone();
+    event_command(&presenter, &event, "next").await;
     let state = eventually(WAIT, "the scale question is shown", || async {
         let state = presenter.get(&format!("/events/{code}")).await.json();
         (state["current"]["position"] == 0).then_some(state)
@@ -181,21 +122,14 @@ async fn a_scale_question_counts_points_and_summarises_them() {
         "{counted}"
     );
     assert_eq!(counted["options"][10]["votes"], 2);
-    stack.wait_drained().await;
 
     // The same document when Redis has lost its copy: rebuilt from Postgres.
-    let _: i64 = stack
-        .redis()
-        .await
-        .del(stack.keys.results_cache(&poll))
-        .await
-        .unwrap();
-    let rebuilt = presenter.get(&results_path).await.json();
+    let rebuilt = results_from_postgres(&stack, &presenter, &poll).await;
     assert_eq!(rebuilt["summary"], counted["summary"]);
     assert_eq!(rebuilt["scale"], counted["scale"]);
 
     // Hidden: the room sees the scale, not the summary; the owner still does.
-    command(&presenter, &code, &token, "hide").await;
+    event_command(&presenter, &event, "hide").await;
     let hidden = results_where(
         &presenter,
         &results_path,
@@ -206,7 +140,7 @@ async fn a_scale_question_counts_points_and_summarises_them() {
     .await;
     assert_eq!(hidden["summary"], Value::Null, "{hidden}");
     assert_eq!(hidden["scale"]["max_label"], "Certainly");
-    let authorization = format!("Bearer {token}");
+    let authorization = event.authorization();
     let owner = presenter
         .send(
             Method::GET,

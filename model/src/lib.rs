@@ -11,6 +11,7 @@ pub mod keys;
 pub mod new_poll;
 pub mod poll;
 pub mod poll_entry;
+pub mod ranking;
 pub mod results;
 pub mod scale;
 pub mod timestamp;

@@ -14,7 +14,7 @@ pub const MAX_POLL_ID_LEN: usize = 64;
 /// Longest option id accepted: option ids are short keys such as `a` or `yes`.
 pub const MAX_OPTION_ID_LEN: usize = 32;
 
-/// Whether a ballot names one option or several.
+/// Whether a ballot names one option, several, or puts them all in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Choice {
@@ -22,6 +22,27 @@ pub enum Choice {
     Single,
     /// One or more distinct options.
     Multiple,
+    /// Every option exactly once, the favourite first (counted by Borda count, see
+    /// [`crate::ranking`]).
+    Ranking,
+}
+
+impl Choice {
+    /// `single`, `multiple` or `ranking`, as the schema, the stream and the API spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Choice::Single => "single",
+            Choice::Multiple => "multiple",
+            Choice::Ranking => "ranking",
+        }
+    }
+
+    /// The choice spelled `name`, if any.
+    pub fn from_name(name: &str) -> Option<Choice> {
+        [Choice::Single, Choice::Multiple, Choice::Ranking]
+            .into_iter()
+            .find(|choice| choice.name() == name)
+    }
 }
 
 /// One answer a voter can pick.
@@ -78,6 +99,9 @@ pub enum BallotError {
     /// The same option twice.
     #[error("option {0:?} is chosen twice")]
     Duplicate(String),
+    /// A ranking that leaves options out.
+    #[error("rank every option: this question has {0}")]
+    Unranked(usize),
 }
 
 impl PollDefinition {
@@ -101,7 +125,8 @@ impl PollDefinition {
     }
 
     /// Like [`Self::check_ballot`] without the open/closed rule: the worker applies
-    /// ballots that were accepted while the poll was open.
+    /// ballots that were accepted while the poll was open. A ranking names every
+    /// option once, in the voter's order.
     pub fn check_options(&self, options: &[String]) -> Result<(), BallotError> {
         match options.len() {
             0 => return Err(BallotError::Empty),
@@ -116,6 +141,9 @@ impl PollDefinition {
             if options[..index].contains(option) {
                 return Err(BallotError::Duplicate(option.clone()));
             }
+        }
+        if self.choice == Choice::Ranking && options.len() != self.options.len() {
+            return Err(BallotError::Unranked(self.options.len()));
         }
         Ok(())
     }
@@ -194,6 +222,38 @@ mod tests {
             p.check_ballot(&ballot(&["a", "x"])),
             Err(BallotError::UnknownOption("x".into()))
         );
+    }
+
+    #[test]
+    fn a_ranking_names_every_option_once_in_any_order() {
+        let p = poll(Choice::Ranking, true);
+        assert_eq!(p.check_ballot(&ballot(&["c", "a", "b"])), Ok(()));
+        assert_eq!(
+            p.check_ballot(&ballot(&["c", "a"])),
+            Err(BallotError::Unranked(3))
+        );
+        assert_eq!(
+            p.check_ballot(&ballot(&["a"])),
+            Err(BallotError::Unranked(3))
+        );
+        assert_eq!(
+            p.check_ballot(&ballot(&["a", "b", "a"])),
+            Err(BallotError::Duplicate("a".into()))
+        );
+        assert_eq!(
+            p.check_ballot(&ballot(&["a", "b", "c", "d"])),
+            Err(BallotError::UnknownOption("d".into()))
+        );
+    }
+
+    #[test]
+    fn choices_are_spelled_as_the_api_spells_them() {
+        for choice in [Choice::Single, Choice::Multiple, Choice::Ranking] {
+            assert_eq!(Choice::from_name(choice.name()), Some(choice));
+            let json = serde_json::to_string(&choice).unwrap();
+            assert_eq!(json, format!("{:?}", choice.name()));
+        }
+        assert_eq!(Choice::from_name("any"), None);
     }
 
     #[test]

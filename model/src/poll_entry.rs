@@ -102,7 +102,7 @@ impl CreateEntry {
             ("kind", KIND_CREATE.to_owned()),
             ("poll", self.poll.clone()),
             ("question", poll.question.clone()),
-            ("choice", choice_name(poll.choice).to_owned()),
+            ("choice", poll.choice.name().to_owned()),
             (
                 "options",
                 serde_json::to_string(&poll.labels).unwrap_or_default(),
@@ -125,11 +125,8 @@ impl CreateEntry {
         if !is_created_poll_id(poll) {
             return Err(bad("poll", poll));
         }
-        let choice = match fields.get("choice")? {
-            "single" => Choice::Single,
-            "multiple" => Choice::Multiple,
-            other => return Err(bad("choice", other)),
-        };
+        let choice = fields.get("choice")?;
+        let choice = Choice::from_name(choice).ok_or_else(|| bad("choice", choice))?;
         let options = fields.get("options")?;
         let labels: Vec<String> =
             serde_json::from_str(options).map_err(|_| bad("options", options))?;
@@ -190,14 +187,6 @@ impl StatusEntry {
             ("poll", self.poll.clone()),
             ("at", self.at_ms.to_string()),
         ]
-    }
-}
-
-/// `single` or `multiple`, as the schema and the API spell it.
-pub fn choice_name(choice: Choice) -> &'static str {
-    match choice {
-        Choice::Single => "single",
-        Choice::Multiple => "multiple",
     }
 }
 

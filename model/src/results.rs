@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::poll::Choice;
+use crate::ranking::borda_score;
 use crate::scale::{Scale, ScaleSummary};
 use crate::timestamp::parse_ms;
 
@@ -16,6 +17,13 @@ pub struct OptionResult {
     pub label: String,
     /// Ballots that chose it; `null` in the public view while results are hidden.
     pub votes: Option<i64>,
+    /// A ranking question's Borda score ([`crate::ranking`]); `null` while hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i64>,
+    /// A ranking question's distribution: how many ballots put this option first,
+    /// second, …; `null` while hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub places: Option<Vec<i64>>,
 }
 
 /// A poll's current results.
@@ -80,7 +88,9 @@ pub const SELECT_POLL_RESULTS: &str = "\
            o.id, o.label, COALESCE(t.votes, 0), p.open, \
            to_char(p.closes_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
            p.choice, p.hide_results, p.event_id, \
-           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label \
+           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label, \
+           (SELECT array_agg(r.votes ORDER BY r.place) FROM rank_tallies r \
+             WHERE r.poll_id = o.poll_id AND r.option_id = o.id) \
       FROM polls p \
       JOIN poll_options o ON o.poll_id = p.id \
       LEFT JOIN tallies t ON t.poll_id = o.poll_id AND t.option_id = o.id \
@@ -116,6 +126,8 @@ pub struct ResultsRow {
     pub event: Option<String>,
     /// `p.scale_min` … `p.scale_max_label`, when the poll is a scale
     pub scale: Option<Scale>,
+    /// the option's `rank_tallies` by place, when the poll is a ranking
+    pub places: Option<Vec<i64>>,
 }
 
 impl PollResults {
@@ -133,11 +145,7 @@ impl PollResults {
                 version: row.version,
                 open: row.open,
                 closes_at: row.closes_at,
-                choice: if row.choice == "multiple" {
-                    Choice::Multiple
-                } else {
-                    Choice::Single
-                },
+                choice: Choice::from_name(&row.choice).unwrap_or(Choice::Single),
                 hide_results: row.hide_results,
                 hidden: false,
                 event: row.event,
@@ -148,6 +156,8 @@ impl PollResults {
                 id: row.option_id,
                 label: row.label,
                 votes: Some(row.votes),
+                score: row.places.as_deref().map(borda_score),
+                places: row.places,
             });
         }
         if let Some(results) = &mut results {
@@ -185,6 +195,8 @@ impl PollResults {
         if view.hide_results && (view.open || view.event.is_some()) {
             for option in &mut view.options {
                 option.votes = None;
+                option.score = None;
+                option.places = None;
             }
             view.total = None;
             view.summary = None;
@@ -229,6 +241,7 @@ mod tests {
             hide_results: true,
             event: None,
             scale: None,
+            places: None,
         }
     }
 
@@ -272,6 +285,28 @@ mod tests {
         let hidden = results.public_view(CLOSES_AT - 1);
         assert!(hidden.hidden && hidden.summary.is_none());
         assert_eq!(hidden.scale, Some(scale), "the room still sees the scale");
+    }
+
+    #[test]
+    fn a_ranking_scores_each_option_by_borda_count_unless_hidden() {
+        // Three ballots over three options: a,b,c / a,c,b / b,a,c.
+        let rows =
+            [("a", [2, 1, 0]), ("b", [1, 1, 1]), ("c", [0, 1, 2])].map(|(id, places)| ResultsRow {
+                choice: "ranking".into(),
+                places: Some(places.to_vec()),
+                ..row(id, 3)
+            });
+        let results = PollResults::from_rows("p", rows).unwrap();
+        assert_eq!(results.choice, Choice::Ranking);
+        let scores: Vec<_> = results.options.iter().map(|o| o.score).collect();
+        assert_eq!(scores, [Some(5), Some(3), Some(1)]);
+        let json = serde_json::to_value(&results).unwrap();
+        assert_eq!(json["options"][2]["places"], serde_json::json!([0, 1, 2]));
+        let hidden = results.public_view(CLOSES_AT - 1);
+        assert!(hidden
+            .options
+            .iter()
+            .all(|o| o.score.is_none() && o.places.is_none()));
     }
 
     #[test]

@@ -3,14 +3,23 @@
 //! `option,label,votes,percent`, then one row per option, in display order. The percent
 //! is of ballots, with one decimal, rounded half up; a multiple-choice poll's percents
 //! can add up to more than 100.
+//!
+//! A ranking's export is `option,label,score,place_1,…,place_n` instead: the Borda
+//! score, then how many ballots put the option at each place.
 
-use tally_model::PollResults;
+use tally_model::{Choice, PollResults};
 
 /// `results` as CSV text.
 pub fn to_csv(results: &PollResults) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
+    if results.choice == Choice::Ranking {
+        write_ranking(&mut writer, results)?;
+        return writer
+            .into_inner()
+            .map_err(|error| csv::Error::from(error.into_error()));
+    }
     writer.write_record(["option", "label", "votes", "percent"])?;
     let ballots = results.total.unwrap_or(0);
     for option in &results.options {
@@ -25,6 +34,27 @@ pub fn to_csv(results: &PollResults) -> Result<Vec<u8>, csv::Error> {
     writer
         .into_inner()
         .map_err(|error| csv::Error::from(error.into_error()))
+}
+
+fn write_ranking(
+    writer: &mut csv::Writer<Vec<u8>>,
+    results: &PollResults,
+) -> Result<(), csv::Error> {
+    let places = results.options.len();
+    let mut header = vec!["option".to_owned(), "label".into(), "score".into()];
+    header.extend((1..=places).map(|place| format!("place_{place}")));
+    writer.write_record(&header)?;
+    for option in &results.options {
+        let mut record = vec![
+            option.id.clone(),
+            option.label.clone(),
+            option.score.unwrap_or(0).to_string(),
+        ];
+        let counts = option.places.as_deref().unwrap_or(&[]);
+        record.extend((0..places).map(|place| counts.get(place).copied().unwrap_or(0).to_string()));
+        writer.write_record(&record)?;
+    }
+    Ok(())
 }
 
 /// `part` of `whole` in percent with one decimal, rounded half up; `0.0` of nothing.
@@ -51,6 +81,8 @@ mod tests {
                     id: (*id).into(),
                     label: (*label).into(),
                     votes: Some(*votes),
+                    score: None,
+                    places: None,
                 })
                 .collect(),
             total: Some(total),
@@ -84,6 +116,21 @@ mod tests {
              a,Tea,2,66.7\r\n\
              b,\"Coffee, \"\"black\"\"\",1,33.3\r\n\
              c,\"two\nlines\",0,0.0\r\n"
+        );
+    }
+
+    #[test]
+    fn a_ranking_exports_its_scores_and_places() {
+        let mut ranking = results(&[("a", "Tea", 2), ("b", "Coffee", 2)], 2);
+        ranking.choice = Choice::Ranking;
+        ranking.options[0].score = Some(1);
+        ranking.options[0].places = Some(vec![1, 1]);
+        ranking.options[1].score = Some(1);
+        ranking.options[1].places = Some(vec![1, 1]);
+        let csv = String::from_utf8(to_csv(&ranking).unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            "option,label,score,place_1,place_2\r\na,Tea,1,1,1\r\nb,Coffee,1,1,1\r\n"
         );
     }
 

@@ -92,6 +92,7 @@ impl ResultsDatabase {
                         row.try_get(14)?,
                         row.try_get(15)?,
                     ),
+                    places: row.try_get(16)?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

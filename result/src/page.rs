@@ -4,6 +4,7 @@
 
 pub(crate) mod html;
 pub(crate) mod qr;
+pub(crate) mod ranking;
 pub(crate) mod view;
 
 use bytes::Bytes;

@@ -1,5 +1,6 @@
 //! Reading an event's requests out of their bodies: a new event as JSON
-//! (`{"title","questions":[{"question","options":[…],"choice"}]}`, where a scale
+//! (`{"title","questions":[{"question","options":[…],"choice"}]}`, `choice` one of
+//! `single`, `multiple` and `ranking`, where a scale
 //! question gives `"scale":{"min","max","min_label","max_label"}` instead of options) or
 //! as a browser's
 //! form (`title`, then per question a `question` field followed by its `option` fields
@@ -8,11 +9,14 @@
 
 use serde::Deserialize;
 use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
-use tally_model::{NewEvent, NewPoll, PollRuleError, Scale};
+use tally_model::{Choice, NewEvent, NewPoll, PollRuleError, Scale};
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
 use crate::poll_request::{choice_of, MAX_FORM_OPTIONS};
+
+/// What an event's question may ask for.
+const QUESTION_CHOICES: &[Choice] = &[Choice::Single, Choice::Multiple, Choice::Ranking];
 
 /// Most questions read from a form before giving up: well past [`MAX_EVENT_QUESTIONS`],
 /// so the rule's own message (422) answers an honest mistake, while a flood stops early.
@@ -98,7 +102,7 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
             };
             Ok(NewPoll {
                 question: question.question.trim().to_owned(),
-                choice: choice_of(question.choice.as_deref())?,
+                choice: choice_of(question.choice.as_deref(), QUESTION_CHOICES)?,
                 labels,
                 closes_at: None,
                 hide_results: false,

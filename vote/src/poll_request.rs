@@ -36,7 +36,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
             .map_err(|error| VoteError::Malformed(format!("invalid JSON poll: {error}")))?,
         BodyFormat::Form => decode_form(body)?,
     };
-    let choice = choice_of(raw.choice.as_deref())?;
+    let choice = choice_of(raw.choice.as_deref(), POLL_CHOICES)?;
     let closes_at = match raw.closes_at.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => {
@@ -53,15 +53,26 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
     })
 }
 
-/// The choice a request names: `single` (also when absent or empty) or `multiple`.
-pub(crate) fn choice_of(text: Option<&str>) -> Result<Choice, VoteError> {
-    match text.map(str::trim) {
-        None | Some("") | Some("single") => Ok(Choice::Single),
-        Some("multiple") => Ok(Choice::Multiple),
-        Some(other) => Err(VoteError::Malformed(format!(
-            "choice must be \"single\" or \"multiple\", not {:?}",
-            other.chars().take(40).collect::<String>()
-        ))),
+/// What a poll of its own may ask for; a ranking is an event's question, whose
+/// pages know how to order options.
+pub(crate) const POLL_CHOICES: &[Choice] = &[Choice::Single, Choice::Multiple];
+
+/// The choice a request names, one of `allowed`: `single` also when absent or empty.
+pub(crate) fn choice_of(text: Option<&str>, allowed: &[Choice]) -> Result<Choice, VoteError> {
+    let name = match text.map(str::trim) {
+        None | Some("") => Choice::Single.name(),
+        Some(name) => name,
+    };
+    match Choice::from_name(name) {
+        Some(choice) if allowed.contains(&choice) => Ok(choice),
+        _ => {
+            let names: Vec<String> = allowed.iter().map(|c| format!("{:?}", c.name())).collect();
+            Err(VoteError::Malformed(format!(
+                "choice must be {}, not {:?}",
+                names.join(" or "),
+                name.chars().take(40).collect::<String>()
+            )))
+        }
     }
 }
 

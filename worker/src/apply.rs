@@ -6,7 +6,8 @@
 //! - an entry replaces a ballot only if its id is larger, so a redelivered entry (same
 //!   id) or an older one changes nothing;
 //! - tallies move by the difference between the old and the new ballot, in the same
-//!   transaction, so they always equal a recount.
+//!   transaction, so they always equal a recount (for a ranking, so do the per-place
+//!   counts of `rank_tallies`).
 //!
 //! Poll and event commands go in the same transaction (see [`crate::commands`] and
 //! [`crate::events`]): creations first, so that votes later in the batch find their
@@ -14,11 +15,12 @@
 //! answered them `202` while it was open.
 //!
 //! Rows are locked in (poll, voter) order, then tallies in (poll, option) order, then
-//! polls by id, then events by id, so concurrent workers cannot deadlock on each other.
+//! rank tallies in (poll, option, place) order, then polls by id, then events by id, so
+//! concurrent workers cannot deadlock on each other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use tally_model::{EntryId, PollDefinition, VoteEntry};
+use tally_model::{Choice, EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
 
 use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
@@ -140,7 +142,13 @@ pub async fn apply_entries(
     let newest = newest_per_voter(&valid);
     outcome.unchanged += valid.len() - newest.len();
 
-    let mut deltas = TallyDeltas::default();
+    let mut deltas = TallyDeltas::ranking(
+        definitions
+            .values()
+            .filter(|poll| poll.choice == Choice::Ranking)
+            .map(|poll| poll.id.clone())
+            .collect(),
+    );
     let created = insert_new_ballots(&transaction, &newest).await?;
     for vote in newest.iter().filter(|v| created.contains(&key_of(v))) {
         deltas.add_ballot(&vote.entry, 1);
@@ -359,10 +367,21 @@ async fn replace_ballots(
 #[derive(Debug, Default)]
 struct TallyDeltas {
     options: BTreeMap<(String, String), i64>,
+    /// (poll, option, place) of ranking polls.
+    places: BTreeMap<(String, String, i32), i64>,
     ballots: BTreeMap<String, i64>,
+    /// The polls of the batch that are rankings: their ballots move places too.
+    rankings: HashSet<String>,
 }
 
 impl TallyDeltas {
+    fn ranking(rankings: HashSet<String>) -> Self {
+        TallyDeltas {
+            rankings,
+            ..TallyDeltas::default()
+        }
+    }
+
     fn add_ballot(&mut self, entry: &VoteEntry, sign: i64) {
         self.add_options(&entry.poll, &entry.options, sign);
         *self.ballots.entry(entry.poll.clone()).or_default() += sign;
@@ -376,6 +395,14 @@ impl TallyDeltas {
                 .options
                 .entry((poll.to_owned(), option.clone()))
                 .or_default() += sign;
+        }
+        if self.rankings.contains(poll) {
+            for (place, option) in (0..).zip(options) {
+                *self
+                    .places
+                    .entry((poll.to_owned(), option.clone(), place))
+                    .or_default() += sign;
+            }
         }
     }
 
@@ -403,6 +430,27 @@ impl TallyDeltas {
                               ORDER BY p, o) AS d
                       WHERE t.poll_id = d.p AND t.option_id = d.o",
                     &[&polls, &options, &deltas],
+                )
+                .await?;
+        }
+        let moved: Vec<(&(String, String, i32), &i64)> = self
+            .places
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .collect();
+        if !moved.is_empty() {
+            let polls: Vec<&str> = moved.iter().map(|((p, _, _), _)| p.as_str()).collect();
+            let options: Vec<&str> = moved.iter().map(|((_, o, _), _)| o.as_str()).collect();
+            let places: Vec<i32> = moved.iter().map(|((_, _, r), _)| *r).collect();
+            let deltas: Vec<i64> = moved.iter().map(|(_, d)| **d).collect();
+            transaction
+                .execute(
+                    "UPDATE rank_tallies t SET votes = t.votes + d.delta
+                       FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[])
+                                AS u(p, o, r, delta)
+                              ORDER BY p, o, r) AS d
+                      WHERE t.poll_id = d.p AND t.option_id = d.o AND t.place = d.r",
+                    &[&polls, &options, &places, &deltas],
                 )
                 .await?;
         }
@@ -465,5 +513,28 @@ mod tests {
         assert_eq!(deltas.options[&("p".into(), "b".into())], 1);
         assert_eq!(deltas.ballots["p"], 0);
         assert_eq!(deltas.changed_polls(), ["p"]);
+    }
+
+    #[test]
+    fn a_changed_ranking_moves_each_option_between_places() {
+        let mut deltas = TallyDeltas::ranking(["r".to_owned()].into());
+        deltas.add_options("r", &["a".into(), "b".into()], -1);
+        deltas.add_options("r", &["b".into(), "a".into()], 1);
+        deltas.add_options("p", &["a".into()], 1);
+        let moved: Vec<_> = deltas
+            .places
+            .iter()
+            .map(|((poll, option, place), delta)| (poll.as_str(), option.as_str(), *place, *delta))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("r", "a", 0, -1),
+                ("r", "a", 1, 1),
+                ("r", "b", 0, 1),
+                ("r", "b", 1, -1)
+            ],
+            "a poll that is not a ranking has no places"
+        );
     }
 }

@@ -9,8 +9,7 @@
 //! - A poll whose closing time passes is closed by housekeeping ([`close_expired`]), so
 //!   that its results are published again (hidden counts revealed) without a vote.
 
-use tally_model::poll_entry::choice_name;
-use tally_model::{CreateEntry, EntryId, NewPoll, Scale, StatusEntry};
+use tally_model::{Choice, CreateEntry, EntryId, NewPoll, Scale, StatusEntry};
 use tokio_postgres::Transaction;
 
 /// A poll creation read from the stream, with the id of its entry.
@@ -89,7 +88,7 @@ pub async fn insert_poll(
             &[
                 &row.id,
                 &poll.question,
-                &choice_name(poll.choice),
+                &poll.choice.name(),
                 &closes_at,
                 &poll.hide_results,
                 &row.admin_hash,
@@ -124,6 +123,18 @@ pub async fn insert_poll(
             &[&row.id, &ids],
         )
         .await?;
+    if poll.choice == Choice::Ranking {
+        // Every option can take every place.
+        transaction
+            .execute(
+                "INSERT INTO rank_tallies (poll_id, option_id, place)
+                 SELECT $1, o.id, p.place
+                   FROM unnest($2::text[]) AS o(id),
+                        generate_series(0, cardinality($2::text[]) - 1) AS p(place)",
+                &[&row.id, &ids],
+            )
+            .await?;
+    }
     Ok(true)
 }
 

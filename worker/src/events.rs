@@ -340,11 +340,7 @@ pub async fn load_event_definitions(
             definition.questions.push(EventQuestion {
                 poll: row.get(9),
                 question: row.get(10),
-                choice: if row.get::<_, &str>(11) == "multiple" {
-                    Choice::Multiple
-                } else {
-                    Choice::Single
-                },
+                choice: Choice::from_name(row.get(11)).unwrap_or(Choice::Single),
                 scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
             });
         }

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "scale_questions",
         include_str!("../migrations/0004_scale_questions.sql"),
     ),
+    (
+        5,
+        "ranking_questions",
+        include_str!("../migrations/0005_ranking_questions.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

@@ -88,11 +88,7 @@ pub async fn load_definitions(
             definitions.push(PollDefinition {
                 id,
                 question: row.get(1),
-                choice: if row.get::<_, &str>(2) == "multiple" {
-                    Choice::Multiple
-                } else {
-                    Choice::Single
-                },
+                choice: Choice::from_name(row.get(2)).unwrap_or(Choice::Single),
                 open: row.get(3),
                 options: Vec::new(),
                 closes_at: row
@@ -136,6 +132,7 @@ pub async fn read_results(
             hide_results: row.get(10),
             event: row.get(11),
             scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
+            places: row.get(16),
         }),
     ))
 }

@@ -151,7 +151,7 @@ mod tests {
         PageView {
             poll: "Qu3st10n01".into(),
             question: "Lunch?".into(),
-            multiple: false,
+            choice: tally_model::Choice::Single,
             open: true,
             closes_at: None,
             hidden,
@@ -160,6 +160,8 @@ mod tests {
                 id: "a".into(),
                 label: "Soup".into(),
                 votes: (!hidden).then_some(1),
+                score: None,
+                places: None,
             }],
         }
     }

@@ -128,11 +128,7 @@ impl EventStore {
             questions.push(EventQuestion {
                 poll,
                 question: row.try_get(8)?,
-                choice: if choice == "multiple" {
-                    Choice::Multiple
-                } else {
-                    Choice::Single
-                },
+                choice: Choice::from_name(&choice).unwrap_or(Choice::Single),
                 scale: Scale::from_columns(
                     row.try_get(10)?,
                     row.try_get(11)?,

@@ -6,6 +6,9 @@ use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
+use tally_model::Choice;
+
+use super::ranking;
 use super::view::PageView;
 
 /// The script that enhances a poll's page (and the error pages, where it does nothing).
@@ -99,7 +102,7 @@ pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
         poll = attr(&view.poll),
         open = view.open,
         hidden = view.hidden,
-        choice = if view.multiple { "multiple" } else { "single" },
+        choice = view.choice.name(),
         eyebrow = if view.open { "Poll" } else { "Poll · closed" },
     );
     if view.open {
@@ -125,18 +128,22 @@ pub(crate) fn vote_page(view: &PageView, chosen: &[String]) -> String {
     out
 }
 
-/// The form: radio buttons or checkboxes posting to `/vote`.
+/// The form: radio buttons, checkboxes, or one select per place, posting to `/vote`.
 pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
-    let (kind, hint) = if view.multiple {
-        (
+    let multiple = view.choice == Choice::Multiple;
+    let (kind, hint) = match view.choice {
+        Choice::Multiple => (
             "checkbox",
             "Pick one or more. You can change your vote while the poll is open.",
-        )
-    } else {
-        (
+        ),
+        Choice::Single => (
             "radio",
             "Pick one. You can change your vote while the poll is open.",
-        )
+        ),
+        Choice::Ranking => (
+            "",
+            "Put every option in order, your favourite first. You can change your vote while voting is open.",
+        ),
     };
     if let Some(closes_at) = &view.closes_at {
         let _ = writeln!(
@@ -160,13 +167,20 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
 "#,
         poll = attr(&view.poll),
     );
+    if view.choice == Choice::Ranking {
+        ranking::places(out, view, chosen);
+        out.push_str(
+            "        </fieldset>\n        <button class=\"button\" type=\"submit\">Vote</button>\n      </form>\n",
+        );
+        return;
+    }
     for (index, option) in view.options.iter().enumerate() {
         let checked = if chosen.contains(&option.id) {
             " checked"
         } else {
             ""
         };
-        let required = if view.multiple { "" } else { " required" };
+        let required = if multiple { "" } else { " required" };
         let _ = write!(
             out,
             r#"          <label class="option option--c{palette}">
@@ -198,6 +212,10 @@ pub(crate) fn results(out: &mut String, view: &PageView, chosen: &[String], hidd
             return;
         }
     };
+    if view.choice == Choice::Ranking {
+        ranking::scores(out, view, total);
+        return;
+    }
     out.push_str("      <ol id=\"results\" class=\"results\" aria-label=\"Votes per option\">\n");
     for (index, option) in view.options.iter().enumerate() {
         let votes = option.votes.unwrap_or(0).max(0);
@@ -246,7 +264,7 @@ mod tests {
         PageView {
             poll: "p1".into(),
             question: "<script>alert(1)</script> & \"quotes\"".into(),
-            multiple: false,
+            choice: Choice::Single,
             open,
             closes_at: None,
             hidden,
@@ -256,11 +274,15 @@ mod tests {
                     id: "a".into(),
                     label: "Tea <b>".into(),
                     votes: (!hidden).then_some(2),
+                    score: None,
+                    places: None,
                 },
                 ViewOption {
                     id: "b".into(),
                     label: "Coffee".into(),
                     votes: (!hidden).then_some(1),
+                    score: None,
+                    places: None,
                 },
             ],
         }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{header, HeaderMap};
 use serde::Deserialize;
 use tally_model::poll::is_valid_option_id;
+use tally_model::Choice;
 
 /// The readable cookie the vote service sets after a vote, followed by the poll id.
 const CHOICE_COOKIE_PREFIX: &str = "tally_choice_";
@@ -21,6 +22,12 @@ pub(crate) struct ViewOption {
     /// Ballots that chose it; `None` while hidden.
     #[serde(default)]
     pub(crate) votes: Option<i64>,
+    /// A ranking's Borda score; `None` while hidden and for other questions.
+    #[serde(default)]
+    pub(crate) score: Option<i64>,
+    /// A ranking's ballots per place, first place first; `None` while hidden.
+    #[serde(default)]
+    pub(crate) places: Option<Vec<i64>>,
 }
 
 /// The results document as the page reads it. Fields added to the document for created
@@ -57,8 +64,8 @@ pub(crate) struct PageView {
     pub(crate) poll: String,
     /// The question.
     pub(crate) question: String,
-    /// Checkboxes (true) or radio buttons.
-    pub(crate) multiple: bool,
+    /// Radio buttons, checkboxes, or a select per place.
+    pub(crate) choice: Choice,
     /// Whether votes are taken now.
     pub(crate) open: bool,
     /// When the poll closes by itself (RFC 3339), if it does.
@@ -90,12 +97,20 @@ impl PageView {
             || document.options.iter().any(|option| option.votes.is_none());
         let mut options = document.options;
         if hidden {
-            options.iter_mut().for_each(|option| option.votes = None);
+            options.iter_mut().for_each(|option| {
+                option.votes = None;
+                option.score = None;
+                option.places = None;
+            });
         }
         Ok(PageView {
             poll: document.poll,
             question: document.question,
-            multiple: document.choice.as_deref() == Some("multiple"),
+            choice: document
+                .choice
+                .as_deref()
+                .and_then(Choice::from_name)
+                .unwrap_or(Choice::Single),
             open,
             closes_at: document.closes_at.filter(|text| !text.is_empty()),
             hidden,
@@ -153,7 +168,7 @@ mod tests {
     #[test]
     fn a_plain_document_is_an_open_single_choice_poll_with_counts() {
         let view = PageView::from_document(&document(""), NOW).unwrap();
-        assert!(view.open && !view.multiple && !view.hidden);
+        assert!(view.open && view.choice == Choice::Single && !view.hidden);
         assert_eq!(view.total, Some(4));
         assert_eq!(view.options[0].votes, Some(3));
     }
@@ -179,7 +194,7 @@ mod tests {
         assert!(!view.open && !view.hidden);
         let future = document(r#","closes_at":"2099-01-01T00:00:00Z","choice":"multiple""#);
         let view = PageView::from_document(&future, NOW).unwrap();
-        assert!(view.open && view.multiple);
+        assert!(view.open && view.choice == Choice::Multiple);
     }
 
     #[test]

@@ -1,0 +1,141 @@
+//! The event API as tests drive it: create an event, wait for it, send the presenter's
+//! commands, and wait for a results document that satisfies a test.
+
+use http::{Method, StatusCode};
+use redis::AsyncCommands;
+use serde_json::Value;
+use tally_testkit::eventually;
+
+use crate::stack::WAIT;
+use crate::{Client, Reply, Stack};
+
+/// `Content-Type` of the JSON API.
+pub const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// Asks for JSON answers (errors included) rather than pages.
+pub const ACCEPT_JSON: (&str, &str) = ("accept", "application/json");
+
+/// An event as its creator holds it.
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    /// The join code.
+    pub code: String,
+    /// The owner's token.
+    pub token: String,
+    /// The questions' poll ids, in order.
+    pub questions: Vec<String>,
+}
+
+impl OwnedEvent {
+    /// The owner's `Authorization` header value.
+    pub fn authorization(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+}
+
+/// `POST /events` with `body` as JSON.
+pub async fn create_event(client: &Client, body: &Value) -> Reply {
+    client
+        .send(
+            Method::POST,
+            "/events",
+            &[JSON, ACCEPT_JSON],
+            body.to_string(),
+        )
+        .await
+}
+
+/// Creates the event `body` describes (asserting `202`) and waits until the room can
+/// read it.
+pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
+    let reply = create_event(client, body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    let answer = reply.json();
+    let text = |value: &Value| value.as_str().expect("a string").to_owned();
+    let event = OwnedEvent {
+        code: text(&answer["code"]),
+        token: text(&answer["owner_token"]),
+        questions: answer["questions"]
+            .as_array()
+            .expect("question ids")
+            .iter()
+            .map(text)
+            .collect(),
+    };
+    eventually(WAIT, "the event appears", || async {
+        (client.get(&format!("/events/{}", event.code)).await.status == StatusCode::OK)
+            .then_some(())
+    })
+    .await;
+    event
+}
+
+/// Sends the presenter's `action` (an empty JSON body) and asserts `202`.
+pub async fn event_command(client: &Client, event: &OwnedEvent, action: &str) {
+    let authorization = event.authorization();
+    let reply = client
+        .send(
+            Method::POST,
+            &format!("/events/{}/{action}", event.code),
+            &[JSON, ACCEPT_JSON, ("authorization", &authorization)],
+            "{}",
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::ACCEPTED,
+        "{action}: {:?}",
+        reply.body
+    );
+}
+
+/// Waits until `GET path` (with `headers`) answers a document for which `done` holds.
+pub async fn results_where(
+    client: &Client,
+    path: &str,
+    headers: &[(&str, &str)],
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(WAIT, what, || async {
+        let reply = client.send(Method::GET, path, headers, "").await;
+        (reply.status == StatusCode::OK && done(&reply.json())).then(|| reply.json())
+    })
+    .await
+}
+
+/// `poll`'s results document as the result service rebuilds it from Postgres: the
+/// stream drained, then Redis's cached copy deleted before the read.
+pub async fn results_from_postgres(stack: &Stack, client: &Client, poll: &str) -> Value {
+    stack.wait_drained().await;
+    let _: i64 = stack
+        .redis()
+        .await
+        .del(stack.keys.results_cache(poll))
+        .await
+        .expect("DEL");
+    client.get(&format!("/results/{poll}")).await.json()
+}
+
+/// The id of the last entry ever appended to the vote stream: unlike its length, which
+/// falls as the worker trims applied entries, it moves only when something is queued.
+pub async fn last_entry_id(stack: &Stack) -> String {
+    let info: redis::streams::StreamInfoStreamReply = stack
+        .redis()
+        .await
+        .xinfo_stream(stack.keys.vote_stream())
+        .await
+        .expect("XINFO STREAM");
+    info.last_generated_id
+}
+
+/// Entries in the vote stream, to show that a refused request queued nothing (where no
+/// worker trims it meanwhile; see [`last_entry_id`]).
+pub async fn stream_length(stack: &Stack) -> i64 {
+    stack
+        .redis()
+        .await
+        .xlen(stack.keys.vote_stream())
+        .await
+        .expect("XLEN")
+}
