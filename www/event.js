@@ -24,7 +24,7 @@
 
     const CODE = main.dataset.event;
     const card = main.querySelector(".card") || main;
-    const fromServer = { poll: main.dataset.poll || "", checked: checkedIn(card) };
+    const fromServer = { poll: main.dataset.poll || "", checked: checkedIn(card), ranked: rankedIn(card) };
 
     let view = null;        // the latest EventView
     let results = null;     // the latest results of the current question
@@ -37,6 +37,13 @@
 
     function checkedIn(root) {
       return Array.from(root.querySelectorAll("input[name=option]:checked")).map((i) => i.value);
+    }
+
+    // A ranking's order as the page shows it (hidden inputs, one per place), or as the
+    // server's page had it (one select per place).
+    function rankedIn(root) {
+      const fields = root.querySelectorAll(".ranking input[name=option], select[name=option]");
+      return Array.from(fields).map((field) => field.value);
     }
 
     // Replaces the server's markup below the eyebrow with elements this script keeps up
@@ -142,24 +149,33 @@
     // the question or its options change, keeping what the person had ticked.
     function paintBallot(current, data) {
       const form = el.ballot;
-      const multiple = (data && data.choice ? data.choice : current.choice) === "multiple";
+      const choice = data && data.choice ? data.choice : current.choice;
+      const multiple = choice === "multiple";
+      const ranking = choice === "ranking";
       const scale = data && data.scale ? data.scale : current.scale;
       el["choice-hint"].textContent = scale ?
         "Pick a number from " + scale.min + " to " + scale.max + ". You can change your vote while voting is open." :
-        multiple ? "Pick one or more. You can change your vote while voting is open." :
-          "Pick one. You can change your vote while voting is open.";
+        ranking ? "Put every option in order, your favourite first: move them with the arrows. You can change your vote while voting is open." :
+          multiple ? "Pick one or more. You can change your vote while voting is open." :
+            "Pick one. You can change your vote while voting is open.";
       el["scale-ends"].textContent = Tally.scaleEndsText(scale);
       el["scale-ends"].hidden = !el["scale-ends"].textContent;
       el.options.classList.toggle("options--scale", !!scale);
-      const signature = data ? current.poll + "|" + (multiple ? "m|" : "s|") +
+      const signature = data ? current.poll + "|" + choice + "|" +
         data.options.map((o) => o.id + "=" + (o.label || "")).join("|") : "";
       if (form.dataset.signature !== signature) {
-        const keep = form.elements.poll.value === current.poll ? checkedIn(form) :
+        const samePoll = form.elements.poll.value === current.poll;
+        const keep = samePoll ? (ranking ? rankedIn(form) : checkedIn(form)) :
           current.poll === fromServer.poll && fromServer.checked.length ? fromServer.checked :
-            chosen(current.poll);
-        for (const label of el.options.querySelectorAll(".option")) label.remove();
+            current.poll === fromServer.poll && fromServer.ranked.length ? fromServer.ranked :
+              chosen(current.poll);
+        for (const label of el.options.querySelectorAll(".option, .ranking")) label.remove();
         form.elements.poll.value = current.poll;
         form.dataset.signature = signature;
+        if (ranking) {
+          rankingList(data ? data.options : [], keep);
+          return paintVoting(data);
+        }
         (data ? data.options : []).forEach((option, index) => {
           const label = document.createElement("label");
           label.className = scale ? "option option--point" : "option option--c" + (index % 4);
@@ -175,6 +191,68 @@
           el.options.appendChild(label);
         });
       }
+      paintVoting(data);
+    }
+
+    // A ranking's options in the order `keep` names (when it names every one), each
+    // with buttons that move it up or down a place; focus follows the moved option.
+    function rankingList(options, keep) {
+      const ids = options.map((o) => o.id);
+      const order = keep.length === ids.length && ids.every((id) => keep.includes(id)) ?
+        keep.map((id) => options[ids.indexOf(id)]) : options.slice();
+      const list = document.createElement("ol");
+      list.className = "ranking";
+      order.forEach((option, index) => {
+        const item = document.createElement("li");
+        item.className = "option option--rank option--c" + (ids.indexOf(option.id) % 4);
+        item.innerHTML = '<input type="hidden" name="option"><span class="rank-place"></span>' +
+          '<span class="option-label"></span><span class="rank-moves">' +
+          '<button type="button" class="rank-move" data-move="-1"><span aria-hidden="true">↑</span></button>' +
+          '<button type="button" class="rank-move" data-move="1"><span aria-hidden="true">↓</span></button></span>';
+        item.querySelector("input").value = option.id;
+        const label = option.label || option.id;
+        item.querySelector(".option-label").textContent = label;
+        item.querySelector('[data-move="-1"]').setAttribute("aria-label", "Move " + label + " up");
+        item.querySelector('[data-move="1"]').setAttribute("aria-label", "Move " + label + " down");
+        list.appendChild(item);
+      });
+      list.addEventListener("click", (event) => {
+        const button = event.target.closest(".rank-move");
+        if (!button) return;
+        const item = button.closest("li");
+        const sibling = button.dataset.move === "-1" ? item.previousElementSibling : item.nextElementSibling;
+        if (!sibling) return;
+        if (button.dataset.move === "-1") sibling.before(item); else sibling.after(item);
+        numberPlaces(list);
+        // At the top or the bottom the pressed button is disabled: focus its neighbour.
+        const other = item.querySelector('[data-move="' + (button.dataset.move === "-1" ? "1" : "-1") + '"]');
+        (button.disabled ? other : button).focus();
+        const place = Array.from(list.children).indexOf(item);
+        Tally.announce(el.status, item.querySelector(".option-label").textContent + " is now " + ordinal(place) + ".");
+      });
+      el.options.appendChild(list);
+      numberPlaces(list);
+    }
+
+    function numberPlaces(list) {
+      Array.from(list.children).forEach((item, index) => {
+        item.querySelector(".rank-place").textContent = ordinal(index);
+        item.querySelector('[data-move="-1"]').disabled = index === 0;
+        item.querySelector('[data-move="1"]').disabled = index === list.children.length - 1;
+      });
+    }
+
+    // "1st", "2nd", "3rd", "4th" for the place at `index` (0 for the first).
+    function ordinal(index) {
+      const n = index + 1;
+      const teen = n % 100 >= 11 && n % 100 <= 13;
+      const suffix = teen ? "th" : ({ 1: "st", 2: "nd", 3: "rd" })[n % 10] || "th";
+      return n + suffix;
+    }
+
+    // Whether the form is shown, takes votes, or says why not.
+    function paintVoting(data) {
+      const form = el.ballot;
       el["loading-options"].hidden = !!data;
       el.options.hidden = !data;
       el.submit.disabled = !data || form.getAttribute("aria-busy") === "true";
@@ -216,7 +294,7 @@
     async function vote() {
       const form = el.ballot;
       const poll = form.elements.poll.value;
-      const options = checkedIn(form);
+      const options = form.querySelector(".ranking") ? rankedIn(form) : checkedIn(form);
       if (!options.length) {
         Tally.announce(el.status, "Choose an answer first.", true);
         return;

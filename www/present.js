@@ -177,7 +177,8 @@
         item.querySelector(".agenda-question").textContent = question.question;
         item.querySelector(".agenda-kind").textContent = question.scale ?
           "Scale " + question.scale.min + "–" + question.scale.max :
-          question.choice === "multiple" ? "Several answers" : "One answer";
+          question.choice === "ranking" ? "Ranking" :
+            question.choice === "multiple" ? "Several answers" : "One answer";
         item.querySelector("button").addEventListener("click", (event) =>
           command("show", event.currentTarget, { position: index }));
         agenda.appendChild(item);

@@ -121,15 +121,24 @@
   Bars.prototype.update = function (data, mine) {
     const hidden = !!data.hidden || data.total === null ||
       data.options.some((o) => o.votes === null || o.votes === undefined);
+    // A ranking's bars are Borda points, longest first, out of a first place on every
+    // ballot; any other question's are votes, in display order, out of the ballots.
+    const ranking = data.choice === "ranking";
+    const value = (o) => Math.max(0, Number(ranking ? o.score : o.votes) || 0);
     const votes = data.options.map((o) => Math.max(0, Number(o.votes) || 0));
     const total = Number.isFinite(data.total) ? data.total : votes.reduce((a, b) => a + b, 0);
+    const full = ranking ? total * Math.max(1, data.options.length - 1) : total;
+    const order = data.options.map((option, i) => i);
+    if (ranking && !hidden) order.sort((a, b) => value(data.options[b]) - value(data.options[a]) || a - b);
+    this.list.classList.toggle("results--ranking", ranking);
     const seen = new Set();
-    data.options.forEach((option, i) => {
+    order.forEach((i) => {
+      const option = data.options[i];
       const row = this.row(option, i);
+      if (ranking) this.list.appendChild(row); // in score order
       seen.add(option.id);
       row.querySelector(".result-label").textContent = option.label || option.id;
-      row.querySelector(".result-mine").hidden = !(mine || []).includes(option.id);
-      const share = total > 0 ? (votes[i] / total) * 100 : 0;
+      row.querySelector(".result-mine").hidden = ranking || !(mine || []).includes(option.id);
       if (hidden) {
         delete row.dataset.votes;
         row.querySelector(".result-count").textContent = "hidden";
@@ -137,10 +146,23 @@
         row.querySelector(".result-bar").style.width = "0%";
         return;
       }
+      const now = value(option);
       const before = Number(row.dataset.votes || 0);
-      row.dataset.votes = String(votes[i]);
-      row.querySelector(".result-bar").style.width = Math.min(100, share) + "%";
-      this.roll(row, before, votes[i], total);
+      row.dataset.votes = String(now);
+      row.querySelector(".result-bar").style.width = Math.min(100, full > 0 ? (now / full) * 100 : 0) + "%";
+      const countEl = row.querySelector(".result-count");
+      const pctEl = row.querySelector(".result-pct");
+      const firsts = ranking && Array.isArray(option.places) ? Number(option.places[0]) || 0 : 0;
+      this.roll(row, before, now, (n) => {
+        if (ranking) {
+          // The points are the figure people compare: in the place a share takes.
+          countEl.textContent = counter.format(firsts) + (firsts === 1 ? " first place" : " first places");
+          pctEl.textContent = pointsText(n);
+        } else {
+          countEl.textContent = votesText(n);
+          pctEl.textContent = percentText(total > 0 ? (n / total) * 100 : 0);
+        }
+      });
     });
     for (const [id, row] of this.rows) {
       if (!seen.has(id)) { row.remove(); this.rows.delete(id); }
@@ -148,14 +170,8 @@
     return { hidden: hidden, total: hidden ? null : total };
   };
 
-  // Sets a row's count and percentage, rolling the figures from `from` to `to`.
-  Bars.prototype.roll = function (row, from, to, total) {
-    const countEl = row.querySelector(".result-count");
-    const pctEl = row.querySelector(".result-pct");
-    const show = (n) => {
-      countEl.textContent = votesText(n);
-      pctEl.textContent = percentText(total > 0 ? (n / total) * 100 : 0);
-    };
+  // Shows a row's figures with show(n), rolling n from `from` to `to`.
+  Bars.prototype.roll = function (row, from, to, show) {
     cancelAnimationFrame(row._tallyFrame);
     if (!this.animate || reducedMotion() || from === to) { show(to); return; }
     const DURATION_MS = 600;
@@ -168,6 +184,11 @@
     };
     row._tallyFrame = requestAnimationFrame(step);
   };
+
+  // "1 point", "12 points" (a ranking's Borda score).
+  function pointsText(n) {
+    return counter.format(n) + (n === 1 ? " point" : " points");
+  }
 
   const averager = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
