@@ -1,15 +1,11 @@
 /* Tally events: what the audience page, the presenter view and the projector view
    share. The join code in the address, the presenter's key, and the event's live feed
-   (/live/e/<code>), which reconnects with back-off, drops stale frames and, when no
-   WebSocket can be opened at all, falls back to asking over HTTP every few seconds. */
+   (/live/e/<code>, on Tally.LiveSocket: it reconnects with back-off and, when no
+   WebSocket can be opened at all, falls back to asking over HTTP every few seconds),
+   which drops stale frames. */
 (function () {
   "use strict";
 
-  const RETRY_FIRST_MS = 500;       // first reconnect soon: most drops are brief
-  const RETRY_MAX_MS = 15000;       // never wait longer than this between tries
-  const FALLBACK_AFTER = 3;         // sockets in a row that never got a frame before polling
-  const FALLBACK_EVERY_MS = 3000;   // polling is the exception: a few seconds behind is fine
-  const NO_SUCH_EVENT = 4404;       // close code the result service uses
   const KEY_PREFIX = "tally_presenter_"; // localStorage name of a presenter key, per code
 
   // The 8-digit join code in /e/<code>, /e/<code>/present or /e/<code>/screen, or "".
@@ -78,22 +74,24 @@
     this.code = code;
     this.on = on;
     this.headers = headers || {};
-    this.socket = null;
-    this.attempt = 0;
-    this.silent = 0;            // sockets in a row that closed before their first frame
-    this.retryTimer = null;
-    this.pollTimer = null;
-    this.gone = false;
     this.eventVersion = -Infinity;
     this.current = null;        // the poll of the question shown now
     this.versions = new Map();  // poll → highest results version seen
-    window.addEventListener("online", () => this.nudge());
-    document.addEventListener("visibilitychange", () => { if (!document.hidden) this.nudge(); });
+    // Reconnects with back-off; falls back to refresh() when no socket can be opened.
+    this.live = new Tally.LiveSocket("/live/e/" + encodeURIComponent(code), {
+      frame: (frame) => {
+        if (frame.type === "event") { this.acceptEvent(frame.event); return "live"; }
+        if (frame.type === "results") { this.acceptResults(frame.results); return null; }
+        if (frame.type === "status") return frame.state === "live" ? "live" : "reconnecting";
+        return null;
+      },
+      state: (state) => on.state(state),
+      refresh: () => this.refresh(),
+    });
   }
 
   Feed.prototype.start = function () {
-    this.on.state("connecting");
-    this.connect();
+    this.live.start();
   };
 
   // Takes an EventView unless an older one than already seen; true when taken.
@@ -119,89 +117,9 @@
     return true;
   };
 
-  Feed.prototype.url = function () {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + location.host + "/live/e/" + encodeURIComponent(this.code);
-  };
-
-  Feed.prototype.connect = function () {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    if (this.gone) return;
-    let ws;
-    try {
-      ws = new WebSocket(this.url());
-    } catch (e) {
-      this.silent += 1;
-      this.retry();
-      return;
-    }
-    this.socket = ws;
-    let heard = false;
-    ws.addEventListener("message", (message) => {
-      let frame;
-      try { frame = JSON.parse(message.data); } catch (e) { return; }
-      if (!heard) {
-        heard = true;
-        this.attempt = 0;
-        this.silent = 0;
-        this.stopPolling();
-      }
-      if (frame.type === "event") {
-        this.on.state("live");
-        this.acceptEvent(frame.event);
-      } else if (frame.type === "results") {
-        this.acceptResults(frame.results);
-      } else if (frame.type === "status") {
-        this.on.state(frame.state === "live" ? "live" : "reconnecting");
-      }
-    });
-    ws.addEventListener("close", (event) => {
-      if (this.socket !== ws) return;
-      this.socket = null;
-      if (event.code === NO_SUCH_EVENT) {
-        this.end();
-        return;
-      }
-      if (!heard) this.silent += 1;
-      this.retry();
-    });
-  };
-
-  // Exponential back-off with jitter, so a restarted server is not hit by every phone at once.
-  Feed.prototype.retry = function () {
-    this.on.state("reconnecting");
-    if (this.silent >= FALLBACK_AFTER) this.startPolling();
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, this.attempt));
-    this.attempt += 1;
-    this.retryTimer = setTimeout(() => this.connect(), ceiling / 2 + Math.random() * (ceiling / 2));
-  };
-
-  // Back online or back in view: try at once instead of waiting out the back-off.
-  Feed.prototype.nudge = function () {
-    if (!this.socket && this.retryTimer && !this.gone) this.connect();
-  };
-
+  // No such event: stop for good.
   Feed.prototype.end = function () {
-    this.gone = true;
-    clearTimeout(this.retryTimer);
-    this.stopPolling();
-    if (this.socket) this.socket.close();
-    this.on.state("gone");
-  };
-
-  Feed.prototype.startPolling = function () {
-    if (this.pollTimer || this.gone) return;
-    const tick = async () => {
-      await this.refresh();
-      if (this.pollTimer) this.pollTimer = setTimeout(tick, FALLBACK_EVERY_MS);
-    };
-    this.pollTimer = setTimeout(tick, 0);
-  };
-
-  Feed.prototype.stopPolling = function () {
-    clearTimeout(this.pollTimer);
-    this.pollTimer = null;
+    this.live.end();
   };
 
   // Asks once over HTTP for the event and its current question's results, through the

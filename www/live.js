@@ -1,13 +1,10 @@
-/* Tally live results: the poll's tallies over a WebSocket (/live/<poll>), drawn as big
-   bars for a projector; reconnects with backoff and says so while it does. */
+/* Tally live results: the poll's tallies over a WebSocket (/live/<poll>, Tally.PollFeed),
+   drawn as big bars for a projector; says so while the feed reconnects. */
 (function () {
   "use strict";
 
   const POLL = Tally.pollFromPath();
-  const RETRY_FIRST_MS = 500;        // first reconnect soon: most drops are brief
-  const RETRY_MAX_MS = 15000;        // never wait longer than this between tries
   const ANNOUNCE_EVERY_MS = 5000;    // a screen reader hears a summary at most this often
-  const NO_SUCH_POLL = 4404;         // close code the result service uses
 
   const question = document.getElementById("question");
   const pollState = document.getElementById("poll-state");
@@ -17,9 +14,6 @@
   const announcer = document.getElementById("announcer");
   const bars = new Tally.Bars(document.getElementById("results"), true);
 
-  let socket = null;
-  let attempt = 0;
-  let retryTimer = null;
   let gone = false;
   let lastTotal = null;
   let lastVersion = null;
@@ -76,72 +70,25 @@
     }, ANNOUNCE_EVERY_MS);
   }
 
-  function liveUrl() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + location.host + "/live/" + encodeURIComponent(POLL);
-  }
+  // The feed reconnects with back-off by itself, and asks over HTTP while it cannot.
+  const feed = new Tally.PollFeed(POLL, render, (state) => {
+    if (state === "live") setConn("live", "Live");
+    else if (state === "reconnecting") setConn("reconnecting", "Reconnecting… the numbers shown may be behind.");
+    else if (state === "gone") noSuchPoll();
+  });
 
-  function connect() {
-    clearTimeout(retryTimer);
-    retryTimer = null;
-    if (gone) return;
-    let ws;
-    try {
-      ws = new WebSocket(liveUrl());
-    } catch (e) {
-      retry();
-      return;
-    }
-    socket = ws;
-    ws.addEventListener("message", (event) => {
-      let message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
-      if (message.type === "results") {
-        attempt = 0;
-        setConn("live", "Live");
-        render(message.results);
-      } else if (message.type === "status") {
-        if (message.state === "live") setConn("live", "Live");
-        else setConn("reconnecting", "Reconnecting… the numbers shown may be behind.");
-      }
-    });
-    ws.addEventListener("close", (event) => {
-      if (socket !== ws) return;
-      socket = null;
-      if (event.code === NO_SUCH_POLL) {
-        gone = true;
-        setConn("gone", "Not connected");
-        showNotice("There is no such poll. Check the address.");
-        return;
-      }
-      retry();
-    });
+  function noSuchPoll() {
+    gone = true;
+    setConn("gone", "Not connected");
+    question.textContent = "No such poll";
+    showNotice("There is no such poll. Check the address.");
   }
-
-  // Exponential backoff with jitter, so a restarted server is not hit by every screen at once.
-  function retry() {
-    setConn("reconnecting", "Reconnecting… the numbers shown may be behind.");
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, attempt));
-    attempt += 1;
-    retryTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  // Back online or back in view: try at once instead of waiting out the backoff.
-  function nudge() {
-    if (!socket && retryTimer && !gone) connect();
-  }
-  window.addEventListener("online", nudge);
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) nudge(); });
 
   async function firstPaint() {
     try {
       const r = await Tally.requestJSON("/results/" + encodeURIComponent(POLL), { cache: "no-store" }, 5000);
       if (r.status === 404) {
-        gone = true;
-        setConn("gone", "Not connected");
-        question.textContent = "No such poll";
-        showNotice("There is no such poll. Check the address.");
-        if (socket) socket.close();
+        if (!gone) feed.socket.end();
         return;
       }
       if (r.ok && !latest) render(r.data);
@@ -161,6 +108,6 @@
   const qr = document.getElementById("qr");
   qr.src = "/p/" + encodeURIComponent(POLL) + "/qr.svg";
   qr.alt = "QR code that opens " + share;
-  connect();
+  feed.start();
   firstPaint();
 })();

@@ -1,16 +1,14 @@
 /* Tally poll page (/p/<id>, rendered by the server): votes without a reload and keeps
-   the counts fresh. Without this script the form posts and the page reloads. */
+   the counts fresh from the poll's live feed (Tally.PollFeed). Without this script the
+   form posts and the page reloads. */
 (function () {
   "use strict";
-
-  const REFRESH_MS = 3000; // the page is not the projector: a few seconds behind is fine
 
   const main = document.getElementById("main");
   const form = document.getElementById("ballot");
   const status = document.getElementById("status");
   if (!main || !main.dataset.poll) return;
   const POLL = main.dataset.poll;
-  let timer = null;
 
   function chosen() {
     return form ? Array.from(form.querySelectorAll("input[name=option]:checked")).map((i) => i.value) : [];
@@ -53,16 +51,6 @@
     }
   }
 
-  async function refresh() {
-    clearTimeout(timer);
-    timer = null;
-    try {
-      const r = await Tally.requestJSON("/results/" + encodeURIComponent(POLL), { cache: "no-store" }, 5000);
-      if (r.ok) render(r.data);
-    } catch (e) { /* keep the numbers shown */ }
-    if (!document.hidden) timer = setTimeout(refresh, REFRESH_MS);
-  }
-
   async function vote() {
     const options = chosen();
     if (!options.length) {
@@ -81,7 +69,6 @@
       if (r.ok) {
         Tally.announce(status, "Your vote was received — you can change it while the poll is open.");
         markMine(options);
-        setTimeout(refresh, 300);
       } else if (r.status === 409) {
         Tally.announce(status, "This poll is closed: your vote was not counted.", true);
       } else {
@@ -109,6 +96,5 @@
     history.replaceState(null, "", location.pathname + location.search);
   }
   markMine(Tally.readChoice(POLL));
-  document.addEventListener("visibilitychange", () => { if (!document.hidden && !timer) refresh(); });
-  timer = setTimeout(refresh, REFRESH_MS);
+  new Tally.PollFeed(POLL, render).start();
 })();

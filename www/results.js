@@ -1,9 +1,9 @@
-/* Tally results page: polls GET /results every second while the page is visible. */
+/* Tally results page: the default poll's results, live over its WebSocket feed
+   (Tally.PollFeed, which asks over HTTP only while no WebSocket can be opened). */
 (function () {
   "use strict";
 
   const POLL = "default";
-  const INTERVAL_MS = 1000;
   const list = document.getElementById("results");
   const template = document.getElementById("result-template");
   const question = document.getElementById("question");
@@ -14,8 +14,6 @@
   const count = new Intl.NumberFormat();
   const percent = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const PALETTE = 4; // style.css defines --c0 … --c3
-  let timer = null;
-  let inFlight = false;
   let lastVersion = null;
 
   function rowFor(option, index) {
@@ -67,37 +65,9 @@
     }
   }
 
-  function schedule() {
-    clearTimeout(timer);
-    timer = document.hidden ? null : setTimeout(poll, INTERVAL_MS);
-  }
-
-  async function poll() {
-    timer = null;
-    if (inFlight || document.hidden) return;
-    inFlight = true;
-    try {
-      const r = await Tally.requestJSON("/results", { cache: "no-store" }, 5000);
-      if (!r.ok || !Tally.isResults(r.data)) throw new Error("HTTP " + r.status);
-      render(r.data);
-      conn.textContent = "";
-    } catch (e) {
-      // Keep the last numbers on screen and keep trying.
-      if (conn.textContent !== "Reconnecting…") conn.textContent = "Reconnecting…";
-    } finally {
-      inFlight = false;
-      schedule();
-    }
-  }
-
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) {
-      clearTimeout(timer);
-      timer = null;
-    } else if (!inFlight) {
-      poll();
-    }
+  const feed = new Tally.PollFeed(POLL, render, (state) => {
+    // Keep the last numbers on screen while the feed comes back.
+    conn.textContent = state === "reconnecting" ? "Reconnecting…" : "";
   });
-
-  poll();
+  feed.start();
 })();

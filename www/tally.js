@@ -190,6 +190,146 @@
     return counter.format(n) + (n === 1 ? " point" : " points");
   }
 
+  const RETRY_FIRST_MS = 500;       // first reconnect soon: most drops are brief
+  const RETRY_MAX_MS = 15000;       // never wait longer than this between tries
+  const FALLBACK_AFTER = 3;         // sockets in a row that never got a frame before polling
+  const FALLBACK_EVERY_MS = 3000;   // polling is the exception: a few seconds behind is fine
+  const NO_SUCH_THING = 4404;       // close code the result service uses for an unknown poll or event
+
+  // A WebSocket to one of the result service's live feeds (`path`, e.g. /live/<poll>)
+  // that reconnects with back-off and jitter and, when sockets keep closing before
+  // their first frame (a proxy that refuses WebSockets), asks over HTTP every few
+  // seconds until one works again. `on.frame(frame)` gets each parsed frame and returns
+  // the state it means ("live", "reconnecting") or nothing; `on.state(state)` hears
+  // "connecting", "live", "reconnecting" and "gone" (the feed's subject does not
+  // exist); `on.refresh()` is one ask over HTTP, for the fallback.
+  function LiveSocket(path, on) {
+    this.path = path;
+    this.on = on;
+    this.socket = null;
+    this.attempt = 0;
+    this.silent = 0;            // sockets in a row that closed before their first frame
+    this.retryTimer = null;
+    this.pollTimer = null;
+    this.gone = false;
+    window.addEventListener("online", () => this.nudge());
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) this.nudge(); });
+  }
+
+  LiveSocket.prototype.start = function () {
+    this.on.state("connecting");
+    this.connect();
+  };
+
+  LiveSocket.prototype.connect = function () {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.gone) return;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    let ws;
+    try {
+      ws = new WebSocket(scheme + location.host + this.path);
+    } catch (e) {
+      this.silent += 1;
+      this.retry();
+      return;
+    }
+    this.socket = ws;
+    let heard = false;
+    ws.addEventListener("message", (message) => {
+      let frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      if (!heard) {
+        heard = true;
+        this.attempt = 0;
+        this.silent = 0;
+        this.stopPolling();
+      }
+      const state = this.on.frame(frame);
+      if (state) this.on.state(state);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.socket !== ws) return;
+      this.socket = null;
+      if (event.code === NO_SUCH_THING) {
+        this.end();
+        return;
+      }
+      if (!heard) this.silent += 1;
+      this.retry();
+    });
+  };
+
+  // Exponential back-off with jitter, so a restarted server is not hit by every screen at once.
+  LiveSocket.prototype.retry = function () {
+    this.on.state("reconnecting");
+    if (this.silent >= FALLBACK_AFTER) this.startPolling();
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, this.attempt));
+    this.attempt += 1;
+    this.retryTimer = setTimeout(() => this.connect(), ceiling / 2 + Math.random() * (ceiling / 2));
+  };
+
+  // Back online or back in view: try at once instead of waiting out the back-off.
+  LiveSocket.prototype.nudge = function () {
+    if (!this.socket && this.retryTimer && !this.gone) this.connect();
+  };
+
+  // The feed's subject does not exist: stop for good.
+  LiveSocket.prototype.end = function () {
+    this.gone = true;
+    clearTimeout(this.retryTimer);
+    this.stopPolling();
+    if (this.socket) this.socket.close();
+    this.on.state("gone");
+  };
+
+  LiveSocket.prototype.startPolling = function () {
+    if (this.pollTimer || this.gone) return;
+    const tick = async () => {
+      await this.on.refresh();
+      if (this.pollTimer) this.pollTimer = setTimeout(tick, FALLBACK_EVERY_MS);
+    };
+    this.pollTimer = setTimeout(tick, 0);
+  };
+
+  LiveSocket.prototype.stopPolling = function () {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+  };
+
+  // The live results of `poll` (/live/<poll>): `onResults(results)` gets every results
+  // document not older than the last, from the socket or, while it cannot open, from
+  // GET /results/<poll>; `onState(state)` as LiveSocket's.
+  function PollFeed(poll, onResults, onState) {
+    let version = -Infinity;
+    const take = (results) => {
+      if (!isResults(results) || results.poll !== poll) return;
+      const next = Number(results.version);
+      if (Number.isFinite(next)) {
+        if (next < version) return;
+        version = next;
+      }
+      onResults(results);
+    };
+    this.socket = new LiveSocket("/live/" + encodeURIComponent(poll), {
+      frame: (frame) => {
+        if (frame.type === "results") { take(frame.results); return "live"; }
+        if (frame.type === "status") return frame.state === "live" ? "live" : "reconnecting";
+        return null;
+      },
+      state: onState || (() => {}),
+      refresh: async () => {
+        try {
+          const r = await requestJSON("/results/" + encodeURIComponent(poll), { cache: "no-store" }, 5000);
+          if (r.status === 404) this.socket.end();
+          else if (r.ok) take(r.data);
+        } catch (e) { /* the next try, or the socket, will do */ }
+      },
+    });
+  }
+
+  PollFeed.prototype.start = function () { this.socket.start(); };
+
   const averager = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
   // "Mean 6.8 · median 8.5" for a scale question's results, "" for any other (or while
@@ -211,6 +351,6 @@
 
   window.Tally = {
     readChoice, requestJSON, errorMessage, isResults, votesText, percentText,
-    pollFromPath, reducedMotion, announce, Bars, scaleSummaryText, scaleEndsText,
+    pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
   };
 })();
