@@ -1,9 +1,10 @@
 /* Tally admin page (/p/<id>/admin#<token>): the private token stays in the fragment,
-   which browsers never send; requests carry it as a Bearer token. */
+   which browsers never send; requests carry it as a Bearer token. The counts follow
+   the poll's live feed; while the room's copy hides them, each change is read again
+   over HTTP with the token (one request per change, never per second). */
 (function () {
   "use strict";
 
-  const REFRESH_MS = 2000;    // the admin watches the counts come in
   const SETUP_RETRY_MS = 300; // a fresh poll appears within a second of its creation
 
   const POLL = Tally.pollFromPath();
@@ -18,6 +19,9 @@
   const bars = new Tally.Bars(document.getElementById("results"), false);
   let timer = null;
   let seen = false;
+  let feed = null;
+  let reading = false;  // an owner's read in flight
+  let again = false;    // a change arrived during it: read once more after
 
   function auth() {
     return { Authorization: "Bearer " + TOKEN };
@@ -42,16 +46,24 @@
     }
   }
 
+  // Reads the owner's copy (counts even while hidden); until the poll exists, tries
+  // again shortly, then follows the feed.
   async function refresh() {
     clearTimeout(timer);
-    let wait = REFRESH_MS;
+    if (reading) { again = true; return; }
+    reading = true;
     try {
       const r = await Tally.requestJSON("/results/" + encodeURIComponent(POLL),
         { cache: "no-store", headers: auth() }, 5000);
       if (r.ok) render(r.data);
-      else if (r.status === 404 && !seen) { question.textContent = "Setting up your poll…"; wait = SETUP_RETRY_MS; }
-    } catch (e) { /* keep the numbers shown */ }
-    timer = setTimeout(refresh, wait);
+      else if (r.status === 404 && !seen) { question.textContent = "Setting up your poll…"; timer = setTimeout(refresh, SETUP_RETRY_MS); }
+    } catch (e) { /* keep the numbers shown; the next change reads again */ }
+    reading = false;
+    if (again) { again = false; refresh(); }
+    if (seen && !feed) {
+      feed = new Tally.PollFeed(POLL, (data) => (data.hidden ? refresh() : render(data)));
+      feed.start();
+    }
   }
 
   async function command(action, button) {
@@ -62,8 +74,7 @@
       if (r.ok) {
         Tally.announce(status, action === "close" ? "The poll is closed: it takes no more votes." :
           "The poll is open again.");
-        // The change is applied by the worker within moments; show it as soon as it is.
-        setTimeout(refresh, 300);
+        // The feed shows the change as soon as the worker has applied it.
       } else if (r.status === 401 || r.status === 403) {
         Tally.announce(status, "This admin link is not valid for this poll.", true);
       } else {

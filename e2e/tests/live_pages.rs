@@ -1,6 +1,7 @@
 //! Every live view follows the result service's WebSocket feed instead of asking
 //! `/results` over and over: in headless Chromium through the edge of a whole Tally, the
-//! home page's results page, a poll's own page and its projector page show a vote cast
+//! home page's results page, a poll's own page, its projector page and its admin page
+//! show a vote cast
 //! elsewhere within a second or two, and none of them has requested `/results` over
 //! HTTP after its first paint (the pages' own resource timings say so), so viewers
 //! cost the servers nothing per second of watching.
@@ -65,6 +66,7 @@ async fn live_views_follow_the_feed_without_polling_results() {
         .await;
     assert_eq!(created.status, StatusCode::ACCEPTED, "{:?}", created.body);
     let poll = created.json()["poll"].as_str().unwrap().to_owned();
+    let admin_path = created.json()["admin_path"].as_str().unwrap().to_owned();
     tally_testkit::eventually(tally_e2e::stack::WAIT, "the poll appears", || async {
         (api.get(&format!("/results/{poll}")).await.status == StatusCode::OK).then_some(())
     })
@@ -81,19 +83,25 @@ async fn live_views_follow_the_feed_without_polling_results() {
     let results_page = open("/results.html".into()).await;
     let poll_page = open(format!("/p/{poll}")).await;
     let live_page = open(format!("/p/{poll}/live")).await;
-    until_total(
-        &results_page,
-        "#total",
-        0,
-        "the results page's first numbers",
-    )
-    .await;
-    until_total(&live_page, "#total", 0, "the live page's first numbers").await;
-    let first = [
-        results_requests(&results_page).await,
-        results_requests(&poll_page).await,
-        results_requests(&live_page).await,
-    ];
+    let admin_page = open(admin_path).await;
+    for (page, name) in [
+        (&results_page, "results"),
+        (&live_page, "live"),
+        (&admin_page, "admin"),
+    ] {
+        until_total(
+            page,
+            "#total",
+            0,
+            &format!("the {name} page's first numbers"),
+        )
+        .await;
+    }
+    let pages = [&results_page, &poll_page, &live_page, &admin_page];
+    let mut first = Vec::new();
+    for page in pages {
+        first.push(results_requests(page).await);
+    }
 
     // Votes cast elsewhere reach every page over its feed.
     let voters: Vec<Client> = (0..3).map(|_| Client::new(stack.edge())).collect();
@@ -110,16 +118,16 @@ async fn live_views_follow_the_feed_without_polling_results() {
     .await;
     until_total(&poll_page, "#total", 1, "the poll page follows the feed").await;
     until_total(&live_page, "#total", 1, "the live page follows the feed").await;
+    until_total(&admin_page, "#total", 1, "the admin page follows the feed").await;
 
     tokio::time::sleep(WATCH).await;
-    let after = [
-        results_requests(&results_page).await,
-        results_requests(&poll_page).await,
-        results_requests(&live_page).await,
-    ];
+    let mut after = Vec::new();
+    for page in pages {
+        after.push(results_requests(page).await);
+    }
     assert_eq!(
         after, first,
-        "no page asked /results again while its feed was up (results page, poll page, live page)"
+        "no page asked /results again while its feed was up (results, poll, live, admin pages)"
     );
     assert!(
         first[0] == 0 && first[1] == 0,
@@ -129,5 +137,6 @@ async fn live_views_follow_the_feed_without_polling_results() {
     results_page.close().await;
     poll_page.close().await;
     live_page.close().await;
+    admin_page.close().await;
     driver.stop().await;
 }
