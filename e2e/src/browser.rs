@@ -190,6 +190,18 @@ impl Browser {
         browser
     }
 
+    /// Runs `script` in every page this browser opens from now on, before the page's own
+    /// scripts (DevTools' `Page.addScriptToEvaluateOnNewDocument`): e.g. to keep hold of
+    /// the page's WebSockets so that a test can drop them as a bad network would.
+    pub async fn before_every_page(&self, driver: &Chromedriver, script: &str) {
+        self.devtools(
+            &driver.url,
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": script}),
+        )
+        .await;
+    }
+
     /// Sends a DevTools command through chromedriver's `goog/cdp/execute` extension.
     async fn devtools(&self, driver: &str, cmd: &str, params: Value) {
         use http_body_util::{BodyExt, Full};

@@ -45,8 +45,8 @@ pub async fn create_event(client: &Client, body: &Value) -> Reply {
         .await
 }
 
-/// Creates the event `body` describes (asserting `202`) and waits until the room can
-/// read it.
+/// Creates the event `body` describes (asserting `202`) and waits until its owner can
+/// command it.
 pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
     let reply = create_event(client, body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
@@ -62,9 +62,20 @@ pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
             .map(text)
             .collect(),
     };
+    // The owner's view comes from the Redis copy only (the read-only role cannot see
+    // the owner's hash), which is also what the vote service checks commands against;
+    // the room's view may come from Postgres a moment before that copy is written.
+    let authorization = event.authorization();
     eventually(WAIT, "the event appears", || async {
-        (client.get(&format!("/events/{}", event.code)).await.status == StatusCode::OK)
-            .then_some(())
+        let reply = client
+            .send(
+                Method::GET,
+                &format!("/events/{}", event.code),
+                &[ACCEPT_JSON, ("authorization", &authorization)],
+                "",
+            )
+            .await;
+        (reply.status == StatusCode::OK && reply.json()["questions_list"].is_array()).then_some(())
     })
     .await;
     event
