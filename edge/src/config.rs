@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use tally_runtime::{parse_duration, ServerArgs};
 
+use crate::body_limits::BodyLimits;
 use crate::client_side_args::ClientSideArgs;
 use crate::routes::{parse_rule, RouteRule};
 use crate::upstream_args::UpstreamArgs;
@@ -44,6 +45,12 @@ pub struct Config {
     #[arg(long, env = "EDGE_MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
 
+    /// Largest body of `POST /events` passed to the vote service, in bytes: a whole
+    /// event, up to 30 questions (the vote service reads up to 31 × its poll limit,
+    /// 496 KiB by default).
+    #[arg(long, env = "EDGE_MAX_EVENT_BODY_BYTES", default_value_t = 512 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_event_body_bytes: u64,
+
     /// Routing rules tried before the defaults, comma-separated
     /// `[METHOD ]/prefix=vote|result|static` (`/api/votes=vote,GET /stats=result`).
     #[arg(long, env = "EDGE_ROUTES", value_delimiter = ',', value_parser = parse_rule)]
@@ -70,6 +77,14 @@ impl Config {
         match self.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             count => count,
+        }
+    }
+
+    /// The request body limits, per route.
+    pub fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            default: self.max_body_bytes,
+            event: self.max_event_body_bytes.max(self.max_body_bytes),
         }
     }
 }
@@ -111,6 +126,7 @@ mod tests {
         assert_eq!(config.vote_upstreams, ["127.0.0.1:8081"]);
         assert_eq!(config.result_upstreams, ["127.0.0.1:8082"]);
         assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(config.body_limits().event, 524_288);
         assert_eq!(config.upstream_timeout, Duration::from_secs(10));
     }
 

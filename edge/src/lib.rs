@@ -8,6 +8,7 @@ pub mod accept_encoding;
 pub mod access_log;
 pub mod admission;
 pub mod balance;
+pub mod body_limits;
 pub mod cache_control;
 pub mod client_ip;
 pub mod client_side_args;
@@ -173,7 +174,7 @@ pub async fn run_with_resolver(
         proxy: Proxy::new(
             connections,
             config.upstream_timeout,
-            config.max_body_bytes,
+            config.body_limits(),
             Tunnels::new(config.upstream.tunnel_idle_timeout),
         ),
         shared: shared.clone(),

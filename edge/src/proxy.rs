@@ -22,6 +22,7 @@ use tally_runtime::{Body, BoxError, Request, RequestContext, TimerTable};
 use tokio::time::Instant;
 
 use crate::access_log::ServedBy;
+use crate::body_limits::BodyLimits;
 use crate::connections::{ConnectError, Connections, Sender};
 use crate::error::EdgeError;
 use crate::exchange::{needs_http1, SendError, UpstreamIncoming};
@@ -43,25 +44,25 @@ pub struct Proxy {
     timeout: Duration,
     /// This worker's upstream deadlines.
     deadlines: Arc<TimerTable>,
-    max_body_bytes: u64,
+    body_limits: BodyLimits,
     tunnels: Tunnels,
 }
 
 impl Proxy {
     /// A proxy that sends requests over `connections`, gives upstreams `timeout` to
-    /// send their response head, refuses bodies over `max_body_bytes`, and opens
+    /// send their response head, refuses bodies over `body_limits`, and opens
     /// WebSocket tunnels in `tunnels`.
     pub fn new(
         connections: Arc<Connections>,
         timeout: Duration,
-        max_body_bytes: u64,
+        body_limits: BodyLimits,
         tunnels: Tunnels,
     ) -> Self {
         Proxy {
             connections,
             timeout,
             deadlines: TimerTable::new(),
-            max_body_bytes,
+            body_limits,
             tunnels,
         }
     }
@@ -92,10 +93,13 @@ impl Proxy {
         async move {
             // Request filter. hyper's size hint is the declared Content-Length, when
             // there is one: the field is not looked up again.
-            if body.size_hint().lower() > self.max_body_bytes {
+            let limit = self
+                .body_limits
+                .for_request(&parts.method, parts.uri.path());
+            if body.size_hint().lower() > limit {
                 // Drained (bounded) so that the client reads the 413 rather than a reset.
                 tally_runtime::drain(body).await;
-                return Err(EdgeError::TooLarge(self.max_body_bytes));
+                return Err(EdgeError::TooLarge(limit));
             }
             let upgrade = websocket_upgrade(parts.version, &parts.headers);
             let client_upgrade = upgrade
@@ -129,12 +133,10 @@ impl Proxy {
             // Keep the read a single await: a read pinned here and polled across two
             // awaits (say, once before arming the timer) is kept by rustc beside the
             // attempts, 330 bytes more in this future for every request.
-            let read = RequestBody::read(body, self.max_body_bytes);
+            let read = RequestBody::read(body, limit);
             let body = match tokio::time::timeout(CLIENT_BODY_TIMEOUT, read).await {
                 Ok(Ok(body)) => body,
-                Ok(Err(ReadError::TooLarge(_))) => {
-                    return Err(EdgeError::TooLarge(self.max_body_bytes))
-                }
+                Ok(Err(ReadError::TooLarge(_))) => return Err(EdgeError::TooLarge(limit)),
                 Ok(Err(ReadError::Broken(error))) => {
                     tracing::debug!(%error, "client body broke off");
                     return Err(EdgeError::BodyUnreadable);
@@ -242,7 +244,7 @@ impl Proxy {
                 let failure =
                     AttemptError::classify(failure, &parts.method, body.unsent(), body.too_large());
                 match failure.failure {
-                    Failure::BodyTooLarge => return Err(EdgeError::TooLarge(self.max_body_bytes)),
+                    Failure::BodyTooLarge => return Err(EdgeError::TooLarge(limit)),
                     Failure::Connect => pool.eject(&replica),
                     Failure::BeforeResponse | Failure::Unsent | Failure::Refused => {}
                 }

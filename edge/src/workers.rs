@@ -52,7 +52,7 @@ pub async fn run(
                         config.upstream.pool_idle_timeout,
                     ),
                     config.upstream_timeout,
-                    config.max_body_bytes,
+                    config.body_limits(),
                     tunnels,
                 ),
                 shared: shared.clone(),
