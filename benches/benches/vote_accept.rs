@@ -29,6 +29,8 @@ fn poll() -> PollDefinition {
         hide_results: false,
         admin_hash: None,
         event: None,
+        blocked_words: Vec::new(),
+        words: None,
     }
 }
 
@@ -57,6 +59,7 @@ fn accept(
         options: ballot.options,
         voter,
         at_ms: 1_700_000_000_000,
+        words: false,
     };
     xadd_command(keys, &entry).get_packed_command().len()
 }

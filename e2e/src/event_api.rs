@@ -45,6 +45,49 @@ pub async fn create_event(client: &Client, body: &Value) -> Reply {
         .await
 }
 
+/// The owner's CSV export of the results of `poll`, a question of `event` (asserting
+/// `200`).
+pub async fn owner_csv(client: &Client, event: &OwnedEvent, poll: &str) -> String {
+    let authorization = event.authorization();
+    let csv = client
+        .send(
+            Method::GET,
+            &format!("/results/{poll}/csv"),
+            &[("authorization", &authorization)],
+            "",
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{:?}", csv.body);
+    String::from_utf8_lossy(&csv.body).into_owned()
+}
+
+/// `POST /vote` as a browser without JavaScript posts its form (`body` urlencoded).
+pub async fn post_ballot_form(client: &Client, body: String) -> Reply {
+    client
+        .send(
+            Method::POST,
+            "/vote",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("accept", "text/html"),
+            ],
+            body,
+        )
+        .await
+}
+
+/// `POST /polls` with `body` as JSON: a poll of its own.
+pub async fn create_poll(client: &Client, body: &Value) -> Reply {
+    client
+        .send(
+            Method::POST,
+            "/polls",
+            &[JSON, ACCEPT_JSON],
+            body.to_string(),
+        )
+        .await
+}
+
 /// Creates the event `body` describes (asserting `202`) and waits until its owner can
 /// command it.
 pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
@@ -81,23 +124,44 @@ pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
     event
 }
 
-/// Sends the presenter's `action` (an empty JSON body) and asserts `202`.
-pub async fn event_command(client: &Client, event: &OwnedEvent, action: &str) {
+/// Sends the presenter's `action` with `body` (JSON) and the owner's token.
+pub async fn send_command(
+    client: &Client,
+    event: &OwnedEvent,
+    action: &str,
+    body: &Value,
+) -> Reply {
     let authorization = event.authorization();
-    let reply = client
+    client
         .send(
             Method::POST,
             &format!("/events/{}/{action}", event.code),
             &[JSON, ACCEPT_JSON, ("authorization", &authorization)],
-            "{}",
+            body.to_string(),
         )
-        .await;
+        .await
+}
+
+/// Sends the presenter's `action` (an empty JSON body) and asserts `202`.
+pub async fn event_command(client: &Client, event: &OwnedEvent, action: &str) {
+    let reply = send_command(client, event, action, &serde_json::json!({})).await;
     assert_eq!(
         reply.status,
         StatusCode::ACCEPTED,
         "{action}: {:?}",
         reply.body
     );
+}
+
+/// Shows the event's first question (`next`) and waits until the room's view has it;
+/// returns that view.
+pub async fn show_first_question(client: &Client, event: &OwnedEvent) -> Value {
+    event_command(client, event, "next").await;
+    eventually(WAIT, "the first question is shown", || async {
+        let state = client.get(&format!("/events/{}", event.code)).await.json();
+        (state["current"]["position"] == 0).then_some(state)
+    })
+    .await
 }
 
 /// Waits until `GET path` (with `headers`) answers a document for which `done` holds.

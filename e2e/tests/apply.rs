@@ -42,6 +42,7 @@ fn vote_in(poll: &str, ms: u64, voter: &str, options: &[&str]) -> StreamVote {
             options: options.iter().map(|o| (*o).to_owned()).collect(),
             voter: voter.into(),
             at_ms: ms,
+            words: false,
         },
     }
 }

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use tally_e2e::event_api::{
-    create_event, create_event_ready, event_command, last_entry_id, results_from_postgres,
-    results_where, ACCEPT_JSON, JSON,
+    create_event, create_event_ready, create_poll, event_command, last_entry_id, owner_csv,
+    post_ballot_form, results_from_postgres, results_where, show_first_question, ACCEPT_JSON, JSON,
 };
 use tally_e2e::stack::WAIT;
 use tally_e2e::{Client, Reply, Stack};
@@ -97,14 +97,11 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
         assert_eq!(reply.status, status, "{question}: {:?}", reply.body);
         assert!(!reply.error().is_empty(), "{question}: a message says why");
     }
-    let poll_of_its_own = presenter
-        .send(
-            Method::POST,
-            "/polls",
-            &[JSON, ACCEPT_JSON],
-            json!({"question": "Q?", "choice": "ranking", "options": ["A", "B"]}).to_string(),
-        )
-        .await;
+    let poll_of_its_own = create_poll(
+        &presenter,
+        &json!({"question": "Q?", "choice": "ranking", "options": ["A", "B"]}),
+    )
+    .await;
     assert_eq!(poll_of_its_own.status, StatusCode::BAD_REQUEST);
     assert!(
         poll_of_its_own.error().contains("choice"),
@@ -126,15 +123,7 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
     )
     .await;
     let poll = event.questions[0].clone();
-    event_command(&presenter, &event, "next").await;
-    let state = eventually(WAIT, "the ranking is shown", || async {
-        let state = presenter
-            .get(&format!("/events/{}", event.code))
-            .await
-            .json();
-        (state["current"]["position"] == 0).then_some(state)
-    })
-    .await;
+    let state = show_first_question(&presenter, &event).await;
     assert_eq!(state["current"]["choice"], "ranking", "{state}");
 
     // Twelve voters; the first four change their minds, and the new ranking replaces
@@ -176,17 +165,11 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
         "{html}"
     );
     assert!(html.contains("1st") && html.contains("4th"));
-    let form = phone
-        .send(
-            Method::POST,
-            "/vote",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("accept", "text/html"),
-            ],
-            format!("poll={poll}&option=c&option=a&option=d&option=b"),
-        )
-        .await;
+    let form = post_ballot_form(
+        &phone,
+        format!("poll={poll}&option=c&option=a&option=d&option=b"),
+    )
+    .await;
     assert_eq!(form.status, StatusCode::SEE_OTHER, "{:?}", form.body);
     ballots.push(vec!["c", "a", "d", "b"]);
 
@@ -235,16 +218,7 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
     assert_eq!(counted_in(&rebuilt), want, "{rebuilt}");
 
     // The owner's export: a score and a count per place for every option.
-    let authorization = event.authorization();
-    let csv = presenter
-        .send(
-            Method::GET,
-            &format!("{results_path}/csv"),
-            &[("authorization", &authorization)],
-            "",
-        )
-        .await;
-    assert_eq!(csv.status, StatusCode::OK, "{:?}", csv.body);
+    let csv = owner_csv(&presenter, &event, &poll).await;
     let mut expected = String::from("option,label,score,place_1,place_2,place_3,place_4\r\n");
     for (id, label) in ["a", "b", "c", "d"].iter().zip(TALKS) {
         let (places, score) = &want[*id];
@@ -256,7 +230,7 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
         let places: Vec<String> = places.iter().map(i64::to_string).collect();
         expected.push_str(&format!("{id},{label},{score},{}\r\n", places.join(",")));
     }
-    assert_eq!(String::from_utf8_lossy(&csv.body), expected);
+    assert_eq!(csv, expected);
 
     // Hidden from the room: no scores and no places, while the owner still sees them.
     event_command(&presenter, &event, "hide").await;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::new_poll::{is_created_poll_id, NewPoll, PollRuleError};
 use crate::poll::Choice;
 use crate::scale::Scale;
+use crate::words::{is_normal_word, Words, WordsRuleError, MAX_BLOCKED_WORDS};
 
 /// Digits in a join code: 10^8 codes, so random codes rarely meet even with thousands
 /// of events open, and a person reads them off a projector as two groups of four.
@@ -37,6 +38,12 @@ pub struct EventQuestion {
     /// The scale of a scale question; `None` for written answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
+    /// A word cloud question's limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Words>,
+    /// The answers of a word cloud question its owner hid, for the owner to show again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_words: Vec<String>,
 }
 
 /// An event as the worker writes it to Redis (and publishes it when it changes).
@@ -78,6 +85,9 @@ pub struct CurrentQuestion {
     /// The scale of a scale question; `None` for written answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
+    /// A word cloud question's limits: how many answers, how long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Words>,
 }
 
 /// What anyone with the join code sees of an event: never the owner's hash, never the
@@ -127,6 +137,7 @@ impl EventDefinition {
             question: question.question.clone(),
             choice: question.choice,
             scale: question.scale.clone(),
+            words: question.words,
         })
     }
 
@@ -168,6 +179,9 @@ pub struct NewEvent {
     /// The questions, in order. Their closing times and hidden results are unused:
     /// the presenter paces an event.
     pub questions: Vec<NewPoll>,
+    /// Answers its word cloud questions refuse, normalised
+    /// ([`crate::words::normalise_block_list`]).
+    pub blocked_words: Vec<String>,
 }
 
 /// Which rule a new event breaks.
@@ -185,6 +199,9 @@ pub enum EventRuleError {
     /// A question that breaks a poll rule (1-based position).
     #[error("question {0}: {1}")]
     Question(usize, PollRuleError),
+    /// A block list too long or with entries that are no answers.
+    #[error(transparent)]
+    BlockList(#[from] WordsRuleError),
 }
 
 impl NewEvent {
@@ -198,6 +215,11 @@ impl NewEvent {
         }
         if self.questions.len() > MAX_EVENT_QUESTIONS {
             return Err(EventRuleError::TooManyQuestions);
+        }
+        let listed = self.blocked_words.len() <= MAX_BLOCKED_WORDS
+            && self.blocked_words.iter().all(|word| is_normal_word(word));
+        if !listed {
+            return Err(WordsRuleError::BlockList.into());
         }
         for (index, question) in self.questions.iter().enumerate() {
             if question.closes_at.is_some() || question.hide_results {
@@ -254,6 +276,7 @@ mod tests {
             closes_at: None,
             hide_results: false,
             scale: None,
+            words: None,
         }
     }
 
@@ -270,6 +293,8 @@ mod tests {
                     question: q.to_uppercase(),
                     choice: Choice::Single,
                     scale: None,
+                    hidden_words: Vec::new(),
+                    words: None,
                 })
                 .collect(),
             current: None,
@@ -348,6 +373,7 @@ mod tests {
         let event = |title: &str, count: usize| NewEvent {
             title: title.into(),
             questions: (0..count).map(|i| question(&format!("Q{i}?"))).collect(),
+            blocked_words: Vec::new(),
         };
         assert_eq!(event("Town hall", 3).check(), Ok(()));
         assert_eq!(event("", 3).check(), Err(EventRuleError::Title));

@@ -14,6 +14,7 @@ use crate::poll::{Choice, PollDefinition};
 use crate::poll_entry::{bad, Fields};
 use crate::scale::Scale;
 use crate::vote_entry::EntryError;
+use crate::words::{is_normal_word, Words};
 
 /// The `kind` of an event's creation.
 pub const KIND_EVENT_CREATE: &str = "event_create";
@@ -42,12 +43,14 @@ pub struct EventCreateEntry {
     pub owner_hash: String,
     /// The questions, in order.
     pub questions: Vec<NewQuestion>,
+    /// Answers its word cloud questions refuse, normalised.
+    pub blocked_words: Vec<String>,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
 
 /// What a presenter asks of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventAction {
     /// Show the question at this position (0-based) to the room.
     Show(usize),
@@ -59,6 +62,16 @@ pub enum EventAction {
     Lock,
     /// Take ballots again.
     Unlock,
+    /// Hide one answer of a word cloud question from every screen (`hidden`), or show
+    /// it again.
+    Moderate {
+        /// The question's poll.
+        poll: String,
+        /// The answer, normalised.
+        word: String,
+        /// Whether it is to be hidden.
+        hidden: bool,
+    },
 }
 
 /// A presenter's command as it travels to the worker.
@@ -82,6 +95,8 @@ struct WireQuestion {
     options: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scale: Option<Scale>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    words: Option<Words>,
 }
 
 impl EventCreateEntry {
@@ -96,9 +111,10 @@ impl EventCreateEntry {
                 choice: q.new_poll.choice,
                 options: q.new_poll.labels.clone(),
                 scale: q.new_poll.scale.clone(),
+                words: q.new_poll.words,
             })
             .collect();
-        vec![
+        let mut fields = vec![
             ("kind", KIND_EVENT_CREATE.to_owned()),
             ("event", self.event.clone()),
             ("code", self.code.clone()),
@@ -109,7 +125,12 @@ impl EventCreateEntry {
                 serde_json::to_string(&questions).unwrap_or_default(),
             ),
             ("at", self.at_ms.to_string()),
-        ]
+        ];
+        if !self.blocked_words.is_empty() {
+            let list = serde_json::to_string(&self.blocked_words).unwrap_or_default();
+            fields.push(("blocked_words", list));
+        }
+        fields
     }
 
     pub(crate) fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
@@ -117,6 +138,10 @@ impl EventCreateEntry {
         I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
     {
         let event = event_of(fields)?;
+        let blocked_words = match fields.get("blocked_words") {
+            Ok(text) => serde_json::from_str(text).map_err(|_| bad("blocked_words", text))?,
+            Err(_) => Vec::new(),
+        };
         let code = fields.get("code")?;
         if !is_join_code(code) {
             return Err(bad("code", code));
@@ -145,6 +170,7 @@ impl EventCreateEntry {
                     closes_at: None,
                     hide_results: false,
                     scale: question.scale,
+                    words: question.words,
                 },
             });
         }
@@ -154,6 +180,7 @@ impl EventCreateEntry {
             title: fields.get("title")?.to_owned(),
             owner_hash: owner_hash.to_owned(),
             questions,
+            blocked_words,
             at_ms: fields.at()?,
         };
         entry
@@ -168,6 +195,7 @@ impl EventCreateEntry {
         NewEvent {
             title: self.title.clone(),
             questions: self.questions.iter().map(|q| q.new_poll.clone()).collect(),
+            blocked_words: self.blocked_words.clone(),
         }
     }
 
@@ -186,6 +214,8 @@ impl EventCreateEntry {
                     question: q.new_poll.question.clone(),
                     choice: q.new_poll.choice,
                     scale: q.new_poll.scale.clone(),
+                    words: q.new_poll.words,
+                    hidden_words: Vec::new(),
                 })
                 .collect(),
             current: None,
@@ -211,6 +241,12 @@ impl EventCreateEntry {
                 hide_results: false,
                 admin_hash: Some(self.owner_hash.clone()),
                 event: Some(self.event.clone()),
+                words: q.new_poll.words,
+                blocked_words: if q.new_poll.words.is_some() {
+                    self.blocked_words.clone()
+                } else {
+                    Vec::new()
+                },
             })
             .collect()
     }
@@ -222,31 +258,38 @@ fn questions_name(questions: &[NewQuestion], poll: &str) -> bool {
 
 impl EventAction {
     /// The `action` field's value.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             EventAction::Show(_) => "show",
             EventAction::Reveal => "reveal",
             EventAction::Hide => "hide",
             EventAction::Lock => "lock",
             EventAction::Unlock => "unlock",
+            EventAction::Moderate { hidden: true, .. } => "hide_word",
+            EventAction::Moderate { hidden: false, .. } => "show_word",
         }
     }
 }
 
 impl EventCommandEntry {
     /// The field/value pairs to pass to `XADD`.
-    pub fn to_fields(&self) -> [(&'static str, String); 5] {
+    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let position = match self.action {
             EventAction::Show(position) => position.to_string(),
             _ => String::new(),
         };
-        [
+        let mut fields = vec![
             ("kind", KIND_EVENT_COMMAND.to_owned()),
             ("event", self.event.clone()),
             ("action", self.action.name().to_owned()),
             ("position", position),
             ("at", self.at_ms.to_string()),
-        ]
+        ];
+        if let EventAction::Moderate { poll, word, .. } = &self.action {
+            fields.push(("poll", poll.clone()));
+            fields.push(("word", word.clone()));
+        }
+        fields
     }
 
     pub(crate) fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
@@ -267,6 +310,21 @@ impl EventCommandEntry {
             "hide" => EventAction::Hide,
             "lock" => EventAction::Lock,
             "unlock" => EventAction::Unlock,
+            action @ ("hide_word" | "show_word") => {
+                let poll = fields.get("poll")?;
+                if !is_created_poll_id(poll) {
+                    return Err(bad("poll", poll));
+                }
+                let word = fields.get("word")?;
+                if !is_normal_word(word) {
+                    return Err(bad("word", word));
+                }
+                EventAction::Moderate {
+                    poll: poll.to_owned(),
+                    word: word.to_owned(),
+                    hidden: action == "hide_word",
+                }
+            }
             other => return Err(bad("action", other)),
         };
         Ok(EventCommandEntry {
@@ -311,10 +369,12 @@ mod tests {
                         closes_at: None,
                         hide_results: false,
                         scale: None,
+                        words: None,
                     },
                 })
                 .collect(),
             at_ms: 1_700_000_000_000,
+            blocked_words: Vec::new(),
         }
     }
 
@@ -360,6 +420,16 @@ mod tests {
             EventAction::Hide,
             EventAction::Lock,
             EventAction::Unlock,
+            EventAction::Moderate {
+                poll: "Qu3st10n01".into(),
+                word: "rock, paper".into(),
+                hidden: true,
+            },
+            EventAction::Moderate {
+                poll: "Qu3st10n01".into(),
+                word: "c++".into(),
+                hidden: false,
+            },
         ] {
             let entry = EventCommandEntry {
                 event: "eV3nt00001".into(),

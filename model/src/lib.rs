@@ -16,6 +16,7 @@ pub mod results;
 pub mod scale;
 pub mod timestamp;
 pub mod vote_entry;
+pub mod words;
 
 pub use entry_id::EntryId;
 pub use event::{EventBallotError, EventDefinition, EventView, NewEvent};
@@ -27,3 +28,4 @@ pub use poll_entry::{CreateEntry, StatusEntry, StreamEntry};
 pub use results::{OptionResult, PollResults, ResultsRow, SELECT_POLL_RESULTS, STORE_RESULTS_LUA};
 pub use scale::{Scale, ScaleSummary};
 pub use vote_entry::{EntryError, VoteEntry};
+pub use words::{WordCount, Words};

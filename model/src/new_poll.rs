@@ -4,6 +4,7 @@
 
 use crate::poll::{Choice, PollOption, DEFAULT_POLL_ID};
 use crate::scale::{Scale, ScaleRuleError};
+use crate::words::{Words, WordsRuleError};
 
 /// Fewest options a poll can have: one option is not a choice.
 pub const MIN_OPTIONS: usize = 2;
@@ -37,6 +38,8 @@ pub struct NewPoll {
     /// The scale a scale question offers (its labels are then the scale's points);
     /// `None` for a question with written answers.
     pub scale: Option<Scale>,
+    /// A word cloud question's limits (it then has no options); `None` otherwise.
+    pub words: Option<Words>,
 }
 
 /// Which rule a new poll breaks.
@@ -72,6 +75,12 @@ pub enum PollRuleError {
     /// A scale question with written answers or several answers per ballot.
     #[error("a scale question takes one answer from its scale, and no options")]
     ScaleAnswers,
+    /// A word cloud's limits out of range.
+    #[error(transparent)]
+    Words(#[from] WordsRuleError),
+    /// A word cloud question with options or a scale, or limits on another question.
+    #[error("a word cloud question takes written answers: no options and no scale")]
+    WordsAnswers,
 }
 
 impl NewPoll {
@@ -79,6 +88,17 @@ impl NewPoll {
     pub fn check(&self) -> Result<(), PollRuleError> {
         if !is_text(&self.question, MAX_QUESTION_CHARS) {
             return Err(PollRuleError::Question);
+        }
+        match (self.choice == Choice::Words, self.words) {
+            (true, Some(words)) => {
+                words.check()?;
+                if !self.labels.is_empty() || self.scale.is_some() {
+                    return Err(PollRuleError::WordsAnswers);
+                }
+                return Ok(());
+            }
+            (false, None) => {}
+            _ => return Err(PollRuleError::WordsAnswers),
         }
         if let Some(scale) = &self.scale {
             // Its options are its points (up to 11 for 0–10): none were written.
@@ -163,6 +183,7 @@ mod tests {
             closes_at: None,
             hide_results: false,
             scale: None,
+            words: None,
         }
     }
 

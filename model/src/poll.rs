@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::words::{is_blocked, is_normal_word, WordError, Words};
+
 /// The poll that exists from the first start: the classic app's "Cats vs Dogs".
 pub const DEFAULT_POLL_ID: &str = "default";
 
@@ -25,23 +27,34 @@ pub enum Choice {
     /// Every option exactly once, the favourite first (counted by Borda count, see
     /// [`crate::ranking`]).
     Ranking,
+    /// Written answers, counted per answer into a word cloud ([`crate::words`]); the
+    /// poll has no options.
+    Words,
 }
 
 impl Choice {
-    /// `single`, `multiple` or `ranking`, as the schema, the stream and the API spell it.
+    /// Every choice, in the order error messages list them.
+    pub const ALL: [Choice; 4] = [
+        Choice::Single,
+        Choice::Multiple,
+        Choice::Ranking,
+        Choice::Words,
+    ];
+
+    /// `single`, `multiple`, `ranking` or `words`, as the schema, the stream and the API
+    /// spell it.
     pub fn name(self) -> &'static str {
         match self {
             Choice::Single => "single",
             Choice::Multiple => "multiple",
             Choice::Ranking => "ranking",
+            Choice::Words => "words",
         }
     }
 
     /// The choice spelled `name`, if any.
     pub fn from_name(name: &str) -> Option<Choice> {
-        [Choice::Single, Choice::Multiple, Choice::Ranking]
-            .into_iter()
-            .find(|choice| choice.name() == name)
+        Choice::ALL.into_iter().find(|choice| choice.name() == name)
     }
 }
 
@@ -79,6 +92,12 @@ pub struct PollDefinition {
     /// The event this poll is a question of; `None` for a poll of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// A word cloud question's limits; `None` for every other poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Words>,
+    /// Answers its event refuses (normalised), for a word cloud question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_words: Vec<String>,
 }
 
 /// Why a ballot does not fit its poll.
@@ -102,6 +121,24 @@ pub enum BallotError {
     /// A ranking that leaves options out.
     #[error("rank every option: this question has {0}")]
     Unranked(usize),
+    /// Options on a word cloud question.
+    #[error("this question takes written answers: send \"words\", not options")]
+    WordsExpected,
+    /// Written answers on a question with options.
+    #[error("this question takes options, not written answers")]
+    OptionsExpected,
+    /// More answers than the question takes.
+    #[error("this question takes at most {0} answers")]
+    TooManyWords(u8),
+    /// A written answer that cannot be taken (1-based position).
+    #[error("answer {0} {1}")]
+    BadWord(usize, WordError),
+    /// The same answer twice (after normalising).
+    #[error("answer {0:?} is given twice")]
+    DuplicateWord(String),
+    /// An answer on the event's block list.
+    #[error("one of these answers is not accepted at this event")]
+    Blocked,
 }
 
 impl PollDefinition {
@@ -124,10 +161,73 @@ impl PollDefinition {
         self.check_options(options)
     }
 
+    /// The written answers of a word cloud ballot, normalised and without repeats (a
+    /// person who typed `Rust` and `rust` gave one answer), if the poll takes them now.
+    pub fn accept_words_at(&self, raw: &[String], now_ms: u64) -> Result<Vec<String>, BallotError> {
+        if !self.is_open_at(now_ms) {
+            return Err(BallotError::Closed(self.id.clone()));
+        }
+        let Some(limits) = self.words else {
+            return Err(BallotError::OptionsExpected);
+        };
+        let mut words: Vec<String> = Vec::with_capacity(raw.len());
+        for (index, answer) in raw.iter().enumerate() {
+            let word = limits
+                .normalise(answer)
+                .map_err(|error| BallotError::BadWord(index + 1, error))?;
+            if !words.contains(&word) {
+                words.push(word);
+            }
+        }
+        self.check_words(&words)?;
+        Ok(words)
+    }
+
+    /// Checks answers as the worker reads them from the stream: `words` says whether
+    /// they are written answers (normalised) or option ids, and must match the poll.
+    pub fn check_answers(&self, answers: &[String], words: bool) -> Result<(), BallotError> {
+        match (words, self.choice == Choice::Words) {
+            (true, true) => self.check_words(answers),
+            (false, false) => self.check_options(answers),
+            (true, false) => Err(BallotError::OptionsExpected),
+            (false, true) => Err(BallotError::WordsExpected),
+        }
+    }
+
+    /// Normalised answers: at least one, at most the question's number, each within its
+    /// length, distinct, and none blocked by the event.
+    fn check_words(&self, words: &[String]) -> Result<(), BallotError> {
+        let limits = self.words.ok_or(BallotError::OptionsExpected)?;
+        if words.is_empty() {
+            return Err(BallotError::Empty);
+        }
+        if words.len() > usize::from(limits.max_words) {
+            return Err(BallotError::TooManyWords(limits.max_words));
+        }
+        for (index, word) in words.iter().enumerate() {
+            if !is_normal_word(word) || word.chars().count() > usize::from(limits.max_chars) {
+                return Err(BallotError::BadWord(
+                    index + 1,
+                    WordError::TooLong(limits.max_chars),
+                ));
+            }
+            if words[..index].contains(word) {
+                return Err(BallotError::DuplicateWord(word.clone()));
+            }
+            if is_blocked(word, &self.blocked_words) {
+                return Err(BallotError::Blocked);
+            }
+        }
+        Ok(())
+    }
+
     /// Like [`Self::check_ballot`] without the open/closed rule: the worker applies
     /// ballots that were accepted while the poll was open. A ranking names every
     /// option once, in the voter's order.
     pub fn check_options(&self, options: &[String]) -> Result<(), BallotError> {
+        if self.choice == Choice::Words {
+            return Err(BallotError::WordsExpected);
+        }
         match options.len() {
             0 => return Err(BallotError::Empty),
             1 => {}
@@ -188,6 +288,8 @@ mod tests {
             hide_results: false,
             admin_hash: None,
             event: None,
+            words: None,
+            blocked_words: Vec::new(),
         }
     }
 
@@ -247,8 +349,58 @@ mod tests {
     }
 
     #[test]
+    fn a_word_cloud_takes_normalised_distinct_unblocked_answers() {
+        let mut p = poll(Choice::Words, true);
+        p.options.clear();
+        p.words = Some(Words {
+            max_words: 2,
+            max_chars: 10,
+        });
+        p.blocked_words = vec!["idiot".into()];
+        let accept = |raw: &[&str]| p.accept_words_at(&ballot(raw), 0);
+        assert_eq!(
+            accept(&["Rust!", " rust", "Go"]),
+            Ok(ballot(&["rust", "go"]))
+        );
+        assert_eq!(accept(&["a", "b", "c"]), Err(BallotError::TooManyWords(2)));
+        assert_eq!(
+            accept(&["ok", "!!"]),
+            Err(BallotError::BadWord(2, WordError::Empty))
+        );
+        assert_eq!(accept(&["you IDIOT"]), Err(BallotError::Blocked));
+        assert_eq!(accept(&[]), Err(BallotError::Empty));
+        assert_eq!(p.check_answers(&ballot(&["rust"]), true), Ok(()));
+        assert_eq!(
+            p.check_answers(&ballot(&["a"]), false),
+            Err(BallotError::WordsExpected)
+        );
+        assert_eq!(
+            p.check_answers(&ballot(&["Rust"]), true),
+            Err(BallotError::BadWord(1, WordError::TooLong(10)))
+        );
+        assert_eq!(
+            p.check_answers(&ballot(&["go", "go"]), true),
+            Err(BallotError::DuplicateWord("go".into()))
+        );
+        let options = poll(Choice::Single, true);
+        assert_eq!(
+            options.check_answers(&ballot(&["a"]), true),
+            Err(BallotError::OptionsExpected)
+        );
+        assert_eq!(
+            options.accept_words_at(&ballot(&["a"]), 0),
+            Err(BallotError::OptionsExpected)
+        );
+        p.open = false;
+        assert_eq!(
+            p.accept_words_at(&ballot(&["rust"]), 0),
+            Err(BallotError::Closed("p".into()))
+        );
+    }
+
+    #[test]
     fn choices_are_spelled_as_the_api_spells_them() {
-        for choice in [Choice::Single, Choice::Multiple, Choice::Ranking] {
+        for choice in Choice::ALL {
             assert_eq!(Choice::from_name(choice.name()), Some(choice));
             let json = serde_json::to_string(&choice).unwrap();
             assert_eq!(json, format!("{:?}", choice.name()));

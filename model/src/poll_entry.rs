@@ -150,6 +150,7 @@ impl CreateEntry {
             closes_at,
             hide_results,
             scale: None,
+            words: None,
         };
         new_poll
             .check()
@@ -174,6 +175,8 @@ impl CreateEntry {
             hide_results: self.new_poll.hide_results,
             admin_hash: Some(self.admin_hash.clone()),
             event: None,
+            blocked_words: Vec::new(),
+            words: None,
         }
     }
 }
@@ -242,6 +245,7 @@ mod tests {
                 closes_at: Some(1_800_000_000_000),
                 hide_results: true,
                 scale: None,
+                words: None,
             },
             admin_hash: hash_token("t"),
             at_ms: 1_700_000_000_000,
@@ -307,6 +311,7 @@ mod tests {
             options: vec!["a".into()],
             voter: "x".into(),
             at_ms: 1,
+            words: false,
         };
         let fields = vote.to_fields().to_vec();
         assert_eq!(decode(&fields), Ok(StreamEntry::Vote(vote)));

@@ -7,6 +7,7 @@ use crate::poll::Choice;
 use crate::ranking::borda_score;
 use crate::scale::{Scale, ScaleSummary};
 use crate::timestamp::parse_ms;
+use crate::words::{WordCount, Words};
 
 /// One option's count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +70,14 @@ pub struct PollResults {
     /// are hidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<ScaleSummary>,
+    /// A word cloud question's answers, the most given first (at most
+    /// [`crate::words::MAX_CLOUD_WORDS`], hidden ones left out); absent in the public
+    /// view while results are hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Vec<WordCount>>,
+    /// A word cloud question's limits: how many answers a participant gives, how long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_limits: Option<Words>,
 }
 
 fn open_by_default() -> bool {
@@ -80,8 +89,10 @@ fn single_by_default() -> Choice {
 }
 
 /// Reads one poll's results; `$1` is the poll id. One row per option, in display order
-/// (see [`ResultsRow`] for the columns). Both the worker (after a commit) and the result
-/// service (on a cache miss) use it; it reads only columns the read-only role may see.
+/// (see [`ResultsRow`] for the columns), or one row without an option for a word cloud,
+/// whose last two columns list its visible answers and their counts, the most given
+/// first. Both the worker (after a commit) and the result service (on a cache miss) use
+/// it; it reads only columns the read-only role may see.
 pub const SELECT_POLL_RESULTS: &str = "\
     SELECT p.question, p.ballots, p.version, \
            to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
@@ -90,9 +101,17 @@ pub const SELECT_POLL_RESULTS: &str = "\
            p.choice, p.hide_results, p.event_id, \
            p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label, \
            (SELECT array_agg(r.votes ORDER BY r.place) FROM rank_tallies r \
-             WHERE r.poll_id = o.poll_id AND r.option_id = o.id) \
+             WHERE r.poll_id = o.poll_id AND r.option_id = o.id), \
+           w.words, w.counts, p.words_max, p.word_max_chars \
       FROM polls p \
-      JOIN poll_options o ON o.poll_id = p.id \
+      LEFT JOIN poll_options o ON o.poll_id = p.id \
+      LEFT JOIN LATERAL ( \
+           SELECT array_agg(c.word ORDER BY c.votes DESC, c.word) AS words, \
+                  array_agg(c.votes ORDER BY c.votes DESC, c.word) AS counts \
+             FROM (SELECT word, votes FROM word_tallies \
+                    WHERE poll_id = p.id AND votes > 0 AND NOT hidden \
+                    ORDER BY votes DESC, word LIMIT 100) c \
+            WHERE p.choice = 'words') w ON true \
       LEFT JOIN tallies t ON t.poll_id = o.poll_id AND t.option_id = o.id \
      WHERE p.id = $1 \
      ORDER BY o.position";
@@ -108,10 +127,10 @@ pub struct ResultsRow {
     pub version: i64,
     /// `p.updated_at`, RFC 3339
     pub updated_at: String,
-    /// `o.id`
-    pub option_id: String,
+    /// `o.id`; `None` on a word cloud's one row
+    pub option_id: Option<String>,
     /// `o.label`
-    pub label: String,
+    pub label: Option<String>,
     /// the option's count
     pub votes: i64,
     /// `p.open`
@@ -128,6 +147,33 @@ pub struct ResultsRow {
     pub scale: Option<Scale>,
     /// the option's `rank_tallies` by place, when the poll is a ranking
     pub places: Option<Vec<i64>>,
+    /// a word cloud's visible answers, the most given first
+    pub words: Option<Vec<String>>,
+    /// their counts, in the same order
+    pub word_counts: Option<Vec<i64>>,
+    /// `p.words_max` and `p.word_max_chars`, when the poll is a word cloud
+    pub word_limits: Option<Words>,
+}
+
+impl ResultsRow {
+    /// The word cloud this row carries, if the poll is one.
+    fn word_cloud(&self) -> Option<Vec<WordCount>> {
+        if self.choice != Choice::Words.name() {
+            return None;
+        }
+        let words = self.words.as_deref().unwrap_or_default();
+        let counts = self.word_counts.as_deref().unwrap_or_default();
+        Some(
+            words
+                .iter()
+                .zip(counts)
+                .map(|(word, count)| WordCount {
+                    word: word.clone(),
+                    count: *count,
+                })
+                .collect(),
+        )
+    }
 }
 
 impl PollResults {
@@ -136,6 +182,7 @@ impl PollResults {
     pub fn from_rows(poll: &str, rows: impl IntoIterator<Item = ResultsRow>) -> Option<Self> {
         let mut results: Option<PollResults> = None;
         for row in rows {
+            let words = row.word_cloud();
             let results = results.get_or_insert_with(|| PollResults {
                 poll: poll.to_owned(),
                 question: row.question,
@@ -151,14 +198,18 @@ impl PollResults {
                 event: row.event,
                 scale: row.scale,
                 summary: None,
+                words,
+                word_limits: row.word_limits,
             });
-            results.options.push(OptionResult {
-                id: row.option_id,
-                label: row.label,
-                votes: Some(row.votes),
-                score: row.places.as_deref().map(borda_score),
-                places: row.places,
-            });
+            if let (Some(id), Some(label)) = (row.option_id, row.label) {
+                results.options.push(OptionResult {
+                    id,
+                    label,
+                    votes: Some(row.votes),
+                    score: row.places.as_deref().map(borda_score),
+                    places: row.places,
+                });
+            }
         }
         if let Some(results) = &mut results {
             results.summary = results.scale.as_ref().map(|scale| {
@@ -200,6 +251,7 @@ impl PollResults {
             }
             view.total = None;
             view.summary = None;
+            view.words = None;
             view.hidden = true;
         }
         view
@@ -232,8 +284,8 @@ mod tests {
             ballots: 7,
             version: 3,
             updated_at: "2026-01-01T00:00:00.000Z".into(),
-            option_id: id.into(),
-            label: id.to_uppercase(),
+            option_id: Some(id.into()),
+            label: Some(id.to_uppercase()),
             votes,
             open: true,
             closes_at: Some("2026-05-01T18:00:00.000Z".into()),
@@ -242,6 +294,9 @@ mod tests {
             event: None,
             scale: None,
             places: None,
+            words: None,
+            word_counts: None,
+            word_limits: None,
         }
     }
 
@@ -307,6 +362,44 @@ mod tests {
             .options
             .iter()
             .all(|o| o.score.is_none() && o.places.is_none()));
+    }
+
+    #[test]
+    fn a_word_cloud_lists_its_answers_unless_hidden() {
+        let cloud = ResultsRow {
+            choice: "words".into(),
+            option_id: None,
+            label: None,
+            words: Some(vec!["rust".into(), "go".into()]),
+            word_counts: Some(vec![5, 2]),
+            word_limits: Some(Words::default()),
+            ..row("a", 0)
+        };
+        let results = PollResults::from_rows("p", [cloud.clone()]).unwrap();
+        assert!(results.options.is_empty());
+        let json = serde_json::to_value(&results).unwrap();
+        assert_eq!(
+            json["words"][0],
+            serde_json::json!({"word": "rust", "count": 5})
+        );
+        assert_eq!(json["words"][1]["count"], 2);
+        let hidden = results.public_view(CLOSES_AT - 1);
+        assert_eq!(hidden.words, None, "the answers are withheld");
+        let nobody = ResultsRow {
+            words: None,
+            word_counts: None,
+            ..cloud
+        };
+        let empty = PollResults::from_rows("p", [nobody]).unwrap();
+        assert_eq!(empty.words, Some(Vec::new()), "a cloud with no answer yet");
+        let options = PollResults::from_rows("p", [row("a", 1)]).unwrap();
+        assert_eq!(options.words, None);
+    }
+
+    #[test]
+    fn the_query_lists_as_many_answers_as_a_cloud_shows() {
+        let limit = format!("LIMIT {}", crate::words::MAX_CLOUD_WORDS);
+        assert!(SELECT_POLL_RESULTS.contains(&limit));
     }
 
     #[test]

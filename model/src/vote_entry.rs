@@ -3,9 +3,16 @@
 //! Flat string fields, so that `redis-cli XRANGE votes - +` reads like a log:
 //! `kind vote  vote_id …  poll default  options a  voter …  at 1700000000000`.
 //! Option ids cannot contain commas ([`crate::poll::is_valid_option_id`]), so several
-//! options are joined with commas.
+//! options are joined with commas. A word cloud ballot carries `words` instead of
+//! `options`: its normalised answers, which may hold commas but never control
+//! characters, joined with [`WORD_SEPARATOR`].
 
 use crate::poll::{is_valid_option_id, is_valid_poll_id};
+use crate::words::{is_normal_word, MAX_MAX_WORDS};
+
+/// Joins a word cloud ballot's answers in the stream and in the worker's arrays: the
+/// ASCII unit separator, a control character that no answer holds.
+pub const WORD_SEPARATOR: char = '\u{1f}';
 
 /// The `kind` field's value for a ballot.
 pub const KIND_VOTE: &str = "vote";
@@ -20,8 +27,10 @@ pub struct VoteEntry {
     pub vote_id: String,
     /// The poll voted on.
     pub poll: String,
-    /// The chosen option ids (one for single choice).
+    /// The chosen option ids (one for single choice), or a word cloud's answers.
     pub options: Vec<String>,
+    /// Whether `options` are a word cloud's written answers rather than option ids.
+    pub words: bool,
     /// The voter, from the signed cookie.
     pub voter: String,
     /// When the vote service accepted it (milliseconds since the Unix epoch).
@@ -55,7 +64,11 @@ impl VoteEntry {
             ("kind", KIND_VOTE.to_owned()),
             ("vote_id", self.vote_id.clone()),
             ("poll", self.poll.clone()),
-            ("options", self.options.join(",")),
+            if self.words {
+                ("words", self.options.join(&WORD_SEPARATOR.to_string()))
+            } else {
+                ("options", self.options.join(","))
+            },
             ("voter", self.voter.clone()),
             ("at", self.at_ms.to_string()),
         ]
@@ -90,11 +103,25 @@ impl VoteEntry {
         if !is_valid_poll_id(poll) {
             return Err(bad("poll", poll));
         }
-        let options_text = get("options")?;
-        let options: Vec<String> = options_text.split(',').map(str::to_owned).collect();
-        if !options.iter().all(|o| is_valid_option_id(o)) {
-            return Err(bad("options", options_text));
-        }
+        let (options, words) = match get("words") {
+            Ok(text) => {
+                let words: Vec<String> = text.split(WORD_SEPARATOR).map(str::to_owned).collect();
+                if words.len() > usize::from(MAX_MAX_WORDS)
+                    || !words.iter().all(|w| is_normal_word(w))
+                {
+                    return Err(bad("words", text));
+                }
+                (words, true)
+            }
+            Err(_) => {
+                let text = get("options")?;
+                let options: Vec<String> = text.split(',').map(str::to_owned).collect();
+                if !options.iter().all(|o| is_valid_option_id(o)) {
+                    return Err(bad("options", text));
+                }
+                (options, false)
+            }
+        };
         let voter = get("voter")?;
         if voter.is_empty() || voter.len() > MAX_VOTER_LEN {
             return Err(bad("voter", voter));
@@ -105,6 +132,7 @@ impl VoteEntry {
             vote_id: vote_id.to_owned(),
             poll: poll.to_owned(),
             options,
+            words,
             voter: voter.to_owned(),
             at_ms,
         })
@@ -120,6 +148,7 @@ mod tests {
             vote_id: "v1".into(),
             poll: "default".into(),
             options: vec!["a".into(), "b".into()],
+            words: false,
             voter: "voter-1".into(),
             at_ms: 1_700_000_000_000,
         }
@@ -134,6 +163,28 @@ mod tests {
         let entry = sample();
         let fields = entry.to_fields();
         assert_eq!(decode(&fields), Ok(entry));
+    }
+
+    #[test]
+    fn word_cloud_answers_round_trip_with_their_commas() {
+        let entry = VoteEntry {
+            options: vec!["rock, paper".into(), "c++".into()],
+            words: true,
+            ..sample()
+        };
+        let fields = entry.to_fields();
+        assert_eq!(fields[3].0, "words");
+        assert_eq!(decode(&fields), Ok(entry));
+        for bad in ["Rust", "", "a\u{1f}", " b"] {
+            let fields = [("words", bad.to_owned())].into_iter().chain(
+                sample()
+                    .to_fields()
+                    .into_iter()
+                    .filter(|(k, _)| *k != "options"),
+            );
+            let fields: Vec<_> = fields.collect();
+            assert!(decode(&fields).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! can add up to more than 100.
 //!
 //! A ranking's export is `option,label,score,place_1,…,place_n` instead: the Borda
-//! score, then how many ballots put the option at each place.
+//! score, then how many ballots put the option at each place. A word cloud's is
+//! `word,count,percent`: its visible answers, the most given first, with the percent of
+//! participants who gave each.
 
 use tally_model::{Choice, PollResults};
 
@@ -16,6 +18,12 @@ pub fn to_csv(results: &PollResults) -> Result<Vec<u8>, csv::Error> {
         .from_writer(Vec::new());
     if results.choice == Choice::Ranking {
         write_ranking(&mut writer, results)?;
+        return writer
+            .into_inner()
+            .map_err(|error| csv::Error::from(error.into_error()));
+    }
+    if results.choice == Choice::Words {
+        write_words(&mut writer, results)?;
         return writer
             .into_inner()
             .map_err(|error| csv::Error::from(error.into_error()));
@@ -53,6 +61,19 @@ fn write_ranking(
         let counts = option.places.as_deref().unwrap_or(&[]);
         record.extend((0..places).map(|place| counts.get(place).copied().unwrap_or(0).to_string()));
         writer.write_record(&record)?;
+    }
+    Ok(())
+}
+
+fn write_words(writer: &mut csv::Writer<Vec<u8>>, results: &PollResults) -> Result<(), csv::Error> {
+    writer.write_record(["word", "count", "percent"])?;
+    let participants = results.total.unwrap_or(0);
+    for answer in results.words.as_deref().unwrap_or_default() {
+        writer.write_record([
+            answer.word.as_str(),
+            &answer.count.to_string(),
+            &percent(answer.count, participants),
+        ])?;
     }
     Ok(())
 }
@@ -96,6 +117,8 @@ mod tests {
             event: None,
             scale: None,
             summary: None,
+            word_limits: None,
+            words: None,
         }
     }
 

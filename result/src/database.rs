@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Pool, PoolError};
 use tally_connect::PostgresPool;
-use tally_model::{PollResults, ResultsRow, Scale, SELECT_POLL_RESULTS};
+use tally_model::{PollResults, ResultsRow, Scale, Words, SELECT_POLL_RESULTS};
 
 /// Time to open, wait for, create or recycle a connection: a dead database gives a
 /// fast 503, not a hang.
@@ -93,6 +93,9 @@ impl ResultsDatabase {
                         row.try_get(15)?,
                     ),
                     places: row.try_get(16)?,
+                    words: row.try_get(17)?,
+                    word_counts: row.try_get(18)?,
+                    word_limits: Words::from_columns(row.try_get(19)?, row.try_get(20)?),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -6,6 +6,7 @@ pub(crate) mod html;
 pub(crate) mod qr;
 pub(crate) mod ranking;
 pub(crate) mod view;
+pub(crate) mod words;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};

@@ -63,6 +63,8 @@ async fn start() -> SocketAddr {
             hide_results: true,
             admin_hash: Some(hash_token(TOKEN)),
             event: None,
+            blocked_words: Vec::new(),
+            words: None,
         };
         let () = redis::cmd("SET")
             .arg(keys.poll_definition(id))

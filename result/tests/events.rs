@@ -59,6 +59,8 @@ fn definition(version: i64, current: Option<usize>) -> EventDefinition {
         question: text.into(),
         choice,
         scale: None,
+        hidden_words: Vec::new(),
+        words: None,
     };
     EventDefinition {
         id: ID.into(),

@@ -14,7 +14,7 @@ use tally_model::event::is_join_code;
 use tally_model::poll::BallotError;
 use tally_model::timestamp::now_ms;
 use tally_model::EventBallotError;
-use tally_model::{VoteEntry, DEFAULT_POLL_ID};
+use tally_model::{Choice, VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, Request};
 
 use crate::ballot::{decode_ballot, BodyFormat};
@@ -52,14 +52,23 @@ pub async fn accept(
         Some(code) => event_page(code, anchor),
         None => poll_page(&ballot.poll, anchor),
     };
-    match definition.check_ballot(&ballot.options) {
+    let words = definition.choice == Choice::Words;
+    let checked = match (words, ballot.words.is_empty()) {
+        (true, false) => definition.accept_words_at(&ballot.words, now_ms()),
+        (true, true) => Err(BallotError::WordsExpected),
+        (false, true) => definition
+            .check_ballot(&ballot.options)
+            .map(|()| ballot.options.clone()),
+        (false, false) => Err(BallotError::OptionsExpected),
+    };
+    let answers = match checked {
         // A page without JavaScript shows why, instead of a JSON error.
         Err(BallotError::Closed(_)) if browser => {
             service.metrics.rejected("closed");
             return Ok(redirect_to(&page("closed")));
         }
         checked => checked?,
-    }
+    };
     if let Some(BallotGate {
         verdict: Err(refusal),
         ..
@@ -86,7 +95,8 @@ pub async fn accept(
     let entry = VoteEntry {
         vote_id: uuid::Uuid::now_v7().simple().to_string(),
         poll: ballot.poll.clone(),
-        options: ballot.options.clone(),
+        options: answers,
+        words,
         voter,
         at_ms: now_ms(),
     };
@@ -114,7 +124,10 @@ pub async fn accept(
     if known_voter.is_none() {
         append_cookie(headers, &service.signer.set_cookie(&entry.voter, secure));
     }
-    append_cookie(headers, &choice_cookie(&entry.poll, &entry.options, secure));
+    // The page marks the options this browser chose; written answers are not kept.
+    if !entry.words {
+        append_cookie(headers, &choice_cookie(&entry.poll, &entry.options, secure));
+    }
     Ok(response)
 }
 

@@ -1,14 +1,24 @@
-//! Reading a ballot out of a request body: JSON (`{"poll","option"}` or `"options"`),
-//! a form (`poll=…&option=…`), or the classic app's form (`vote=a`, default poll).
+//! Reading a ballot out of a request body: JSON (`{"poll","option"}`, `"options"`, or a
+//! word cloud's `"words"`), a form (`poll=…&option=…`, or `word=…` repeated with empty
+//! ones ignored), or the classic app's form (`vote=a`, default poll).
 
 use serde::Deserialize;
 use tally_model::poll::{is_valid_option_id, is_valid_poll_id};
+use tally_model::words::{MAX_MAX_WORDS, MAX_WORD_CHARS};
 use tally_model::DEFAULT_POLL_ID;
 
 use crate::error::VoteError;
 
 /// Most options one ballot may name; more than any poll has.
 pub const MAX_BALLOT_OPTIONS: usize = 32;
+
+/// Most written answers read from one ballot: well past any question's limit, so the
+/// rule's own message (422) answers an honest mistake, while a flood stops early.
+const MAX_BALLOT_WORDS: usize = 4 * MAX_MAX_WORDS as usize;
+
+/// Longest written answer read, in characters, before normalising: room for the white
+/// space and punctuation that normalising trims, and no more.
+const MAX_RAW_WORD_CHARS: usize = 4 * MAX_WORD_CHARS as usize;
 
 /// A ballot as the client sent it, before it is checked against its poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +27,8 @@ pub struct BallotRequest {
     pub poll: String,
     /// The chosen options.
     pub options: Vec<String>,
+    /// A word cloud's written answers, as typed (normalised against the question).
+    pub words: Vec<String>,
 }
 
 /// The body's format, from its `Content-Type`.
@@ -48,11 +60,18 @@ struct JsonBallot {
     poll: Option<String>,
     option: Option<String>,
     options: Option<Vec<String>>,
+    words: Option<Vec<String>>,
+}
+
+/// What a ballot names: options, or a word cloud's written answers.
+enum Answers {
+    Options(Vec<String>),
+    Words(Vec<String>),
 }
 
 /// Reads a ballot from `body` in `format`, checking the shape of every id.
 pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, VoteError> {
-    let (poll, options) = match format {
+    let (poll, answers) = match format {
         BodyFormat::Json => decode_json(body)?,
         BodyFormat::Form => decode_form(body)?,
     };
@@ -62,6 +81,10 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
             "poll must be 1-64 letters, digits, '-' or '_'".into(),
         ));
     }
+    let options = match answers {
+        Answers::Words(words) => return decode_words(poll, words),
+        Answers::Options(options) => options,
+    };
     if options.is_empty() {
         return Err(VoteError::Malformed("choose an option".into()));
     }
@@ -76,36 +99,77 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
             bad.chars().take(40).collect::<String>()
         )));
     }
-    Ok(BallotRequest { poll, options })
+    Ok(BallotRequest {
+        poll,
+        options,
+        words: Vec::new(),
+    })
 }
 
-fn decode_json(body: &[u8]) -> Result<(Option<String>, Vec<String>), VoteError> {
+/// A word cloud ballot: answers as typed, empty ones dropped, bounded in number and size.
+fn decode_words(poll: String, words: Vec<String>) -> Result<BallotRequest, VoteError> {
+    let words: Vec<String> = words
+        .into_iter()
+        .filter(|word| !word.trim().is_empty())
+        .collect();
+    if words.is_empty() {
+        return Err(VoteError::Malformed("write at least one answer".into()));
+    }
+    if words.len() > MAX_BALLOT_WORDS {
+        return Err(VoteError::Malformed(format!(
+            "a ballot gives at most {MAX_BALLOT_WORDS} answers"
+        )));
+    }
+    if words
+        .iter()
+        .any(|word| word.chars().count() > MAX_RAW_WORD_CHARS)
+    {
+        return Err(VoteError::Malformed(format!(
+            "an answer is at most {MAX_WORD_CHARS} characters"
+        )));
+    }
+    Ok(BallotRequest {
+        poll,
+        options: Vec::new(),
+        words,
+    })
+}
+
+fn decode_json(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
     let ballot: JsonBallot = serde_json::from_slice(body)
         .map_err(|error| VoteError::Malformed(format!("invalid JSON ballot: {error}")))?;
-    let options = match (ballot.option, ballot.options) {
-        (Some(option), None) => vec![option],
-        (None, Some(options)) => options,
-        (Some(_), Some(_)) => {
+    let answers = match (ballot.option, ballot.options, ballot.words) {
+        (Some(option), None, None) => Answers::Options(vec![option]),
+        (None, Some(options), None) => Answers::Options(options),
+        (None, None, Some(words)) => Answers::Words(words),
+        (None, None, None) => Answers::Options(Vec::new()),
+        _ => {
             return Err(VoteError::Malformed(
-                "send either \"option\" or \"options\", not both".into(),
+                "send one of \"option\", \"options\" and \"words\"".into(),
             ))
         }
-        (None, None) => Vec::new(),
     };
-    Ok((ballot.poll, options))
+    Ok((ballot.poll, answers))
 }
 
-fn decode_form(body: &[u8]) -> Result<(Option<String>, Vec<String>), VoteError> {
+fn decode_form(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
     let mut poll = None;
     let mut options = Vec::new();
+    let mut words: Vec<String> = Vec::new();
     for (name, value) in pairs {
         match name.as_str() {
             "poll" if poll.is_none() => poll = Some(value),
             "poll" => return Err(VoteError::Malformed("poll is given twice".into())),
             // `vote` is the classic voting app's field name.
             "option" | "options" | "vote" => options.push(value),
+            "word" | "words" => {
+                if words.len() > MAX_BALLOT_WORDS {
+                    break;
+                }
+                words.push(value);
+            }
             other => {
                 return Err(VoteError::Malformed(format!(
                     "unknown form field {:?}",
@@ -114,7 +178,13 @@ fn decode_form(body: &[u8]) -> Result<(Option<String>, Vec<String>), VoteError> 
             }
         }
     }
-    Ok((poll, options))
+    match (options.is_empty(), words.is_empty()) {
+        (true, false) => Ok((poll, Answers::Words(words))),
+        (_, true) => Ok((poll, Answers::Options(options))),
+        (false, false) => Err(VoteError::Malformed(
+            "send options or written answers, not both".into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +195,46 @@ mod tests {
         BallotRequest {
             poll: poll.into(),
             options: options.iter().map(|o| (*o).into()).collect(),
+            words: Vec::new(),
         }
+    }
+
+    #[test]
+    fn reads_written_answers() {
+        let json = decode_ballot(
+            BodyFormat::Json,
+            br#"{"poll":"p1","words":["Rust!"," ","machine learning"]}"#,
+        )
+        .unwrap();
+        assert_eq!(json.words, ["Rust!", "machine learning"]);
+        assert!(json.options.is_empty());
+        let form = decode_ballot(BodyFormat::Form, b"poll=p1&word=Go&word=&word=a%2C+b").unwrap();
+        assert_eq!(form.words, ["Go", "a, b"]);
+        let flood = format!("poll=p{}", "&word=x".repeat(MAX_BALLOT_WORDS + 2));
+        let long = format!(
+            r#"{{"poll":"p","words":["{}"]}}"#,
+            "x".repeat(MAX_RAW_WORD_CHARS + 1)
+        );
+        let cases: [(BodyFormat, &[u8]); 6] = [
+            (BodyFormat::Json, br#"{"poll":"p","words":[]}"#),
+            (BodyFormat::Json, br#"{"poll":"p","words":["  "]}"#),
+            (BodyFormat::Json, br#"{"poll":"p","words":"rust"}"#),
+            (
+                BodyFormat::Json,
+                br#"{"poll":"p","words":["a"],"option":"a"}"#,
+            ),
+            (BodyFormat::Form, flood.as_bytes()),
+            (BodyFormat::Json, long.as_bytes()),
+        ];
+        for (format, body) in cases {
+            assert!(
+                matches!(decode_ballot(format, body), Err(VoteError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let mixed = decode_ballot(BodyFormat::Form, b"poll=p&word=a&option=b");
+        assert!(matches!(mixed, Err(VoteError::Malformed(_))));
     }
 
     #[test]

@@ -12,13 +12,13 @@ use serde::Serialize;
 use tally_model::admin_token::{bearer_token, token_matches};
 use tally_model::event::is_join_code;
 use tally_model::timestamp::now_ms;
-use tally_model::{EventAction, EventCommandEntry, EventDefinition, StatusEntry};
+use tally_model::{Choice, EventAction, EventCommandEntry, EventDefinition, StatusEntry};
 use tally_runtime::{json, Body, Request};
 
 use crate::accept::read_body;
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::event_request::decode_position;
+use crate::event_request::{decode_moderation, decode_position, Moderation};
 use crate::service::VoteService;
 
 /// Where events are created, and below which their commands live.
@@ -48,11 +48,15 @@ pub enum PresenterAction {
     Close,
     /// Reopen voting on the current question.
     Reopen,
+    /// Hide one answer of a word cloud question from every screen.
+    HideWord,
+    /// Show a hidden answer again.
+    ShowWord,
 }
 
 impl PresenterAction {
     /// Every action, in the order the error message lists them.
-    pub const ALL: [PresenterAction; 9] = [
+    pub const ALL: [PresenterAction; 11] = [
         PresenterAction::Show,
         PresenterAction::Next,
         PresenterAction::Previous,
@@ -62,6 +66,8 @@ impl PresenterAction {
         PresenterAction::Unlock,
         PresenterAction::Close,
         PresenterAction::Reopen,
+        PresenterAction::HideWord,
+        PresenterAction::ShowWord,
     ];
 
     /// The action's name in the path and in the answer.
@@ -76,6 +82,8 @@ impl PresenterAction {
             PresenterAction::Unlock => "unlock",
             PresenterAction::Close => "close",
             PresenterAction::Reopen => "reopen",
+            PresenterAction::HideWord => "hide-word",
+            PresenterAction::ShowWord => "show-word",
         }
     }
 
@@ -101,7 +109,7 @@ pub fn event_command_of(path: &str) -> Option<Result<(&str, PresenterAction), Vo
             .ok_or_else(|| {
                 VoteError::UnknownEvent(
                     "no such event command; use show, next, previous, reveal, hide, lock, unlock, \
-             close or reopen"
+             close, reopen, hide-word or show-word"
                         .into(),
                 )
             }),
@@ -171,6 +179,9 @@ pub fn plan(
         PresenterAction::Hide => Ok(Step::Event(EventAction::Hide)),
         PresenterAction::Lock => Ok(Step::Event(EventAction::Lock)),
         PresenterAction::Unlock => Ok(Step::Event(EventAction::Unlock)),
+        PresenterAction::HideWord | PresenterAction::ShowWord => Err(VoteError::Malformed(
+            "name the answer to hide or show: {\"word\": \"…\"}".into(),
+        )),
         PresenterAction::Close | PresenterAction::Reopen => match current {
             None => state("no question is shown; show one before closing or reopening it"),
             Some(position) => Ok(Step::Status {
@@ -179,6 +190,40 @@ pub fn plan(
                 position,
             }),
         },
+    }
+}
+
+/// The step a `hide-word` (`hidden`) or `show-word` takes: the answer on the question
+/// the moderation names, or on the one shown, which must be a word cloud.
+pub fn plan_moderation(
+    definition: &EventDefinition,
+    hidden: bool,
+    moderation: Moderation,
+) -> Result<Step, VoteError> {
+    let shown = definition
+        .current
+        .and_then(|position| definition.questions.get(position));
+    let question = match &moderation.poll {
+        Some(poll) => definition.questions.iter().find(|q| &q.poll == poll),
+        None => shown,
+    };
+    match question {
+        Some(question) if question.choice == Choice::Words => {
+            Ok(Step::Event(EventAction::Moderate {
+                poll: question.poll.clone(),
+                word: moderation.word,
+                hidden,
+            }))
+        }
+        Some(_) => Err(VoteError::EventState(
+            "this question is not a word cloud: it has no written answers to hide".into(),
+        )),
+        None if moderation.poll.is_some() => Err(VoteError::EventState(
+            "this event has no such question".into(),
+        )),
+        None => Err(VoteError::EventState(
+            "no question is shown; name the question's poll".into(),
+        )),
     }
 }
 
@@ -202,11 +247,17 @@ pub async fn event_command(
     }
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, MAX_COMMAND_BODY_BYTES).await?;
+    let format = || {
+        let content_type = parts.headers.get(header::CONTENT_TYPE);
+        BodyFormat::from_content_type(content_type.and_then(|v| v.to_str().ok()))
+    };
     let shown = match action {
-        PresenterAction::Show => {
-            let content_type = parts.headers.get(header::CONTENT_TYPE);
-            let format = BodyFormat::from_content_type(content_type.and_then(|v| v.to_str().ok()))?;
-            Some(decode_position(format, &body)?)
+        PresenterAction::Show => Some(decode_position(format()?, &body)?),
+        _ => None,
+    };
+    let moderation = match action {
+        PresenterAction::HideWord | PresenterAction::ShowWord => {
+            Some(decode_moderation(format()?, &body)?)
         }
         _ => None,
     };
@@ -224,12 +275,17 @@ pub async fn event_command(
     if !token_matches(token, &definition.owner_hash) {
         return Err(VoteError::OwnerForbidden(code.to_owned()));
     }
-    let step = plan(&definition, action, shown)?;
+    let step = match moderation {
+        Some(moderation) => {
+            plan_moderation(&definition, action == PresenterAction::HideWord, moderation)?
+        }
+        None => plan(&definition, action, shown)?,
+    };
     let at_ms = now_ms();
     let fields = match &step {
         Step::Event(event_action) => EventCommandEntry {
             event: definition.id.clone(),
-            action: *event_action,
+            action: event_action.clone(),
             at_ms,
         }
         .to_fields()
@@ -262,7 +318,6 @@ pub async fn event_command(
 mod tests {
     use super::*;
     use tally_model::event::EventQuestion;
-    use tally_model::Choice;
 
     fn definition(current: Option<usize>) -> EventDefinition {
         EventDefinition {
@@ -276,6 +331,8 @@ mod tests {
                     question: format!("Q{i}?"),
                     choice: Choice::Single,
                     scale: None,
+                    hidden_words: Vec::new(),
+                    words: None,
                 })
                 .collect(),
             current,
@@ -374,5 +431,37 @@ mod tests {
                 .position(),
             None
         );
+    }
+
+    #[test]
+    fn moderation_names_an_answer_of_a_word_cloud() {
+        let mut event = definition(Some(1));
+        event.questions[1].choice = Choice::Words;
+        let answer = |poll: Option<&str>| Moderation {
+            poll: poll.map(str::to_owned),
+            word: "rust".into(),
+        };
+        let hide = Step::Event(EventAction::Moderate {
+            poll: "Qu3st10n01".into(),
+            word: "rust".into(),
+            hidden: true,
+        });
+        assert_eq!(plan_moderation(&event, true, answer(None)).unwrap(), hide);
+        assert_eq!(
+            plan_moderation(&event, true, answer(Some("Qu3st10n01"))).unwrap(),
+            hide
+        );
+        for poll in [Some("Qu3st10n00"), Some("elsewhere1")] {
+            assert!(matches!(
+                plan_moderation(&event, true, answer(poll)),
+                Err(VoteError::EventState(_))
+            ));
+        }
+        event.current = None;
+        assert!(plan_moderation(&event, false, answer(None)).is_err());
+        assert!(matches!(
+            plan(&event, PresenterAction::HideWord, None),
+            Err(VoteError::Malformed(_))
+        ));
     }
 }

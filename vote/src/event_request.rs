@@ -1,22 +1,24 @@
 //! Reading an event's requests out of their bodies: a new event as JSON
-//! (`{"title","questions":[{"question","options":[…],"choice"}]}`, `choice` one of
-//! `single`, `multiple` and `ranking`, where a scale
-//! question gives `"scale":{"min","max","min_label","max_label"}` instead of options) or
-//! as a browser's
-//! form (`title`, then per question a `question` field followed by its `option` fields
-//! and an optional `choice`), and the position a presenter's `show` names. Shapes are
-//! checked here (400); the event's rules are checked by the caller (422).
+//! (`{"title","questions":[{"question","options":[…],"choice"}],"blocked_words":[…]}`,
+//! `choice` one of `single`, `multiple`, `ranking` and `words`, where a scale question
+//! gives `"scale":{"min","max","min_label","max_label"}` instead of options and a word
+//! cloud `"words":{"max_words","max_chars"}` or just `"choice":"words"`) or as a
+//! browser's form (`title`, then per question a `question` field followed by its
+//! `option` fields and an optional `choice`, and a `blocked_words` text of lines or
+//! commas), the position a presenter's `show` names, and the answer a moderation
+//! names. Shapes are checked here (400); the event's rules by the caller (422).
 
 use serde::Deserialize;
 use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
-use tally_model::{Choice, NewEvent, NewPoll, PollRuleError, Scale};
+use tally_model::words::{normalise_block_list, normalise_word, MAX_WORD_CHARS};
+use tally_model::{Choice, NewEvent, NewPoll, PollRuleError, Scale, Words};
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
 use crate::poll_request::{choice_of, MAX_FORM_OPTIONS};
 
 /// What an event's question may ask for.
-const QUESTION_CHOICES: &[Choice] = &[Choice::Single, Choice::Multiple, Choice::Ranking];
+const QUESTION_CHOICES: &[Choice] = &Choice::ALL;
 
 /// Most questions read from a form before giving up: well past [`MAX_EVENT_QUESTIONS`],
 /// so the rule's own message (422) answers an honest mistake, while a flood stops early.
@@ -31,6 +33,8 @@ const MAX_POSITION_DIGITS: usize = 6;
 struct JsonEvent {
     title: String,
     questions: Vec<JsonQuestion>,
+    #[serde(default)]
+    blocked_words: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +47,19 @@ struct JsonQuestion {
     choice: Option<String>,
     #[serde(default)]
     scale: Option<JsonScale>,
+    #[serde(default)]
+    words: Option<JsonWords>,
+}
+
+/// A word cloud's limits as a request gives them; unnamed ones are the usual 3 answers
+/// of 25 characters.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JsonWords {
+    #[serde(default)]
+    max_words: Option<u8>,
+    #[serde(default)]
+    max_chars: Option<u8>,
 }
 
 /// A scale as a request gives it; unnamed ends run 1 to 5.
@@ -100,20 +117,40 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
                     .map(|label| label.trim().to_owned())
                     .collect(),
             };
+            // Limits alone make a word cloud; a word cloud without them takes the usual.
+            let choice = match (question.choice.as_deref(), &question.words) {
+                (None, Some(_)) => Choice::Words,
+                (text, _) => choice_of(text, QUESTION_CHOICES)?,
+            };
+            let words = match (choice, question.words) {
+                (Choice::Words, limits) => Some(word_limits(limits.unwrap_or_default())),
+                (_, Some(limits)) => Some(word_limits(limits)),
+                (_, None) => None,
+            };
             Ok(NewPoll {
                 question: question.question.trim().to_owned(),
-                choice: choice_of(question.choice.as_deref(), QUESTION_CHOICES)?,
+                choice,
                 labels,
                 closes_at: None,
                 hide_results: false,
                 scale,
+                words,
             })
         })
         .collect::<Result<Vec<_>, VoteError>>()?;
     Ok(NewEvent {
         title: raw.title.trim().to_owned(),
         questions,
+        blocked_words: normalise_block_list(&raw.blocked_words).map_err(EventRuleError::from)?,
     })
+}
+
+fn word_limits(limits: JsonWords) -> Words {
+    let usual = Words::default();
+    Words {
+        max_words: limits.max_words.unwrap_or(usual.max_words),
+        max_chars: limits.max_chars.unwrap_or(usual.max_chars),
+    }
 }
 
 fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
@@ -121,6 +158,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
     let mut title = None;
     let mut questions: Vec<JsonQuestion> = Vec::new();
+    let mut blocked_words: Vec<String> = Vec::new();
     for (name, value) in pairs {
         let position = questions.len();
         let current = || {
@@ -131,6 +169,11 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         match name.as_str() {
             "title" if title.is_none() => title = Some(value),
             "title" => return Err(VoteError::Malformed("title is given twice".into())),
+            "blocked_words" => blocked_words.extend(
+                value
+                    .split(['\n', ','])
+                    .map(|entry| entry.trim_end_matches('\r').to_owned()),
+            ),
             "question" => {
                 if position == MAX_FORM_QUESTIONS {
                     return Err(EventRuleError::TooManyQuestions.into());
@@ -140,6 +183,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
                     options: Vec::new(),
                     choice: None,
                     scale: None,
+                    words: None,
                 });
             }
             "option" | "options" => {
@@ -173,6 +217,63 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
     Ok(JsonEvent {
         title: title.ok_or_else(|| VoteError::Malformed("title is missing".into()))?,
         questions,
+        blocked_words,
+    })
+}
+
+/// The answer a presenter hides or shows again, and the question it belongs to (the one
+/// shown when the request names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderation {
+    /// The question's poll, if named.
+    pub poll: Option<String>,
+    /// The answer, normalised as ballots' answers are.
+    pub word: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonModeration {
+    #[serde(default)]
+    poll: Option<String>,
+    word: String,
+}
+
+/// Reads a moderation: `{"word": "…", "poll": "…"}` or `word=…&poll=…`.
+pub fn decode_moderation(format: BodyFormat, body: &[u8]) -> Result<Moderation, VoteError> {
+    let raw = match format {
+        BodyFormat::Json => serde_json::from_slice::<JsonModeration>(body)
+            .map_err(|error| VoteError::Malformed(format!("invalid JSON moderation: {error}")))?,
+        BodyFormat::Form => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+            let mut poll = None;
+            let mut word = None;
+            for (name, value) in pairs {
+                let slot = match name.as_str() {
+                    "poll" => &mut poll,
+                    "word" => &mut word,
+                    _ => {
+                        return Err(VoteError::Malformed(
+                            "send word, and optionally poll, and nothing else".into(),
+                        ))
+                    }
+                };
+                if slot.replace(value).is_some() {
+                    return Err(VoteError::Malformed(format!("{name} is given twice")));
+                }
+            }
+            JsonModeration {
+                poll,
+                word: word.ok_or_else(|| VoteError::Malformed("word is missing".into()))?,
+            }
+        }
+    };
+    let word = normalise_word(&raw.word, MAX_WORD_CHARS)
+        .map_err(|error| VoteError::Malformed(format!("the answer {error}")))?;
+    Ok(Moderation {
+        poll: raw.poll.filter(|poll| !poll.is_empty()),
+        word,
     })
 }
 
@@ -357,6 +458,111 @@ mod tests {
                 PollRuleError::TooManyOptions
             )))
         ));
+    }
+
+    #[test]
+    fn reads_a_word_cloud_and_its_block_list() {
+        let event = decode_event(
+            BodyFormat::Json,
+            br#"{"title":"Talk","blocked_words":["Idiot!"," ","dumb"],"questions":[
+                {"question":"One word?","choice":"words"},
+                {"question":"Two words?","words":{"max_words":2}},
+                {"question":"Lunch?","options":["a","b"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(event.blocked_words, ["idiot", "dumb"]);
+        assert_eq!(event.questions[0].choice, Choice::Words);
+        assert_eq!(event.questions[0].words, Some(Words::default()));
+        assert_eq!(
+            event.questions[1].words.map(|w| (w.max_words, w.max_chars)),
+            Some((2, 25))
+        );
+        assert_eq!(event.questions[2].words, None);
+        assert_eq!(event.check(), Ok(()));
+
+        let form = decode_event(
+            BodyFormat::Form,
+            b"title=T&question=One+word%3F&choice=words&blocked_words=spam%0D%0Aeggs%2C+ham",
+        )
+        .unwrap();
+        assert_eq!(form.blocked_words, ["spam", "eggs", "ham"]);
+        assert_eq!(form.questions[0].words, Some(Words::default()));
+
+        for (body, rule) in [
+            (
+                r#"{"title":"T","questions":[{"question":"Q","words":{"max_words":0}}]}"#,
+                true,
+            ),
+            (
+                r#"{"title":"T","questions":[{"question":"Q","choice":"words","options":["a","b"]}]}"#,
+                true,
+            ),
+            (
+                r#"{"title":"T","questions":[{"question":"Q","options":["a","b"],"choice":"single","words":{}}]}"#,
+                true,
+            ),
+            (
+                r#"{"title":"T","questions":[{"question":"Q","words":{"max_words":300}}]}"#,
+                false,
+            ),
+            (
+                r#"{"title":"T","questions":[{"question":"Q","words":{"size":3}}]}"#,
+                false,
+            ),
+            (
+                r#"{"title":"T","questions":[{"question":"Q","choice":"words"}],"blocked_words":"spam"}"#,
+                false,
+            ),
+        ] {
+            match decode_event(BodyFormat::Json, body.as_bytes()) {
+                Ok(event) => assert!(rule && event.check().is_err(), "{body}"),
+                Err(error) => assert!(!rule && matches!(error, VoteError::Malformed(_)), "{body}"),
+            }
+        }
+        let hostile = decode_event(
+            BodyFormat::Json,
+            "{\"title\":\"T\",\"questions\":[{\"question\":\"Q\",\"choice\":\"words\"}],\"blocked_words\":[\"a\\u202eb\"]}".as_bytes(),
+        );
+        assert!(matches!(
+            hostile,
+            Err(VoteError::EventRule(EventRuleError::BlockList(_)))
+        ));
+    }
+
+    #[test]
+    fn reads_moderations() {
+        assert_eq!(
+            decode_moderation(BodyFormat::Json, br#"{"word":" Rust! "}"#).unwrap(),
+            Moderation {
+                poll: None,
+                word: "rust".into()
+            }
+        );
+        assert_eq!(
+            decode_moderation(BodyFormat::Form, b"poll=Qu3st10n01&word=Go").unwrap(),
+            Moderation {
+                poll: Some("Qu3st10n01".into()),
+                word: "go".into()
+            }
+        );
+        let cases: [(BodyFormat, &[u8]); 6] = [
+            (BodyFormat::Json, b"{}"),
+            (BodyFormat::Json, br#"{"word":"!!"}"#),
+            (BodyFormat::Json, br#"{"word":"a","x":1}"#),
+            (BodyFormat::Form, b"word=a&word=b"),
+            (BodyFormat::Form, b"poll=p"),
+            (BodyFormat::Form, b"word=a&position=1"),
+        ];
+        for (format, body) in cases {
+            assert!(
+                matches!(
+                    decode_moderation(format, body),
+                    Err(VoteError::Malformed(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const REASONS: [&str; 11] = [
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 15] = [
     "create",
     "close",
     "reopen",
@@ -44,6 +44,8 @@ pub const COMMANDS: [&str; 13] = [
     "event_unlock",
     "event_close",
     "event_reopen",
+    "event_hide_word",
+    "event_show_word",
 ];
 
 /// Labels of `tally_votes_rejected_total`.
@@ -132,6 +134,8 @@ pub fn event_command_label(action: PresenterAction) -> &'static str {
         PresenterAction::Unlock => "event_unlock",
         PresenterAction::Close => "event_close",
         PresenterAction::Reopen => "event_reopen",
+        PresenterAction::HideWord => "event_hide_word",
+        PresenterAction::ShowWord => "event_show_word",
     }
 }
 

@@ -50,6 +50,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         closes_at,
         hide_results: raw.hide_results,
         scale: None,
+        words: None,
     })
 }
 

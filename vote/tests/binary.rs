@@ -118,6 +118,8 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         hide_results: false,
         admin_hash: None,
         event: None,
+        blocked_words: Vec::new(),
+        words: None,
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

@@ -244,6 +244,8 @@ fn event(current: Option<usize>) -> EventDefinition {
                 question: format!("{poll}?"),
                 choice: Choice::Single,
                 scale: None,
+                hidden_words: Vec::new(),
+                words: None,
             })
             .collect(),
         current,
@@ -272,6 +274,8 @@ fn poll_of(event: &EventDefinition, poll: &str, open: bool) -> PollDefinition {
         hide_results: false,
         admin_hash: Some(event.owner_hash.clone()),
         event: Some(event.id.clone()),
+        blocked_words: Vec::new(),
+        words: None,
     }
 }
 

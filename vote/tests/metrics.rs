@@ -41,6 +41,8 @@ async fn define_default_poll(redis_url: &str, keys: &Keys) {
         hide_results: false,
         admin_hash: None,
         event: None,
+        blocked_words: Vec::new(),
+        words: None,
     };
     let mut redis = redis::Client::open(redis_url)
         .unwrap()

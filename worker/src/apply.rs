@@ -14,19 +14,22 @@
 //! poll; closes and reopens, then presenter commands, last, in stream order. Votes are counted whether or not the poll has closed since: the vote service
 //! answered them `202` while it was open.
 //!
-//! Rows are locked in (poll, voter) order, then tallies in (poll, option) order, then
-//! rank tallies in (poll, option, place) order, then polls by id, then events by id, so
-//! concurrent workers cannot deadlock on each other.
+//! Rows are locked in (poll, voter) order, then polls by id, then tallies in (poll,
+//! option) order, rank tallies in (poll, option, place) order and word tallies in (poll,
+//! answer) order (an owner's hide or show of an answer comes after them, its poll locked
+//! with the others), then events by id, so concurrent workers cannot deadlock on each
+//! other.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use tally_model::vote_entry::WORD_SEPARATOR;
 use tally_model::{Choice, EntryId, PollDefinition, VoteEntry};
 use tokio_postgres::Client;
 
 use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
 use crate::events::{
-    apply_commands, count_participants, create_events, lock_events, polls_to_reveal, EventOutcome,
-    StreamEventCommand, StreamEventCreate,
+    apply_commands, apply_moderation, count_participants, create_events, lock_events,
+    polls_to_reveal, EventOutcome, StreamEventCommand, StreamEventCreate,
 };
 
 /// A vote read from the stream, with the id of its entry.
@@ -133,7 +136,7 @@ pub async fn apply_entries(
             None => outcome
                 .rejected
                 .push((vote.id, format!("no poll {:?}", vote.entry.poll))),
-            Some(poll) => match poll.check_options(&vote.entry.options) {
+            Some(poll) => match poll.check_answers(&vote.entry.options, vote.entry.words) {
                 Ok(()) => valid.push(vote),
                 Err(error) => outcome.rejected.push((vote.id, error.to_string())),
             },
@@ -142,13 +145,7 @@ pub async fn apply_entries(
     let newest = newest_per_voter(&valid);
     outcome.unchanged += valid.len() - newest.len();
 
-    let mut deltas = TallyDeltas::ranking(
-        definitions
-            .values()
-            .filter(|poll| poll.choice == Choice::Ranking)
-            .map(|poll| poll.id.clone())
-            .collect(),
-    );
+    let mut deltas = TallyDeltas::for_polls(definitions.values());
     let created = insert_new_ballots(&transaction, &newest).await?;
     for vote in newest.iter().filter(|v| created.contains(&key_of(v))) {
         deltas.add_ballot(&vote.entry, 1);
@@ -173,6 +170,7 @@ pub async fn apply_entries(
     locked.dedup();
     lock_polls(&transaction, &locked).await?;
     deltas.apply(&transaction).await?;
+    apply_moderation(&transaction, &batch.event_commands, &mut events).await?;
     let statuses = set_statuses(&transaction, &batch.statuses).await?;
     outcome.unchanged += statuses.unchanged;
     outcome.rejected.extend(statuses.rejected);
@@ -249,7 +247,8 @@ async fn load_definitions(
         .collect())
 }
 
-/// Column arrays for `unnest`, one element per vote.
+/// Column arrays for `unnest`, one element per vote. A ballot's answers are joined with
+/// [`WORD_SEPARATOR`] (`chr(31)` in SQL): option ids and written answers never hold it.
 struct Columns {
     polls: Vec<String>,
     voters: Vec<String>,
@@ -265,7 +264,10 @@ impl Columns {
         Columns {
             polls: votes.iter().map(|v| v.entry.poll.clone()).collect(),
             voters: votes.iter().map(|v| v.entry.voter.clone()).collect(),
-            options: votes.iter().map(|v| v.entry.options.join(",")).collect(),
+            options: votes
+                .iter()
+                .map(|v| v.entry.options.join(&WORD_SEPARATOR.to_string()))
+                .collect(),
             entry_ms: votes.iter().map(|v| v.id.ms as i64).collect(),
             entry_seq: votes.iter().map(|v| v.id.seq as i64).collect(),
             vote_ids: votes.iter().map(|v| v.entry.vote_id.clone()).collect(),
@@ -286,7 +288,7 @@ async fn insert_new_ballots(
     let rows = transaction
         .query(
             "INSERT INTO ballots (poll_id, voter, options, entry_ms, entry_seq, vote_id, cast_at)
-             SELECT p, v, string_to_array(o, ','), ms, seq, id, to_timestamp(at / 1000.0)
+             SELECT p, v, string_to_array(o, chr(31)), ms, seq, id, to_timestamp(at / 1000.0)
                FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
                     AS t(p, v, o, ms, seq, id, at)
               ORDER BY p, v
@@ -352,7 +354,7 @@ async fn replace_ballots(
     transaction
         .execute(
             "UPDATE ballots b
-                SET options = string_to_array(t.o, ','), entry_ms = t.ms, entry_seq = t.seq,
+                SET options = string_to_array(t.o, chr(31)), entry_ms = t.ms, entry_seq = t.seq,
                     vote_id = t.id, cast_at = to_timestamp(t.at / 1000.0)
                FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::int8[])
                     AS t(p, v, o, ms, seq, id, at)
@@ -369,17 +371,28 @@ struct TallyDeltas {
     options: BTreeMap<(String, String), i64>,
     /// (poll, option, place) of ranking polls.
     places: BTreeMap<(String, String, i32), i64>,
+    /// (poll, answer) of word cloud polls.
+    words: BTreeMap<(String, String), i64>,
     ballots: BTreeMap<String, i64>,
     /// The polls of the batch that are rankings: their ballots move places too.
     rankings: HashSet<String>,
+    /// The polls of the batch that are word clouds: their ballots move answers, not
+    /// options.
+    clouds: HashSet<String>,
 }
 
 impl TallyDeltas {
-    fn ranking(rankings: HashSet<String>) -> Self {
-        TallyDeltas {
-            rankings,
-            ..TallyDeltas::default()
+    /// Deltas for ballots on `polls`.
+    fn for_polls<'p>(polls: impl IntoIterator<Item = &'p PollDefinition>) -> Self {
+        let mut deltas = TallyDeltas::default();
+        for poll in polls {
+            match poll.choice {
+                Choice::Ranking => deltas.rankings.insert(poll.id.clone()),
+                Choice::Words => deltas.clouds.insert(poll.id.clone()),
+                Choice::Single | Choice::Multiple => false,
+            };
         }
+        deltas
     }
 
     fn add_ballot(&mut self, entry: &VoteEntry, sign: i64) {
@@ -390,6 +403,15 @@ impl TallyDeltas {
     fn add_options(&mut self, poll: &str, options: &[String], sign: i64) {
         // Record the poll even when the ballot count does not move: it changed.
         self.ballots.entry(poll.to_owned()).or_default();
+        if self.clouds.contains(poll) {
+            for word in options {
+                *self
+                    .words
+                    .entry((poll.to_owned(), word.clone()))
+                    .or_default() += sign;
+            }
+            return;
+        }
         for option in options {
             *self
                 .options
@@ -454,6 +476,26 @@ impl TallyDeltas {
                 )
                 .await?;
         }
+        let moved: Vec<(&(String, String), &i64)> = self
+            .words
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .collect();
+        if !moved.is_empty() {
+            // A new answer starts at zero; one that loses a vote always has a row.
+            let polls: Vec<&str> = moved.iter().map(|((p, _), _)| p.as_str()).collect();
+            let words: Vec<&str> = moved.iter().map(|((_, w), _)| w.as_str()).collect();
+            let deltas: Vec<i64> = moved.iter().map(|(_, d)| **d).collect();
+            transaction
+                .execute(
+                    "INSERT INTO word_tallies (poll_id, word, votes)
+                     SELECT p, w, delta FROM unnest($1::text[], $2::text[], $3::int8[]) AS u(p, w, delta)
+                      ORDER BY p, w
+                     ON CONFLICT (poll_id, word) DO UPDATE SET votes = word_tallies.votes + EXCLUDED.votes",
+                    &[&polls, &words, &deltas],
+                )
+                .await?;
+        }
         if !self.ballots.is_empty() {
             let polls: Vec<&str> = self.ballots.keys().map(String::as_str).collect();
             let counts: Vec<i64> = self.ballots.values().copied().collect();
@@ -481,6 +523,7 @@ mod tests {
                 vote_id: format!("v{ms}"),
                 poll: poll.into(),
                 options: vec![option.into()],
+                words: false,
                 voter: voter.into(),
                 at_ms: ms,
             },
@@ -517,7 +560,10 @@ mod tests {
 
     #[test]
     fn a_changed_ranking_moves_each_option_between_places() {
-        let mut deltas = TallyDeltas::ranking(["r".to_owned()].into());
+        let mut deltas = TallyDeltas {
+            rankings: ["r".to_owned()].into(),
+            ..TallyDeltas::default()
+        };
         deltas.add_options("r", &["a".into(), "b".into()], -1);
         deltas.add_options("r", &["b".into(), "a".into()], 1);
         deltas.add_options("p", &["a".into()], 1);

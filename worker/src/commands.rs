@@ -9,7 +9,7 @@
 //! - A poll whose closing time passes is closed by housekeeping ([`close_expired`]), so
 //!   that its results are published again (hidden counts revealed) without a vote.
 
-use tally_model::{Choice, CreateEntry, EntryId, NewPoll, Scale, StatusEntry};
+use tally_model::{Choice, CreateEntry, EntryId, NewPoll, Scale, StatusEntry, Words};
 use tokio_postgres::Transaction;
 
 /// A poll creation read from the stream, with the id of its entry.
@@ -77,13 +77,15 @@ pub async fn insert_poll(
     let closes_at = poll.closes_at.map(|ms| ms as i64);
     let (event, position) = row.event.unzip();
     let scale = Scale::to_columns(poll.scale.as_ref());
+    let (words_max, word_max_chars) = Words::to_columns(poll.words);
     let inserted = transaction
         .execute(
             "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
                                 status_entry_ms, status_entry_seq, event_id, event_position,
-                                scale_min, scale_max, scale_min_label, scale_max_label)
+                                scale_min, scale_max, scale_min_label, scale_max_label,
+                                words_max, word_max_chars)
              VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10,
-                     $11, $12, $13, $14)
+                     $11, $12, $13, $14, $15, $16)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &row.id,
@@ -100,6 +102,8 @@ pub async fn insert_poll(
                 &scale.max,
                 &scale.min_label,
                 &scale.max_label,
+                &words_max,
+                &word_max_chars,
             ],
         )
         .await?;

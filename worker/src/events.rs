@@ -18,10 +18,10 @@
 use std::collections::BTreeMap;
 
 use tally_model::event::EventQuestion;
-use tally_model::Scale;
 use tally_model::{
     Choice, EntryId, EventAction, EventCommandEntry, EventCreateEntry, EventDefinition,
 };
+use tally_model::{Scale, Words};
 use tokio_postgres::{GenericClient, Transaction};
 
 use crate::commands::{insert_poll, NewPollRow};
@@ -53,8 +53,11 @@ pub struct EventOutcome {
     pub question_polls: Vec<String>,
     /// Events whose state changed: their Redis copy must be rewritten and published.
     pub changed: Vec<String>,
-    /// Polls whose `hide_results` changed (reveal or hide).
+    /// Polls whose `hide_results` changed (reveal or hide), or one of whose answers was
+    /// hidden or shown again.
     pub revealed_polls: Vec<String>,
+    /// Moderation commands applied (see [`apply_moderation`]): their events' versions move.
+    pub moderated: Vec<EntryId>,
     /// Entries that changed nothing (redelivered or overtaken).
     pub unchanged: usize,
     /// Entries that can never be applied, with the reason.
@@ -88,9 +91,16 @@ pub async fn create_events(
         }
         let inserted = transaction
             .execute(
-                "INSERT INTO events (id, code, title, owner_hash) VALUES ($1, $2, $3, $4)
+                "INSERT INTO events (id, code, title, owner_hash, blocked_words)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT DO NOTHING",
-                &[&entry.event, &entry.code, &entry.title, &entry.owner_hash],
+                &[
+                    &entry.event,
+                    &entry.code,
+                    &entry.title,
+                    &entry.owner_hash,
+                    &entry.blocked_words,
+                ],
             )
             .await?;
         if inserted == 0 {
@@ -117,29 +127,96 @@ pub async fn create_events(
     Ok(())
 }
 
-/// The polls of the events that `commands` reveal or hide: the batch locks them with
-/// its other polls, before any event row.
+/// The polls of the events that `commands` reveal or hide, and those whose answers
+/// they moderate: the batch locks them with its other polls, before any event row.
 pub async fn polls_to_reveal(
     transaction: &Transaction<'_>,
     commands: &[StreamEventCommand],
 ) -> Result<Vec<String>, tokio_postgres::Error> {
+    let mut polls: Vec<String> = commands
+        .iter()
+        .filter_map(|c| match &c.entry.action {
+            EventAction::Moderate { poll, .. } => Some(poll.clone()),
+            _ => None,
+        })
+        .collect();
     let mut events: Vec<&str> = commands
         .iter()
         .filter(|c| matches!(c.entry.action, EventAction::Reveal | EventAction::Hide))
         .map(|c| c.entry.event.as_str())
         .collect();
-    if events.is_empty() {
-        return Ok(Vec::new());
+    if !events.is_empty() {
+        events.sort_unstable();
+        events.dedup();
+        let rows = transaction
+            .query(
+                "SELECT id FROM polls WHERE event_id = ANY($1) ORDER BY id",
+                &[&events],
+            )
+            .await?;
+        polls.extend(rows.iter().map(|row| row.get::<_, String>(0)));
     }
-    events.sort_unstable();
-    events.dedup();
-    let rows = transaction
-        .query(
-            "SELECT id FROM polls WHERE event_id = ANY($1) ORDER BY id",
-            &[&events],
-        )
-        .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    polls.sort_unstable();
+    polls.dedup();
+    Ok(polls)
+}
+
+/// Hides or shows again the answers that moderation commands name, in stream order,
+/// each only when its entry is newer than the one that last moderated that answer.
+/// Call it with the answers' polls locked (see [`polls_to_reveal`]) and before the
+/// event rows are: a poll whose answer changed gets a new version, so its results are
+/// published again without the hidden answer.
+pub async fn apply_moderation(
+    transaction: &Transaction<'_>,
+    commands: &[StreamEventCommand],
+    outcome: &mut EventOutcome,
+) -> Result<(), tokio_postgres::Error> {
+    for command in in_stream_order(commands) {
+        let EventAction::Moderate { poll, word, hidden } = &command.entry.action else {
+            continue;
+        };
+        let event = command.entry.event.as_str();
+        let (ms, seq) = (command.id.ms as i64, command.id.seq as i64);
+        let set = transaction
+            .execute(
+                "INSERT INTO word_tallies (poll_id, word, hidden, moderate_entry_ms, moderate_entry_seq)
+                 SELECT $2, $3, $4, $5, $6
+                  WHERE EXISTS (SELECT 1 FROM polls
+                                 WHERE id = $2 AND event_id = $1 AND choice = 'words')
+                 ON CONFLICT (poll_id, word) DO UPDATE
+                    SET hidden = EXCLUDED.hidden,
+                        moderate_entry_ms = EXCLUDED.moderate_entry_ms,
+                        moderate_entry_seq = EXCLUDED.moderate_entry_seq
+                  WHERE (word_tallies.moderate_entry_ms, word_tallies.moderate_entry_seq)
+                      < (EXCLUDED.moderate_entry_ms, EXCLUDED.moderate_entry_seq)",
+                &[&event, poll, word, hidden, &ms, &seq],
+            )
+            .await?;
+        if set > 0 {
+            transaction
+                .execute(
+                    "UPDATE polls SET version = version + 1, updated_at = now() WHERE id = $1",
+                    &[poll],
+                )
+                .await?;
+            outcome.revealed_polls.push(poll.clone());
+            outcome.moderated.push(command.id);
+            continue;
+        }
+        let cloud = transaction
+            .query_opt(
+                "SELECT 1 FROM polls WHERE id = $1 AND event_id = $2 AND choice = 'words'",
+                &[poll, &event],
+            )
+            .await?;
+        if cloud.is_none() {
+            outcome.rejected.push((
+                command.id,
+                format!("event {event:?} has no word cloud question {poll:?}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Locks the rows of `events` in id order (after every poll row the batch locks).
@@ -159,19 +236,39 @@ pub async fn lock_events(
     Ok(())
 }
 
+/// `commands` in the order of their stream entries.
+fn in_stream_order(commands: &[StreamEventCommand]) -> Vec<&StreamEventCommand> {
+    let mut ordered: Vec<&StreamEventCommand> = commands.iter().collect();
+    ordered.sort_by_key(|command| command.id);
+    ordered
+}
+
 /// Applies presenter commands in stream order.
 pub async fn apply_commands(
     transaction: &Transaction<'_>,
     commands: &[StreamEventCommand],
     outcome: &mut EventOutcome,
 ) -> Result<(), tokio_postgres::Error> {
-    let mut ordered: Vec<&StreamEventCommand> = commands.iter().collect();
-    ordered.sort_by_key(|command| command.id);
-    for command in ordered {
+    for command in in_stream_order(commands) {
         let event = command.entry.event.as_str();
         let (ms, seq) = (command.id.ms as i64, command.id.seq as i64);
-        let updated = match command.entry.action {
-            EventAction::Show(position) => {
+        let updated = match &command.entry.action {
+            EventAction::Moderate { .. } if outcome.moderated.contains(&command.id) => {
+                transaction
+                    .execute(
+                        "UPDATE events SET version = version + 1, updated_at = now() WHERE id = $1",
+                        &[&event],
+                    )
+                    .await?
+            }
+            // Refused or overtaken in apply_moderation, which said so.
+            EventAction::Moderate { .. } => {
+                if !outcome.rejected.iter().any(|(id, _)| *id == command.id) {
+                    outcome.unchanged += 1;
+                }
+                continue;
+            }
+            &EventAction::Show(position) => {
                 transaction
                     .execute(
                         "UPDATE events SET current_position = $2, version = version + 1,
@@ -231,11 +328,11 @@ pub async fn apply_commands(
             .query_opt("SELECT 1 FROM events WHERE id = $1", &[&event])
             .await?
             .is_some();
-        match command.entry.action {
+        match &command.entry.action {
             _ if !exists => outcome
                 .rejected
                 .push((command.id, format!("no event {event:?}"))),
-            EventAction::Show(position) if !has_question(transaction, event, position).await? => {
+            &EventAction::Show(position) if !has_question(transaction, event, position).await? => {
                 outcome.rejected.push((
                     command.id,
                     format!("event has no question at position {position}"),
@@ -310,7 +407,10 @@ pub async fn load_event_definitions(
         .query(
             "SELECT e.id, e.code, e.title, e.owner_hash, e.current_position, e.results_visible,
                     e.locked, e.participants, e.version, p.id, p.question, p.choice,
-                    p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label
+                    p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label,
+                    p.words_max, p.word_max_chars,
+                    (SELECT array_agg(w.word ORDER BY w.word) FROM word_tallies w
+                      WHERE w.poll_id = p.id AND w.hidden)
                FROM events e JOIN polls p ON p.event_id = e.id
               WHERE $1::text[] IS NULL OR e.id = ANY($1)
               ORDER BY e.id, p.event_position",
@@ -342,6 +442,8 @@ pub async fn load_event_definitions(
                 question: row.get(10),
                 choice: Choice::from_name(row.get(11)).unwrap_or(Choice::Single),
                 scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
+                words: Words::from_columns(row.get(16), row.get(17)),
+                hidden_words: row.get::<_, Option<Vec<String>>>(18).unwrap_or_default(),
             });
         }
     }

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ranking_questions",
         include_str!("../migrations/0005_ranking_questions.sql"),
     ),
+    (
+        6,
+        "word_cloud_questions",
+        include_str!("../migrations/0006_word_cloud_questions.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

@@ -3,11 +3,11 @@
 //! cache the result service reads first.
 
 use redis::aio::ConnectionManager;
-use tally_model::Scale;
 use tally_model::{
     Choice, EventDefinition, Keys, PollDefinition, PollOption, PollResults, ResultsRow,
     DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
 };
+use tally_model::{Scale, Words};
 use tokio_postgres::{Client, GenericClient};
 
 /// The default poll's question and option labels (the classic app's OPTION_A/OPTION_B).
@@ -74,8 +74,10 @@ pub async fn load_definitions(
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label,
                     (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
-                    p.event_id
-               FROM polls p JOIN poll_options o ON o.poll_id = p.id
+                    p.event_id, p.words_max, p.word_max_chars, e.blocked_words
+               FROM polls p
+               LEFT JOIN poll_options o ON o.poll_id = p.id
+               LEFT JOIN events e ON e.id = p.event_id AND p.choice = 'words'
               WHERE $1::text[] IS NULL OR p.id = ANY($1)
               ORDER BY p.id, o.position",
             &[&only],
@@ -97,13 +99,13 @@ pub async fn load_definitions(
                 hide_results: row.get(7),
                 admin_hash: row.get(8),
                 event: row.get(9),
+                words: Words::from_columns(row.get(10), row.get(11)),
+                blocked_words: row.get::<_, Option<Vec<String>>>(12).unwrap_or_default(),
             });
         }
-        if let Some(definition) = definitions.last_mut() {
-            definition.options.push(PollOption {
-                id: row.get(4),
-                label: row.get(5),
-            });
+        let option: (Option<String>, Option<String>) = (row.get(4), row.get(5));
+        if let (Some(definition), (Some(id), Some(label))) = (definitions.last_mut(), option) {
+            definition.options.push(PollOption { id, label });
         }
     }
     Ok(definitions)
@@ -133,6 +135,9 @@ pub async fn read_results(
             event: row.get(11),
             scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
             places: row.get(16),
+            words: row.get(17),
+            word_counts: row.get(18),
+            word_limits: Words::from_columns(row.get(19), row.get(20)),
         }),
     ))
 }

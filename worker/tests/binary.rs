@@ -103,6 +103,7 @@ async fn sigterm_mid_stream_acknowledges_what_it_committed_and_loses_nothing() {
             options: vec![if index % 4 == 0 { "b" } else { "a" }.into()],
             voter: format!("voter-{index}"),
             at_ms: 1,
+            words: false,
         };
         let mut cmd = redis::cmd("XADD");
         cmd.arg(keys.vote_stream()).arg("*");

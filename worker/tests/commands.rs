@@ -42,6 +42,7 @@ fn create(ms: u64) -> StreamCreate {
                 closes_at: Some(1_800_000_000_250),
                 hide_results: true,
                 scale: None,
+                words: None,
             },
             admin_hash: hash_token("token"),
             at_ms: ms,
@@ -69,6 +70,7 @@ fn vote(ms: u64, voter: &str, options: &[&str]) -> StreamVote {
             options: options.iter().map(|o| (*o).to_owned()).collect(),
             voter: voter.into(),
             at_ms: ms,
+            words: false,
         },
     }
 }

@@ -61,10 +61,12 @@ fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> StreamEvent
                         closes_at: None,
                         hide_results: false,
                         scale: None,
+                        words: None,
                     },
                 })
                 .collect(),
             at_ms: ms,
+            blocked_words: Vec::new(),
         },
     }
 }
@@ -89,6 +91,7 @@ fn vote(ms: u64, poll: &str, voter: &str, options: &[&str]) -> StreamVote {
             options: options.iter().map(|o| (*o).to_owned()).collect(),
             voter: voter.into(),
             at_ms: ms,
+            words: false,
         },
     }
 }

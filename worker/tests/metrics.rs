@@ -30,6 +30,7 @@ fn vote(voter: &str, option: &str) -> Vec<(&'static str, String)> {
         options: vec![option.into()],
         voter: voter.into(),
         at_ms: tally_model::timestamp::now_ms(),
+        words: false,
     }
     .to_fields()
     .to_vec()

@@ -163,6 +163,8 @@ mod tests {
                 score: None,
                 places: None,
             }],
+            word_limits: None,
+            words: None,
         }
     }
 

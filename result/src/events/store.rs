@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tally_model::event::{EventDefinition, EventQuestion};
 use tally_model::poll::Choice;
-use tally_model::Scale;
+use tally_model::{Scale, Words};
 
 use crate::cache::{CacheError, ResultsCache};
 use crate::database::ResultsDatabase;
@@ -22,7 +22,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 const SELECT_EVENT: &str = "\
     SELECT e.id, e.title, e.current_position, e.results_visible, e.locked, \
            e.participants, e.version, p.id, p.question, p.choice, \
-           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label \
+           p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label, \
+           p.words_max, p.word_max_chars \
       FROM events e LEFT JOIN polls p ON p.event_id = e.id \
      WHERE e.code = $1 \
      ORDER BY p.event_position";
@@ -135,6 +136,9 @@ impl EventStore {
                     row.try_get(12)?,
                     row.try_get(13)?,
                 ),
+                words: Words::from_columns(row.try_get(14)?, row.try_get(15)?),
+                // Only the owner sees them, and the owner's view comes from Redis.
+                hidden_words: Vec::new(),
             });
         }
         Ok(Some(EventDefinition {

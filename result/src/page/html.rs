@@ -10,6 +10,7 @@ use tally_model::Choice;
 
 use super::ranking;
 use super::view::PageView;
+use super::words;
 
 /// The script that enhances a poll's page (and the error pages, where it does nothing).
 const POLL_SCRIPT: &str = "/poll.js";
@@ -144,6 +145,10 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
             "",
             "Put every option in order, your favourite first. You can change your vote while voting is open.",
         ),
+        Choice::Words => (
+            "",
+            "Write your answers, a word or two each. You can change them while voting is open.",
+        ),
     };
     if let Some(closes_at) = &view.closes_at {
         let _ = writeln!(
@@ -167,6 +172,13 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
 "#,
         poll = attr(&view.poll),
     );
+    if view.choice == Choice::Words {
+        words::inputs(out, view);
+        out.push_str(
+            "        </fieldset>\n        <button class=\"button\" type=\"submit\">Send</button>\n      </form>\n",
+        );
+        return;
+    }
     if view.choice == Choice::Ranking {
         ranking::places(out, view, chosen);
         out.push_str(
@@ -214,6 +226,10 @@ pub(crate) fn results(out: &mut String, view: &PageView, chosen: &[String], hidd
     };
     if view.choice == Choice::Ranking {
         ranking::scores(out, view, total);
+        return;
+    }
+    if view.choice == Choice::Words {
+        words::cloud(out, view, total);
         return;
     }
     out.push_str("      <ol id=\"results\" class=\"results\" aria-label=\"Votes per option\">\n");
@@ -285,6 +301,8 @@ mod tests {
                     places: None,
                 },
             ],
+            word_limits: None,
+            words: None,
         }
     }
 

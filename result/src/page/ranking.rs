@@ -124,6 +124,8 @@ mod tests {
             total: Some(3),
             // Three ballots over two options hand out three points.
             options: vec![option("a", "Tea", 1), option("b", "Coffee <hot>", 2)],
+            word_limits: None,
+            words: None,
         }
     }
 

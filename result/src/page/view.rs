@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{header, HeaderMap};
 use serde::Deserialize;
 use tally_model::poll::is_valid_option_id;
-use tally_model::Choice;
+use tally_model::{Choice, WordCount, Words};
 
 /// The readable cookie the vote service sets after a vote, followed by the poll id.
 const CHOICE_COOKIE_PREFIX: &str = "tally_choice_";
@@ -51,6 +51,10 @@ struct Document {
     hidden: bool,
     #[serde(default)]
     event: Option<String>,
+    #[serde(default)]
+    words: Option<Vec<WordCount>>,
+    #[serde(default)]
+    word_limits: Option<Words>,
 }
 
 fn open_by_default() -> bool {
@@ -74,8 +78,12 @@ pub(crate) struct PageView {
     pub(crate) hidden: bool,
     /// Ballots cast; `None` while hidden.
     pub(crate) total: Option<i64>,
-    /// The options in display order.
+    /// The options in display order (none for a word cloud).
     pub(crate) options: Vec<ViewOption>,
+    /// A word cloud's answers, the most given first; `None` while hidden.
+    pub(crate) words: Option<Vec<WordCount>>,
+    /// A word cloud's limits.
+    pub(crate) word_limits: Option<Words>,
 }
 
 impl PageView {
@@ -116,6 +124,8 @@ impl PageView {
             hidden,
             total: if hidden { None } else { document.total },
             options,
+            words: if hidden { None } else { document.words },
+            word_limits: document.word_limits,
         })
     }
 }
