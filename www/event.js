@@ -152,8 +152,13 @@
       const choice = data && data.choice ? data.choice : current.choice;
       const multiple = choice === "multiple";
       const ranking = choice === "ranking";
+      const words = choice === "words";
+      const limits = (data && data.word_limits) || current.words || { max_words: 3, max_chars: 25 };
       const scale = data && data.scale ? data.scale : current.scale;
-      el["choice-hint"].textContent = scale ?
+      el["choice-hint"].textContent = words ?
+        (limits.max_words === 1 ? "Write your answer, a word or two." :
+          "Write up to " + limits.max_words + " answers, a word or two each.") +
+        " You can change them while voting is open." : scale ?
         "Pick a number from " + scale.min + " to " + scale.max + ". You can change your vote while voting is open." :
         ranking ? "Put every option in order, your favourite first: move them with the arrows. You can change your vote while voting is open." :
           multiple ? "Pick one or more. You can change your vote while voting is open." :
@@ -161,17 +166,24 @@
       el["scale-ends"].textContent = Tally.scaleEndsText(scale);
       el["scale-ends"].hidden = !el["scale-ends"].textContent;
       el.options.classList.toggle("options--scale", !!scale);
-      const signature = data ? current.poll + "|" + choice + "|" +
-        data.options.map((o) => o.id + "=" + (o.label || "")).join("|") : "";
+      const signature = !data ? "" : words ?
+        current.poll + "|words|" + limits.max_words + "|" + limits.max_chars :
+        current.poll + "|" + choice + "|" + data.options.map((o) => o.id + "=" + (o.label || "")).join("|");
       if (form.dataset.signature !== signature) {
         const samePoll = form.elements.poll.value === current.poll;
-        const keep = samePoll ? (ranking ? rankedIn(form) : checkedIn(form)) :
+        const keep = samePoll ? (ranking ? rankedIn(form) : words ? typedIn(form) : checkedIn(form)) :
+          words ? mine.get(current.poll) || [] :
           current.poll === fromServer.poll && fromServer.checked.length ? fromServer.checked :
             current.poll === fromServer.poll && fromServer.ranked.length ? fromServer.ranked :
               chosen(current.poll);
-        for (const label of el.options.querySelectorAll(".option, .ranking")) label.remove();
+        for (const label of el.options.querySelectorAll(".option, .ranking, .word-field, .word-limit")) label.remove();
         form.elements.poll.value = current.poll;
         form.dataset.signature = signature;
+        el.submit.textContent = words ? "Send" : "Vote";
+        if (words) {
+          if (data) wordFields(limits, keep);
+          return paintVoting(data);
+        }
         if (ranking) {
           rankingList(data ? data.options : [], keep);
           return paintVoting(data);
@@ -192,6 +204,37 @@
         });
       }
       paintVoting(data);
+    }
+
+    // One text field per answer the question takes, holding `keep` (what this browser
+    // wrote), the first one required.
+    function wordFields(limits, keep) {
+      for (let index = 0; index < limits.max_words; index++) {
+        const label = document.createElement("label");
+        label.className = "word-field";
+        const name = document.createElement("span");
+        name.className = "visually-hidden";
+        name.textContent = "Answer " + (index + 1);
+        const input = document.createElement("input");
+        input.type = "text";
+        input.name = "word";
+        input.maxLength = limits.max_chars;
+        input.autocomplete = "off";
+        input.setAttribute("autocapitalize", "none");
+        input.spellcheck = false;
+        input.enterKeyHint = "send";
+        input.value = keep[index] || "";
+        label.append(name, input);
+        el.options.appendChild(label);
+      }
+      const note = document.createElement("p");
+      note.className = "hint word-limit";
+      note.textContent = "At most " + limits.max_chars + " characters each.";
+      el.options.appendChild(note);
+    }
+
+    function typedIn(root) {
+      return Array.from(root.querySelectorAll("input[name=word]")).map((i) => i.value.trim()).filter(Boolean);
     }
 
     // A ranking's options in the order `keep` names (when it names every one), each
@@ -279,7 +322,7 @@
       if (hidden) return;
       el.results.classList.toggle("results--scale", !!data.scale);
       const shown = bars.update(data, chosen(data.poll));
-      el.total.textContent = Tally.votesText(shown.total);
+      el.total.textContent = Tally.totalText(data, shown.total);
       el.total.dataset.total = String(shown.total);
     }
 
@@ -294,9 +337,10 @@
     async function vote() {
       const form = el.ballot;
       const poll = form.elements.poll.value;
-      const options = form.querySelector(".ranking") ? rankedIn(form) : checkedIn(form);
+      const words = !!form.querySelector(".word-field");
+      const options = words ? typedIn(form) : form.querySelector(".ranking") ? rankedIn(form) : checkedIn(form);
       if (!options.length) {
-        Tally.announce(el.status, "Choose an answer first.", true);
+        Tally.announce(el.status, words ? "Write an answer first." : "Choose an answer first.", true);
         return;
       }
       el.submit.disabled = true;
@@ -305,11 +349,13 @@
         const r = await Tally.requestJSON("/vote", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ poll: poll, options: options }),
+          body: JSON.stringify(words ? { poll: poll, words: options } : { poll: poll, options: options }),
         }, 10000);
         if (r.ok) {
           mine.set(poll, options);
-          Tally.announce(el.status, "Your vote was received — you can change it while voting is open.");
+          Tally.announce(el.status, words ?
+            "Your answers were received — you can change them while voting is open." :
+            "Your vote was received — you can change it while voting is open.");
         } else {
           // Not the current question any more, locked, or closed: the server says which.
           Tally.announce(el.status, TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : ""), true);

@@ -23,7 +23,18 @@
     kind.className = "field-group kind-group";
     kind.innerHTML = '<legend>Kind of question</legend>' +
       '<label class="check"><input type="radio" name="kind" value="answers" checked> Answers to pick from</label>' +
-      '<label class="check"><input type="radio" name="kind" value="scale"> A scale (1 to 5, 0 to 10…)</label>';
+      '<label class="check"><input type="radio" name="kind" value="scale"> A scale (1 to 5, 0 to 10…)</label>' +
+      '<label class="check"><input type="radio" name="kind" value="words"> Written answers, shown as a word cloud</label>';
+    const words = document.createElement("fieldset");
+    words.className = "field-group words-group";
+    words.hidden = words.disabled = true;
+    words.innerHTML = '<legend>Word cloud</legend>' +
+      '<div class="field"><label for="q1-words-max">Answers per person</label><select id="q1-words-max" class="words-max">' +
+      Array.from({ length: 10 }, (_, i) => i + 1)
+        .map((n) => '<option value="' + n + '"' + (n === 3 ? " selected" : "") + ">" + n + "</option>").join("") +
+      "</select></div>" +
+      '<p class="field-hint">Each answer is at most 25 characters. Answers that differ only in case, ' +
+      "spaces or punctuation count as one; you can hide any answer while presenting.</p>";
     const scale = document.createElement("fieldset");
     scale.className = "field-group scale-group";
     scale.hidden = scale.disabled = true;
@@ -41,23 +52,31 @@
       '<input id="q1-scale-max-label" class="scale-max-label" type="text" maxlength="60" autocomplete="off" placeholder="Completely"></div>';
     card.querySelector(".question-text").closest(".field").after(kind);
     card.querySelector(".choice-group").after(scale);
+    scale.after(words);
   }
 
   // Shows the answers or the scale of `card`, as its kind says. A disabled fieldset's
   // fields are neither validated nor sent, so required answers do not block a scale.
   function showKind(card) {
-    const scale = isScale(card);
+    const kind = kindOf(card);
     for (const selector of [".option-group", ".choice-group"]) {
       const group = card.querySelector(selector);
-      group.hidden = group.disabled = scale;
+      group.hidden = group.disabled = kind !== "answers";
     }
-    const group = card.querySelector(".scale-group");
-    group.hidden = group.disabled = !scale;
+    const scale = card.querySelector(".scale-group");
+    scale.hidden = scale.disabled = kind !== "scale";
+    const words = card.querySelector(".words-group");
+    words.hidden = words.disabled = kind !== "words";
+  }
+
+  // "answers", "scale" or "words".
+  function kindOf(card) {
+    const kind = card.querySelector(".kind-group input:checked");
+    return kind ? kind.value : "answers";
   }
 
   function isScale(card) {
-    const kind = card.querySelector(".kind-group input:checked");
-    return !!kind && kind.value === "scale";
+    return kindOf(card) === "scale";
   }
 
   addKindFields(list.querySelector(".question-card"));
@@ -164,10 +183,15 @@
   });
 
   function body() {
+    const blocked = form.elements.blocked_words ? form.elements.blocked_words.value : "";
     return {
       title: form.elements.title.value.trim(),
+      blocked_words: blocked.split(/[\n,]/).map((word) => word.trim()).filter(Boolean),
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();
+        if (kindOf(card) === "words") {
+          return { question, words: { max_words: Number(card.querySelector(".words-max").value) } };
+        }
         if (isScale(card)) {
           return {
             question,

@@ -146,6 +146,7 @@
 
     paintAgenda(position);
     paintResults();
+    paintModeration(current);
     keepFocus(before);
   }
 
@@ -153,7 +154,7 @@
   // and Reveal, ...) or to the next usable button in its group, never to the page.
   function keepFocus(before) {
     if (!before || before.tagName !== "BUTTON" || (!before.hidden && !before.disabled)) return;
-    const group = before.closest(".actions, .agenda");
+    const group = before.closest(".actions, .agenda, .moderation");
     if (!group) return;
     const usable = Array.from(group.querySelectorAll("button")).filter((b) => !b.hidden && !b.disabled);
     if (usable.length) usable[0].focus();
@@ -177,7 +178,7 @@
         item.querySelector(".agenda-question").textContent = question.question;
         item.querySelector(".agenda-kind").textContent = question.scale ?
           "Scale " + question.scale.min + "–" + question.scale.max :
-          question.choice === "ranking" ? "Ranking" :
+          question.choice === "ranking" ? "Ranking" : question.choice === "words" ? "Word cloud" :
             question.choice === "multiple" ? "Several answers" : "One answer";
         item.querySelector("button").addEventListener("click", (event) =>
           command("show", event.currentTarget, { position: index }));
@@ -216,7 +217,46 @@
       delete totalEl.dataset.total;
     } else {
       totalEl.dataset.total = String(shown.total);
-      totalEl.textContent = Tally.votesText(shown.total);
+      totalEl.textContent = Tally.totalText(results, shown.total);
+    }
+  }
+
+  // A word cloud's answers, each with a Hide button, and the hidden ones (from the
+  // owner's view of the event) with a Show button. Rebuilt only when either list changes.
+  function paintModeration(current) {
+    const section = $("moderation");
+    const question = current ? list[current.position] : null;
+    const cloud = !!(question && question.choice === "words");
+    section.hidden = !cloud;
+    if (!cloud) return;
+    const hiddenWords = Array.isArray(question.hidden_words) ? question.hidden_words : [];
+    const shownWords = results && results.poll === current.poll && Array.isArray(results.words) ?
+      results.words.map((w) => w.word) : [];
+    const signature = current.poll + "|" + shownWords.join("\u001f") + "|" + hiddenWords.join("\u001f");
+    if (section.dataset.signature !== signature) {
+      section.dataset.signature = signature;
+      moderationList($("answers"), shownWords, "hide-word", "Hide", current.poll);
+      moderationList($("hidden-answers"), hiddenWords, "show-word", "Show again", current.poll);
+    }
+    $("no-hidden").hidden = hiddenWords.length > 0;
+    for (const button of section.querySelectorAll("button")) button.disabled = !ready || busy;
+  }
+
+  function moderationList(ul, words, action, verb, poll) {
+    ul.textContent = "";
+    for (const word of words) {
+      const item = document.createElement("li");
+      const text = document.createElement("span");
+      text.textContent = word;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button--quiet";
+      button.textContent = verb;
+      button.setAttribute("aria-label", verb + ": " + word);
+      button.dataset.word = word;
+      button.addEventListener("click", () => command(action, button, { poll: poll, word: word }));
+      item.append(text, button);
+      ul.appendChild(item);
     }
   }
 
@@ -239,6 +279,8 @@
       case "reopen": return "Voting on this question is open again.";
       case "lock": return "The event is locked: it takes no more votes.";
       case "unlock": return "The event takes votes again.";
+      case "hide-word": return "“" + (answer && answer.word ? answer.word : "The answer") + "” is hidden from every screen.";
+      case "show-word": return "“" + (answer && answer.word ? answer.word : "The answer") + "” is shown again.";
       default: return "Done.";
     }
   }
@@ -254,7 +296,7 @@
         body: JSON.stringify(body || {}),
       }, 10000);
       if (r.ok) {
-        Tally.announce(status, said(action, r.data));
+        Tally.announce(status, said(action, Object.assign({}, r.data, body && body.word ? { word: body.word } : {})));
         // The worker applies it within moments and the feed says so; should a frame be
         // lost on the way, ask once over HTTP.
         setTimeout(() => feed && feed.refresh(), SETTLE_MS);

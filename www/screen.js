@@ -85,7 +85,7 @@
     } else {
       showNotice(closed ? "Voting is closed." : "");
       totalEl.dataset.total = String(shown.total);
-      totalEl.textContent = Tally.votesText(shown.total);
+      totalEl.textContent = Tally.totalText(data, shown.total);
     }
   }
 

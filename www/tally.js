@@ -98,6 +98,7 @@
     this.animate = !!animate;
     this.rows = new Map();
     this.PALETTE = 4; // style.css defines --c0 … --c3
+    this.label = list.getAttribute("aria-label");
   }
 
   Bars.prototype.row = function (option, index) {
@@ -119,6 +120,9 @@
   };
 
   Bars.prototype.update = function (data, mine) {
+    if (data.choice === "words") return this.cloud(data);
+    this.list.classList.remove("results--cloud");
+    if (this.label) this.list.setAttribute("aria-label", this.label);
     const hidden = !!data.hidden || data.total === null ||
       data.options.some((o) => o.votes === null || o.votes === undefined);
     // A ranking's bars are Borda points, longest first, out of a first place on every
@@ -169,6 +173,70 @@
     }
     return { hidden: hidden, total: hidden ? null : total };
   };
+
+  // A word cloud question's answers as a cloud: one item per answer, its size growing
+  // with the share of participants who gave it. Items are placed in an order fixed by
+  // the answer itself (not its count), so the cloud grows in place instead of
+  // reshuffling with every ballot; each says its count to screen readers.
+  Bars.prototype.cloud = function (data) {
+    this.list.classList.add("results--cloud");
+    this.list.setAttribute("aria-label", "Answers, larger the more people gave them");
+    const hidden = !!data.hidden || data.total === null || !Array.isArray(data.words);
+    const words = hidden ? [] : data.words;
+    const total = Number.isFinite(data.total) ? data.total : 0;
+    const most = words.reduce((m, w) => Math.max(m, Number(w.count) || 0), 1);
+    const seen = new Set();
+    words.slice().sort((a, b) => wordHash(a.word) - wordHash(b.word) || (a.word < b.word ? -1 : 1))
+      .forEach((entry) => {
+        const key = "word:" + entry.word;
+        let item = this.rows.get(key);
+        if (!item) {
+          item = document.createElement("li");
+          item.className = "cloud-word";
+          item.innerHTML = '<span class="cloud-text"></span> <span class="cloud-count"></span>';
+          item.querySelector(".cloud-text").textContent = entry.word;
+          this.rows.set(key, item);
+        }
+        this.list.appendChild(item); // in the fixed order
+        seen.add(key);
+        const count = Math.max(0, Number(entry.count) || 0);
+        item.dataset.word = entry.word;
+        item.dataset.count = String(count);
+        item.classList.remove("cloud-word--c0", "cloud-word--c1", "cloud-word--c2", "cloud-word--c3");
+        item.classList.add("cloud-word--c" + (wordHash(entry.word) % this.PALETTE));
+        // From 1 to CLOUD_STEPS by the count's share of the largest.
+        const step = 1 + Math.round((count / most) * (CLOUD_STEPS - 1));
+        item.style.setProperty("--cloud-step", String(step));
+        item.querySelector(".cloud-count").textContent = counter.format(count);
+        item.setAttribute("aria-label", entry.word + ": " + (count === 1 ? "1 person" : counter.format(count) + " people"));
+      });
+    for (const [key, item] of this.rows) {
+      if (!seen.has(key)) { item.remove(); this.rows.delete(key); }
+    }
+    return { hidden: hidden, total: hidden ? null : total };
+  };
+
+  const CLOUD_STEPS = 6; // sizes an answer can take (style.css scales --cloud-step)
+
+  // A small, stable number for a word: its place in the cloud does not depend on counts.
+  function wordHash(word) {
+    let hash = 2166136261;
+    for (let i = 0; i < word.length; i++) {
+      hash ^= word.charCodeAt(i);
+      hash = Math.imul(hash, 16777619) >>> 0;
+    }
+    return hash;
+  }
+
+  // "1 person answered", "1,024 people answered".
+  function answeredText(n) {
+    return (n === 1 ? "1 person" : counter.format(n) + " people") + " answered";
+  }
+
+  // The total under a question's results: ballots, or people for a word cloud.
+  function totalText(data, n) {
+    return data && data.choice === "words" ? answeredText(n) : votesText(n);
+  }
 
   // Shows a row's figures with show(n), rolling n from `from` to `to`.
   Bars.prototype.roll = function (row, from, to, show) {
@@ -352,5 +420,6 @@
   window.Tally = {
     readChoice, requestJSON, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
+    answeredText, totalText,
   };
 })();

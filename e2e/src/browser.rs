@@ -28,6 +28,9 @@ pub const PAGE_WAIT: Duration = Duration::from_secs(15);
 /// The size of a 1080p projector, which the live page is designed for.
 pub const PROJECTOR: (u32, u32) = (1920, 1080);
 
+/// A phone's window, in CSS pixels (an iPhone 14's).
+pub const PHONE: (u32, u32) = (390, 844);
+
 /// Where screenshots go: `$TALLY_ARTIFACTS`, else `target/artifacts` (CI keeps it).
 pub fn artifacts_dir() -> PathBuf {
     let dir = std::env::var_os("TALLY_ARTIFACTS")
@@ -134,6 +137,23 @@ pub struct Browser {
 
 impl Browser {
     /// Opens a browser on `driver` whose relative addresses go to `base` (the edge).
+    /// [`Browser::open`] in a `window`, light or `dark`, with or without `javascript`.
+    pub async fn open_as(
+        driver: &Chromedriver,
+        base: &str,
+        window: (u32, u32),
+        dark: bool,
+        javascript: bool,
+    ) -> Browser {
+        let options = BrowserOptions {
+            window,
+            dark,
+            javascript,
+            ..BrowserOptions::default()
+        };
+        Browser::open(driver, base, options).await
+    }
+
     pub async fn open(driver: &Chromedriver, base: &str, options: BrowserOptions) -> Browser {
         let binary = chromium().expect("chromium checked at driver start");
         let (width, height) = options.window;

@@ -10,14 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use tally_e2e::browser::{Browser, BrowserOptions, Chromedriver, PAGE_WAIT, PROJECTOR};
+use tally_e2e::browser::{Browser, BrowserOptions, Chromedriver, PAGE_WAIT, PHONE, PROJECTOR};
 use tally_e2e::Stack;
 
 /// The promise: when the presenter moves on, every phone follows within a second.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(1);
-
-/// A phone's window, in CSS pixels.
-const PHONE: (u32, u32) = (390, 844);
 
 const TITLE: &str = "Friday all hands";
 /// The questions as typed, in the order typed; the third is then moved up to second.

@@ -9,12 +9,9 @@
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use tally_e2e::browser::{Browser, BrowserOptions, Chromedriver, PAGE_WAIT, PROJECTOR};
+use tally_e2e::browser::{Browser, Chromedriver, PAGE_WAIT, PHONE, PROJECTOR};
 use tally_e2e::event_api::{create_event_ready, event_command, ACCEPT_JSON, JSON};
 use tally_e2e::{Client, Stack};
-
-/// A phone's window, in CSS pixels.
-const PHONE: (u32, u32) = (390, 844);
 
 /// Options `a` to `d`.
 const TALKS: [&str; 4] = [
@@ -23,23 +20,6 @@ const TALKS: [&str; 4] = [
     "Zig for C people",
     "C, still",
 ];
-
-/// A browser with JavaScript (or not), light (or dark), in a `window`.
-async fn open(
-    driver: &Chromedriver,
-    base: &str,
-    window: (u32, u32),
-    dark: bool,
-    javascript: bool,
-) -> Browser {
-    let options = BrowserOptions {
-        window,
-        dark,
-        javascript,
-        ..BrowserOptions::default()
-    };
-    Browser::open(driver, base, options).await
-}
 
 /// The results' labels in the order shown, each with its points.
 async fn shown_scores(browser: &Browser) -> Value {
@@ -75,7 +55,7 @@ async fn a_phone_ranks_with_move_buttons_and_the_room_sees_borda_points() {
     event_command(&api, &event, "next").await;
     let base = format!("http://{}", stack.edge());
 
-    let phone = open(&driver, &base, PHONE, false, true).await;
+    let phone = Browser::open_as(&driver, &base, PHONE, false, true).await;
     phone.goto(&format!("/e/{}", event.code)).await;
     phone
         .until(PAGE_WAIT, "the ranking list", || async {
@@ -136,7 +116,7 @@ async fn a_phone_ranks_with_move_buttons_and_the_room_sees_borda_points() {
     phone.click("#ballot button[type=submit]").await;
 
     // The projector: options by points, highest first (c 3, b 2, d 1, a 0).
-    let projector = open(&driver, &base, PROJECTOR, false, true).await;
+    let projector = Browser::open_as(&driver, &base, PROJECTOR, false, true).await;
     projector.goto(&format!("/e/{}/screen", event.code)).await;
     let after_phone = json!([
         ["Zig for C people", "3 points"],
@@ -191,7 +171,7 @@ async fn a_phone_ranks_with_move_buttons_and_the_room_sees_borda_points() {
         ("event-ranking-phone-dark.png", PHONE),
         ("event-ranking-projector-dark.png", PROJECTOR),
     ] {
-        let browser = open(&driver, &base, window, true, true).await;
+        let browser = Browser::open_as(&driver, &base, window, true, true).await;
         let path = if window == PHONE {
             format!("/e/{}", event.code)
         } else {
@@ -205,7 +185,7 @@ async fn a_phone_ranks_with_move_buttons_and_the_room_sees_borda_points() {
 
     // Without JavaScript: a select per place; a ranking that repeats an option is
     // refused, a whole one counts.
-    let plain = open(&driver, &base, PHONE, false, false).await;
+    let plain = Browser::open_as(&driver, &base, PHONE, false, false).await;
     plain.goto(&format!("/e/{}", event.code)).await;
     assert_eq!(
         plain

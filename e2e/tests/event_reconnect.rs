@@ -10,12 +10,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tally_e2e::browser::{Browser, BrowserOptions, Chromedriver, PAGE_WAIT};
+use tally_e2e::browser::{Browser, BrowserOptions, Chromedriver, PAGE_WAIT, PHONE};
 use tally_e2e::event_api::{create_event_ready, event_command};
 use tally_e2e::{Client, Stack};
-
-/// A phone's window, in CSS pixels.
-const PHONE: (u32, u32) = (390, 844);
 
 /// The promise: once connected, a phone follows the presenter within a second.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(1);

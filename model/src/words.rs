@@ -1,12 +1,15 @@
 //! Word cloud questions ("One word for today's talk?"): each participant writes up to a
-//! few short answers, which are normalised so that `Rust`, ` rust!` and `ＲＵＳＴ`'s
-//! composed twin count as one, then counted per answer. The owner can hide an answer
+//! few short answers, which are normalised so that `Rust`, ` rust!` and `RUST...` count
+//! as one (and `café` typed with a combining accent meets the precomposed one), then
+//! counted per answer. The owner can hide an answer
 //! (it disappears from every screen) and an event can block answers outright.
 //!
 //! Normalising an answer: refuse control, format (bidirectional overrides, zero-width
 //! characters; the emoji joiner is kept) and line-separator characters; lower-case it;
-//! compose it (Unicode NFC); collapse runs of white space to one space; trim white space
-//! and punctuation from both ends. What is left must have 1 to `max_chars` characters.
+//! compose it (Unicode NFC, so full-width letters stay apart from ASCII ones); collapse
+//! runs of white space to one space; trim white space and punctuation from both ends,
+//! except the marks that change what an answer names (`C#`, `#rust`, `@alice`, `100%`,
+//! `R&`). What is left must have 1 to `max_chars` characters.
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -36,6 +39,10 @@ pub const MAX_CLOUD_WORDS: usize = 100;
 
 /// The zero-width joiner, a format character that emoji sequences need (👩‍💻).
 const ZERO_WIDTH_JOINER: char = '\u{200d}';
+
+/// Punctuation kept at an answer's ends: it is part of what the answer names (`C#`,
+/// `F#`, `#hashtag`, `@handle`, `100%`, `AT&`), not the sentence around it.
+const MEANINGFUL_MARKS: [char; 4] = ['#', '@', '%', '&'];
 
 /// How many answers a word cloud question takes, and how long each may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +191,7 @@ fn is_invisible(c: char) -> bool {
 
 fn is_punctuation(c: char) -> bool {
     c.general_category_group() == GeneralCategoryGroup::Punctuation
+        && !MEANINGFUL_MARKS.contains(&c)
 }
 
 #[cfg(test)]
@@ -207,6 +215,9 @@ mod tests {
         );
         assert_eq!(normal("c++").as_deref(), Ok("c++"), "symbols are kept");
         assert_eq!(normal("rock'n'roll").as_deref(), Ok("rock'n'roll"));
+        for kept in ["c#", "#rust", "@alice", "100%"] {
+            assert_eq!(normal(&format!("{kept}!")).as_deref(), Ok(kept), "{kept}");
+        }
         assert_eq!(normal("👩\u{200d}💻").as_deref(), Ok("👩\u{200d}💻"));
     }
 
