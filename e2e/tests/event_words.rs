@@ -191,6 +191,45 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
     );
     assert_eq!(text.lines().count(), 6, "{text}");
 
+    // The owner's export of every ballot, without voters: seven rows, oldest first.
+    let ballots = presenter
+        .send(
+            Method::GET,
+            &format!("{results_path}/ballots"),
+            &[("authorization", &event.authorization())],
+            "",
+        )
+        .await;
+    assert_eq!(ballots.status, StatusCode::OK, "{:?}", ballots.body);
+    let text = String::from_utf8_lossy(&ballots.body).into_owned();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "cast_at,word_1,word_2,word_3", "{text}");
+    assert_eq!(rows.len(), 1 + 6, "{text}");
+    assert!(
+        rows.iter().any(|row| row.ends_with(",fast,café,")),
+        "the changed ballot: {text}"
+    );
+    assert!(!text.contains("voter"), "{text}");
+    for headers in [vec![], vec![("authorization", "Bearer not-the-owner")]] {
+        let refused = presenter
+            .send(
+                Method::GET,
+                &format!("{results_path}/ballots"),
+                &headers,
+                "",
+            )
+            .await;
+        assert!(
+            matches!(
+                refused.status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ),
+            "{headers:?}: {:?}",
+            refused.status
+        );
+        assert!(!refused.error().is_empty());
+    }
+
     // Refused answers: blocked, too many, too long, invisible, empty, options instead.
     let before = last_entry_id(&stack).await;
     let stranger = Client::new(stack.edge());

@@ -13,6 +13,24 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time one query may take; a result read is one indexed join over a handful of rows.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Time the ballots export may take: it reads every ballot of a poll, tens of thousands
+/// at a large event.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every ballot of a poll, from the view without voters; `$1` is the poll id.
+const SELECT_BALLOTS: &str = "\
+    SELECT to_char(cast_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), options \
+      FROM ballot_answers WHERE poll_id = $1 ORDER BY cast_at, options";
+
+/// One ballot as the owner's export lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BallotRow {
+    /// When it was cast (RFC 3339, UTC).
+    pub cast_at: String,
+    /// Its answers, in the voter's order.
+    pub answers: Vec<String>,
+}
+
 /// Name the connections carry in `pg_stat_activity`.
 const APPLICATION_NAME: &str = "tally-result";
 
@@ -100,6 +118,27 @@ impl ResultsDatabase {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PollResults::from_rows(poll, rows))
+    }
+
+    /// Every ballot of `poll`, without its voter: when it was cast and its answers (option
+    /// ids in the voter's order, or a word cloud's answers), oldest first.
+    pub async fn ballots(&self, poll: &str) -> Result<Vec<BallotRow>, DatabaseError> {
+        let client = self.pool.get().await?;
+        let rows = tokio::time::timeout(EXPORT_TIMEOUT, async {
+            let statement = client.prepare_cached(SELECT_BALLOTS).await?;
+            client.query(&statement, &[&poll]).await
+        })
+        .await
+        .map_err(|_| DatabaseError::Timeout)??;
+        rows.iter()
+            .map(|row| {
+                Ok(BallotRow {
+                    cast_at: row.try_get(0)?,
+                    answers: row.try_get(1)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(DatabaseError::from)
     }
 
     /// A connection from the pool, for the other reads of this role (events).

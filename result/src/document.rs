@@ -1,7 +1,7 @@
-//! `GET /results/<poll>` and `GET /results/<poll>/csv`: the results document as each
-//! reader may see it. Anyone gets the public view (counts `null` while a poll that
-//! hides its results is open); the admin token's holder gets the full counts, and
-//! alone may export them as CSV. The cache holds the full document; the view is made
+//! `GET /results/<poll>`, `GET /results/<poll>/csv` and `GET /results/<poll>/ballots`:
+//! the results document as each reader may see it. Anyone gets the public view (counts
+//! `null` while a poll that hides its results is open); the admin token's holder gets
+//! the full counts, and alone may export them as CSV, or every ballot without voters. The cache holds the full document; the view is made
 //! here, per request, against the clock (a poll past `closes_at` reads as closed).
 
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use tally_model::PollResults;
 use tally_runtime::{full, json_bytes, Body};
 
 use crate::admin::{authorise, presented_token};
+use crate::ballot_export::ballots_csv;
 use crate::csv_export::to_csv;
 use crate::error::ResultError;
 use crate::lookup::ResultsLookup;
@@ -40,12 +41,8 @@ pub async fn respond(
     request: ResultsRequest<'_>,
 ) -> Result<Response<Body>, ResultError> {
     let poll = request.poll;
-    let token = presented_token(
-        request.headers,
-        request.query,
-        request.format == Format::Csv,
-    );
-    if request.format == Format::Csv && token.is_none() {
+    let token = presented_token(request.headers, request.query, request.format.is_export());
+    if request.format.is_export() && token.is_none() {
         return Err(ResultError::Unauthorized);
     }
     let body = lookup.body(poll).await?;
@@ -68,7 +65,22 @@ pub async fn respond(
                 tracing::error!(%error, poll, "writing the CSV failed");
                 ResultError::Unavailable
             })?;
-            Ok(csv_response(poll, csv, head))
+            Ok(csv_response(&format!("tally-{poll}.csv"), csv, head))
+        }
+        Format::Ballots => {
+            let ballots = lookup.database().ballots(poll).await.map_err(|error| {
+                tracing::warn!(%error, poll, "cannot read the ballots to export");
+                ResultError::Unavailable
+            })?;
+            let csv = ballots_csv(&document, &ballots).map_err(|error| {
+                tracing::error!(%error, poll, "writing the ballots CSV failed");
+                ResultError::Unavailable
+            })?;
+            Ok(csv_response(
+                &format!("tally-{poll}-ballots.csv"),
+                csv,
+                head,
+            ))
         }
         Format::Json => {
             let view = if admin {
@@ -100,15 +112,14 @@ pub(crate) fn json_response(body: Bytes, head: bool) -> Response<Body> {
     response
 }
 
-fn csv_response(poll: &str, csv: Vec<u8>, head: bool) -> Response<Body> {
+fn csv_response(filename: &str, csv: Vec<u8>, head: bool) -> Response<Body> {
     let length = csv.len();
     let mut response = Response::new(if head { full(Bytes::new()) } else { full(csv) });
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, CSV_CONTENT_TYPE);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    // The poll id is letters, digits, '-' and '_': safe inside the quoted filename (RFC 6266 §4.1).
-    if let Ok(disposition) =
-        HeaderValue::from_str(&format!("attachment; filename=\"tally-{poll}.csv\""))
+    // Poll ids are letters, digits, '-' and '_': safe inside the quoted filename (RFC 6266 §4.1).
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
     {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }

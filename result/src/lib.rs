@@ -3,6 +3,7 @@
 //! cache is filled. Redis being down costs a Postgres read, never a request.
 
 pub mod admin;
+pub mod ballot_export;
 pub mod cache;
 pub mod config;
 pub mod csv_export;

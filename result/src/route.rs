@@ -9,6 +9,9 @@ pub const RESULTS_PATH: &str = "/results";
 /// The last segment of the CSV export's path: `/results/<poll>/csv`.
 pub const CSV_SUFFIX: &str = "/csv";
 
+/// The last segment of the ballots export's path: `/results/<poll>/ballots`.
+pub const BALLOTS_SUFFIX: &str = "/ballots";
+
 /// The form results are asked for in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -16,6 +19,15 @@ pub enum Format {
     Json,
     /// The admin's CSV export (`/results/<poll>/csv`).
     Csv,
+    /// The admin's CSV export of every ballot, without voters (`/results/<poll>/ballots`).
+    Ballots,
+}
+
+impl Format {
+    /// Whether only the admin token's holder may ask for it.
+    pub fn is_export(self) -> bool {
+        matches!(self, Format::Csv | Format::Ballots)
+    }
 }
 
 /// The poll whose results `path` asks for, or `None` when the path is not a results
@@ -23,7 +35,7 @@ pub enum Format {
 pub fn poll_of(path: &str) -> Option<&str> {
     match route_of(path)? {
         (poll, Format::Json) => Some(poll),
-        (_, Format::Csv) => None,
+        (_, Format::Csv | Format::Ballots) => None,
     }
 }
 
@@ -34,9 +46,12 @@ pub fn route_of(path: &str) -> Option<(&str, Format)> {
         return Some((DEFAULT_POLL_ID, Format::Json));
     }
     let rest = rest.strip_prefix('/')?;
-    let (poll, format) = match rest.strip_suffix(CSV_SUFFIX) {
-        Some(poll) => (poll, Format::Csv),
-        None => (rest, Format::Json),
+    let (poll, format) = if let Some(poll) = rest.strip_suffix(CSV_SUFFIX) {
+        (poll, Format::Csv)
+    } else if let Some(poll) = rest.strip_suffix(BALLOTS_SUFFIX) {
+        (poll, Format::Ballots)
+    } else {
+        (rest, Format::Json)
     };
     is_valid_poll_id(poll).then_some((poll, format))
 }
@@ -60,6 +75,11 @@ mod tests {
     #[test]
     fn csv_is_a_route_of_its_own() {
         assert_eq!(route_of("/results/lunch/csv"), Some(("lunch", Format::Csv)));
+        assert_eq!(
+            route_of("/results/lunch/ballots"),
+            Some(("lunch", Format::Ballots))
+        );
+        assert_eq!(poll_of("/results/lunch/ballots"), None);
         assert_eq!(route_of("/results/lunch"), Some(("lunch", Format::Json)));
         assert_eq!(route_of("/results/csv"), Some(("csv", Format::Json)));
         assert_eq!(poll_of("/results/lunch/csv"), None);

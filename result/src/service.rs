@@ -115,6 +115,7 @@ impl Handler for ResultService {
     const ROUTES: &'static [&'static str] = &[
         "results",
         "results_csv",
+        "results_ballots",
         "live",
         "live_event",
         "poll_page",
@@ -138,6 +139,7 @@ impl Handler for ResultService {
             match route_of(path) {
                 Some((_, Format::Json)) => "results",
                 Some((_, Format::Csv)) => "results_csv",
+                Some((_, Format::Ballots)) => "results_ballots",
                 None => OTHER_ROUTE,
             }
         }

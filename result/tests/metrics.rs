@@ -96,6 +96,7 @@ async fn every_bounded_series_is_exported_from_the_start() {
     let routes = [
         "results",
         "results_csv",
+        "results_ballots",
         "live",
         "poll_page",
         "other",

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "word_cloud_questions",
         include_str!("../migrations/0006_word_cloud_questions.sql"),
     ),
+    (
+        7,
+        "ballot_export",
+        include_str!("../migrations/0007_ballot_export.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.
