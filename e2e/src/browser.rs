@@ -136,7 +136,6 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Opens a browser on `driver` whose relative addresses go to `base` (the edge).
     /// [`Browser::open`] in a `window`, light or `dark`, with or without `javascript`.
     pub async fn open_as(
         driver: &Chromedriver,
@@ -154,6 +153,7 @@ impl Browser {
         Browser::open(driver, base, options).await
     }
 
+    /// Opens a browser on `driver` whose relative addresses go to `base` (the edge).
     pub async fn open(driver: &Chromedriver, base: &str, options: BrowserOptions) -> Browser {
         let binary = chromium().expect("chromium checked at driver start");
         let (width, height) = options.window;
