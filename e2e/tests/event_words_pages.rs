@@ -227,7 +227,7 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
     projector.close().await;
     presenter.close().await;
 
-    // Dark, on a phone and on a projector.
+    // Dark, on a phone, a projector and the presenter's laptop.
     for (name, window, path) in [
         (
             "event-words-phone-dark.png",
@@ -238,6 +238,11 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
             "event-words-projector-dark.png",
             PROJECTOR,
             format!("/e/{}/screen", event.code),
+        ),
+        (
+            "event-words-presenter-dark.png",
+            LAPTOP,
+            format!("/e/{}/present#{}", event.code, event.token),
         ),
     ] {
         let browser = Browser::open_as(&driver, &base, window, true, true).await;
