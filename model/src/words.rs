@@ -285,3 +285,44 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text that mixes what normalising acts on: letters with case and special
+    /// lower-casing (İ, ẞ), composed and combining accents, white space of every kind,
+    /// punctuation inside and at the ends, the marks kept at the ends, symbols and emoji.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "a", "Z", "é", "e\u{301}", "\u{301}", "İ", "ẞ", "ﬁ", "Σ", "ς", " ", "\t", "\u{a0}",
+            "\u{3000}", ".", "!", "¿", "«", "»", "'", "-", "#", "@", "%", "&", "+", "👩",
+            "\u{200d}", "💻", "1", "ǅ", "\u{345}", "Ω", "Å",
+        ]);
+        prop::collection::vec(pieces, 0..12).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        /// The worker accepts exactly what the vote service sends: an answer, once
+        /// normalised, is its own normal form (else accepted ballots would be refused).
+        #[test]
+        fn normalising_is_idempotent(raw in tricky_text()) {
+            if let Ok(word) = normalise_word(&raw, MAX_WORD_CHARS) {
+                prop_assert_eq!(normalise_word(&word, MAX_WORD_CHARS), Ok(word.clone()));
+                prop_assert!(is_normal_word(&word));
+            }
+        }
+
+        /// Whatever is typed, normalising never panics and never leaves control
+        /// characters or white space at the ends.
+        #[test]
+        fn normal_words_have_clean_ends(raw in any::<String>()) {
+            if let Ok(word) = normalise_word(&raw, MAX_WORD_CHARS) {
+                prop_assert!(!word.starts_with(char::is_whitespace));
+                prop_assert!(!word.ends_with(char::is_whitespace));
+                prop_assert!(!word.chars().any(char::is_control));
+            }
+        }
+    }
+}
