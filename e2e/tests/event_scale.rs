@@ -123,6 +123,15 @@ async fn a_scale_question_counts_points_and_summarises_them() {
     );
     assert_eq!(counted["options"][10]["votes"], 2);
 
+    // The page without JavaScript says what the ends mean, and the mean and median.
+    let page = Client::new(stack.edge()).get(&format!("/e/{code}")).await;
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(
+        html.contains(r#"<p class="scale-ends">0 = Not at all · 10 = Certainly</p>"#),
+        "{html}"
+    );
+    assert!(html.contains("Mean 6.8 · median 8.5"), "{html}");
+
     // The same document when Redis has lost its copy: rebuilt from Postgres.
     let rebuilt = results_from_postgres(&stack, &presenter, &poll).await;
     assert_eq!(rebuilt["summary"], counted["summary"]);

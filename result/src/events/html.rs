@@ -165,6 +165,8 @@ mod tests {
             }],
             word_limits: None,
             words: None,
+            scale: None,
+            summary: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use tally_model::Choice;
+use tally_model::{Choice, Scale, ScaleSummary};
 
 use super::ranking;
 use super::view::PageView;
@@ -172,6 +172,18 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
 "#,
         poll = attr(&view.poll),
     );
+    if let Some(ends) = view
+        .scale
+        .as_ref()
+        .map(scale_ends)
+        .filter(|ends| !ends.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            r#"          <p class="scale-ends">{}</p>"#,
+            text(&ends)
+        );
+    }
     if view.choice == Choice::Words {
         words::inputs(out, view);
         out.push_str(
@@ -264,11 +276,48 @@ pub(crate) fn results(out: &mut String, view: &PageView, chosen: &[String], hidd
             total_max = total.max(1),
         );
     }
-    let _ = write!(
+    out.push_str("      </ol>\n");
+    if let Some(summary) = view.summary.as_ref().and_then(summary_text) {
+        let _ = writeln!(
+            out,
+            r#"      <p id="summary" class="scale-summary">{summary}</p>"#
+        );
+    }
+    let _ = writeln!(
         out,
-        "      </ol>\n      <p class=\"meta\"><strong id=\"total\" data-total=\"{total}\">{total} {}</strong></p>\n",
+        "      <p class=\"meta\"><strong id=\"total\" data-total=\"{total}\">{total} {}</strong></p>",
         if total == 1 { "vote" } else { "votes" }
     );
+}
+
+/// "1 = Not at all · 5 = Completely": what a scale's ends mean, "" without labels (as
+/// www/tally.js says it).
+fn scale_ends(scale: &Scale) -> String {
+    let mut ends = Vec::new();
+    if !scale.min_label.is_empty() {
+        ends.push(format!("{} = {}", scale.min, scale.min_label));
+    }
+    if !scale.max_label.is_empty() {
+        ends.push(format!("{} = {}", scale.max, scale.max_label));
+    }
+    ends.join(" · ")
+}
+
+/// "Mean 3.4 · median 4", one decimal at most; `None` before any answer.
+fn summary_text(summary: &ScaleSummary) -> Option<String> {
+    let one_decimal = |n: f64| {
+        let rounded = (n * 10.0).round() / 10.0;
+        if rounded.fract() == 0.0 {
+            format!("{rounded:.0}")
+        } else {
+            format!("{rounded:.1}")
+        }
+    };
+    Some(format!(
+        "Mean {} · median {}",
+        one_decimal(summary.mean?),
+        one_decimal(summary.median?)
+    ))
 }
 
 #[cfg(test)]
@@ -303,7 +352,35 @@ mod tests {
             ],
             word_limits: None,
             words: None,
+            scale: None,
+            summary: None,
         }
+    }
+
+    #[test]
+    fn a_scale_says_what_its_ends_mean_and_its_mean_and_median() {
+        let mut scale = view(false, true);
+        scale.scale = Some(Scale {
+            min: 1,
+            max: 2,
+            min_label: "Not <at> all".into(),
+            max_label: String::new(),
+        });
+        scale.summary = Some(ScaleSummary {
+            mean: Some(1.333),
+            median: Some(1.0),
+        });
+        let page = vote_page(&scale, &[]);
+        assert!(
+            page.contains(r#"<p class="scale-ends">1 = Not &lt;at&gt; all</p>"#),
+            "{page}"
+        );
+        assert!(page.contains("Mean 1.3 · median 1</p>"), "{page}");
+        scale.summary = Some(ScaleSummary {
+            mean: None,
+            median: None,
+        });
+        assert!(!vote_page(&scale, &[]).contains("Mean"));
     }
 
     #[test]

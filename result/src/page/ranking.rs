@@ -126,6 +126,8 @@ mod tests {
             options: vec![option("a", "Tea", 1), option("b", "Coffee <hot>", 2)],
             word_limits: None,
             words: None,
+            scale: None,
+            summary: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{header, HeaderMap};
 use serde::Deserialize;
 use tally_model::poll::is_valid_option_id;
-use tally_model::{Choice, WordCount, Words};
+use tally_model::{Choice, Scale, ScaleSummary, WordCount, Words};
 
 /// The readable cookie the vote service sets after a vote, followed by the poll id.
 const CHOICE_COOKIE_PREFIX: &str = "tally_choice_";
@@ -55,6 +55,10 @@ struct Document {
     words: Option<Vec<WordCount>>,
     #[serde(default)]
     word_limits: Option<Words>,
+    #[serde(default)]
+    scale: Option<Scale>,
+    #[serde(default)]
+    summary: Option<ScaleSummary>,
 }
 
 fn open_by_default() -> bool {
@@ -62,7 +66,7 @@ fn open_by_default() -> bool {
 }
 
 /// Everything the vote page renders.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PageView {
     /// The poll's id.
     pub(crate) poll: String,
@@ -84,6 +88,10 @@ pub(crate) struct PageView {
     pub(crate) words: Option<Vec<WordCount>>,
     /// A word cloud's limits.
     pub(crate) word_limits: Option<Words>,
+    /// A scale question's range and what its ends mean.
+    pub(crate) scale: Option<Scale>,
+    /// A scale question's mean and median; `None` while hidden.
+    pub(crate) summary: Option<ScaleSummary>,
 }
 
 impl PageView {
@@ -126,6 +134,8 @@ impl PageView {
             options,
             words: if hidden { None } else { document.words },
             word_limits: document.word_limits,
+            scale: document.scale,
+            summary: if hidden { None } else { document.summary },
         })
     }
 }
