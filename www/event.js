@@ -218,7 +218,9 @@
         const input = document.createElement("input");
         input.type = "text";
         input.name = "word";
-        input.maxLength = limits.max_chars;
+        // Browsers count UTF-16 units (an emoji is two), and the service trims
+        // before it counts characters: it says what is too long, not the field.
+        input.maxLength = limits.max_chars * 2;
         input.autocomplete = "off";
         input.setAttribute("autocapitalize", "none");
         input.spellcheck = false;

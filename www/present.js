@@ -147,6 +147,7 @@
     paintAgenda(position);
     paintResults();
     paintModeration(current);
+    paintBlockList();
     keepFocus(before);
   }
 
@@ -242,6 +243,22 @@
     for (const button of section.querySelectorAll("button")) button.disabled = !ready || busy;
   }
 
+  // The event's block list, shown while it has a word cloud question. The text area
+  // takes the saved list when the list changes, unless the presenter is typing in it.
+  function paintBlockList() {
+    const section = $("block-list");
+    section.hidden = !list.some((question) => question.choice === "words");
+    if (section.hidden) return;
+    const saved = Array.isArray(view.blocked_words) ? view.blocked_words : [];
+    const area = $("blocked-words");
+    const signature = saved.join("\n");
+    if (area.dataset.saved !== signature && document.activeElement !== area) {
+      area.dataset.saved = signature;
+      area.value = signature;
+    }
+    $("save-block-list").disabled = !ready || busy;
+  }
+
   function moderationList(ul, words, action, verb, poll) {
     ul.textContent = "";
     for (const word of words) {
@@ -281,6 +298,11 @@
       case "unlock": return "The event takes votes again.";
       case "hide-word": return "“" + (answer && answer.word ? answer.word : "The answer") + "” is hidden from every screen.";
       case "show-word": return "“" + (answer && answer.word ? answer.word : "The answer") + "” is shown again.";
+      case "block-words": {
+        const n = answer && Array.isArray(answer.blocked_words) ? answer.blocked_words.length : 0;
+        return n === 0 ? "The block list is empty: every answer is taken." :
+          "The block list is saved: " + n + (n === 1 ? " answer is" : " answers are") + " refused from now on.";
+      }
       default: return "Done.";
     }
   }
@@ -416,6 +438,11 @@
   for (const action of Object.keys(buttons)) {
     buttons[action].addEventListener("click", () => command(action, buttons[action]));
   }
+  $("block-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const words = $("blocked-words").value.split("\n").map((line) => line.trim()).filter(Boolean);
+    command("block-words", $("save-block-list"), { blocked_words: words });
+  });
   setLinks();
   load(0);
 })();

@@ -2,8 +2,9 @@
 //! any way (case, spaces, punctuation, composed or decomposed accents) count as one,
 //! a changed ballot replaces its answers whole, the cloud equals a recount in the
 //! worker's cache and in Postgres alike, the owner hides an answer from every view and
-//! shows it again, the event's block list refuses answers, and malformed or hostile
-//! answers, questions and moderations are refused with a clear error and nothing queued.
+//! shows it again, the event's block list refuses answers and can be changed while the
+//! question runs, and malformed or hostile answers, questions, moderations and block
+//! lists are refused with a clear error and nothing queued.
 
 #![allow(clippy::unwrap_used)]
 
@@ -144,11 +145,12 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
     let reply = write(&voters[4], &poll, &["Fast", "fast", "café"]).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
 
-    // Without JavaScript: one field per answer, posted as `word` once each.
+    // Without JavaScript: one field per answer, posted as `word` once each, each taking
+    // twice the 20 characters in UTF-16 units (an emoji is two) before trimming.
     let page = voters[5].get(&format!("/e/{}", event.code)).await;
     let html = String::from_utf8_lossy(&page.body).into_owned();
     assert_eq!(
-        html.matches(r#"name="word" maxlength="20""#).count(),
+        html.matches(r#"name="word" maxlength="40""#).count(),
         3,
         "{html}"
     );
@@ -191,7 +193,7 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
     );
     assert_eq!(text.lines().count(), 6, "{text}");
 
-    // The owner's export of every ballot, without voters: seven rows, oldest first.
+    // The owner's export of every ballot, without voters or exact times.
     let ballots = presenter
         .send(
             Method::GET,
@@ -210,6 +212,13 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
         "the changed ballot: {text}"
     );
     assert!(!text.contains("voter"), "{text}");
+    for row in &rows[1..] {
+        let cast_at = row.split(',').next().unwrap_or_default();
+        assert!(
+            cast_at.len() == 20 && cast_at.ends_with(":00Z"),
+            "times to the minute only, so that rows cannot be matched to people: {row}"
+        );
+    }
     for headers in [vec![], vec![("authorization", "Bearer not-the-owner")]] {
         let refused = presenter
             .send(
@@ -385,6 +394,98 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
         cloud(r) == back
     })
     .await;
+
+    // The owner changes the block list while the question runs. A list that cannot be
+    // is refused, and nothing is queued.
+    let before = last_entry_id(&stack).await;
+    let too_long: Vec<String> = (0..501).map(|n| format!("word{n}")).collect();
+    for (body, status) in [
+        (json!({"blocked_words": "calm"}), StatusCode::BAD_REQUEST),
+        (json!({}), StatusCode::BAD_REQUEST),
+        (
+            json!({"blocked_words": ["calm"], "x": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"blocked_words": ["a\u{202e}b"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"blocked_words": too_long}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let reply = send_command(&presenter, &event, "block-words", &body).await;
+        assert_eq!(reply.status, status, "{body}: {:?}", reply.body);
+        assert!(
+            reply.error().contains("block") || reply.error().contains("JSON"),
+            "{body}: {}",
+            reply.error()
+        );
+    }
+    let reply = stranger
+        .send(
+            Method::POST,
+            &format!("/events/{}/block-words", event.code),
+            &[JSON, ACCEPT_JSON],
+            json!({"blocked_words": []}).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    assert_eq!(
+        last_entry_id(&stack).await,
+        before,
+        "no refused list is queued"
+    );
+
+    // "calm" is refused from now on and "dumb" taken again; the answers already given
+    // stay counted (hiding them is the owner's other tool). A whole list of 500 of the
+    // longest answers fits through the edge.
+    let reply = send_command(
+        &presenter,
+        &event,
+        "block-words",
+        &json!({"blocked_words": ["Calm!", "idiot", "calm", " "]}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    assert_eq!(reply.json()["blocked_words"], json!(["calm", "idiot"]));
+    results_where(
+        &presenter,
+        &format!("/events/{}", event.code),
+        &[ACCEPT_JSON, ("authorization", &authorization)],
+        "the owner sees the new list",
+        |state| state["blocked_words"] == json!(["calm", "idiot"]),
+    )
+    .await;
+    let late = Client::new(stack.edge());
+    eventually(WAIT, "the new list refuses calm", || async {
+        let reply = write(&late, &poll, &["CALM"]).await;
+        (reply.status == StatusCode::UNPROCESSABLE_ENTITY).then_some(())
+    })
+    .await;
+    let reply = write(&late, &poll, &["dumb"]).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    back.insert("dumb".into(), 1);
+    results_where(
+        &presenter,
+        &results_path,
+        &[],
+        "dumb counted, calm kept",
+        |r| cloud(r) == back,
+    )
+    .await;
+    let longest: Vec<String> = (0..500)
+        .map(|n| format!("{n:03}{}", "\u{1F600}".repeat(37)))
+        .collect();
+    let reply = send_command(
+        &presenter,
+        &event,
+        "block-words",
+        &json!({"blocked_words": longest}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
 
     // Hidden results withhold the whole cloud from the room.
     event_command(&presenter, &event, "hide").await;

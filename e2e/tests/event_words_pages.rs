@@ -4,7 +4,7 @@
 //! blocked, and sends them; the projector draws the cloud, larger the
 //! more people gave an answer, and follows other participants live; the presenter hides
 //! an answer with one button and it leaves the projector and the phone, then shows it
-//! again; a phone without JavaScript answers with the plain form. Phone, projector and
+//! again, and adds an answer to the block list in its box; a phone without JavaScript answers with the plain form. Phone, projector and
 //! presenter are photographed, light and dark, for CI's artifacts.
 
 #![allow(clippy::unwrap_used)]
@@ -223,6 +223,51 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
         .await;
     presenter.click(show).await;
     until_cloud(&projector, &everyone, "shown again on the projector").await;
+
+    // The presenter's block list box holds the list made on /new-event; saved with one
+    // more line, it refuses that answer from then on and shows the list as kept.
+    let block_box = "return document.getElementById('blocked-words').value;";
+    presenter
+        .until(PAGE_WAIT, "the block list as created", || async {
+            (presenter.eval(block_box).await == json!("boring\nmeh")).then_some(())
+        })
+        .await;
+    presenter
+        .type_into("#blocked-words", "boring\nmeh\nSynergy!")
+        .await;
+    presenter.click("#save-block-list").await;
+    presenter
+        .until(
+            PAGE_WAIT,
+            "the presenter hears the list is saved",
+            || async {
+                let said = presenter.text("#status").await;
+                said.contains("3 answers are refused").then_some(())
+            },
+        )
+        .await;
+    let refused = eventually(WAIT, "the new list refuses synergy", || async {
+        let reply = Client::new(stack.edge())
+            .send(
+                http::Method::POST,
+                "/vote",
+                &[JSON, ACCEPT_JSON],
+                json!({"poll": poll, "words": ["SYNERGY"]}).to_string(),
+            )
+            .await;
+        (reply.status == StatusCode::UNPROCESSABLE_ENTITY).then_some(reply)
+    })
+    .await;
+    assert!(
+        refused.error().contains("not accepted"),
+        "{}",
+        refused.error()
+    );
+    presenter
+        .until(PAGE_WAIT, "the box shows the list as kept", || async {
+            (presenter.eval(block_box).await == json!("boring\nmeh\nsynergy")).then_some(())
+        })
+        .await;
     phone.close().await;
     projector.close().await;
     presenter.close().await;

@@ -47,7 +47,8 @@ pub struct Config {
 
     /// Largest body of `POST /events` passed to the vote service, in bytes: a whole
     /// event, up to 30 questions (the vote service reads up to 31 × its poll limit,
-    /// 496 KiB by default).
+    /// 496 KiB by default); also of `POST /events/<code>/block-words`, a whole block
+    /// list (96 KiB at most).
     #[arg(long, env = "EDGE_MAX_EVENT_BODY_BYTES", default_value_t = 512 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_event_body_bytes: u64,
 

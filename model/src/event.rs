@@ -69,6 +69,9 @@ pub struct EventDefinition {
     pub participants: i64,
     /// Grows with every committed change to the event; a copy never replaces a newer one.
     pub version: i64,
+    /// Answers the event's word clouds refuse (normalised); for the owner's eyes only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_words: Vec<String>,
 }
 
 /// The question the room sees, in the public view.
@@ -302,6 +305,7 @@ mod tests {
             locked: false,
             participants: 3,
             version: 7,
+            blocked_words: Vec::new(),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::poll::{Choice, PollDefinition};
 use crate::poll_entry::{bad, Fields};
 use crate::scale::Scale;
 use crate::vote_entry::EntryError;
-use crate::words::{is_normal_word, Words};
+use crate::words::{is_normal_word, Words, MAX_BLOCKED_WORDS};
 
 /// The `kind` of an event's creation.
 pub const KIND_EVENT_CREATE: &str = "event_create";
@@ -62,6 +62,8 @@ pub enum EventAction {
     Lock,
     /// Take ballots again.
     Unlock,
+    /// Replace the event's block list (normalised answers its word clouds refuse).
+    BlockWords(Vec<String>),
     /// Hide one answer of a word cloud question from every screen (`hidden`), or show
     /// it again.
     Moderate {
@@ -139,7 +141,7 @@ impl EventCreateEntry {
     {
         let event = event_of(fields)?;
         let blocked_words = match fields.get("blocked_words") {
-            Ok(text) => serde_json::from_str(text).map_err(|_| bad("blocked_words", text))?,
+            Ok(_) => block_list_of(fields)?,
             Err(_) => Vec::new(),
         };
         let code = fields.get("code")?;
@@ -223,6 +225,7 @@ impl EventCreateEntry {
             locked: false,
             participants: 0,
             version: 0,
+            blocked_words: self.blocked_words.clone(),
         }
     }
 
@@ -265,6 +268,7 @@ impl EventAction {
             EventAction::Hide => "hide",
             EventAction::Lock => "lock",
             EventAction::Unlock => "unlock",
+            EventAction::BlockWords(_) => "block_words",
             EventAction::Moderate { hidden: true, .. } => "hide_word",
             EventAction::Moderate { hidden: false, .. } => "show_word",
         }
@@ -285,9 +289,16 @@ impl EventCommandEntry {
             ("position", position),
             ("at", self.at_ms.to_string()),
         ];
-        if let EventAction::Moderate { poll, word, .. } = &self.action {
-            fields.push(("poll", poll.clone()));
-            fields.push(("word", word.clone()));
+        match &self.action {
+            EventAction::Moderate { poll, word, .. } => {
+                fields.push(("poll", poll.clone()));
+                fields.push(("word", word.clone()));
+            }
+            EventAction::BlockWords(list) => {
+                let list = serde_json::to_string(list).unwrap_or_default();
+                fields.push(("blocked_words", list));
+            }
+            _ => {}
         }
         fields
     }
@@ -310,6 +321,7 @@ impl EventCommandEntry {
             "hide" => EventAction::Hide,
             "lock" => EventAction::Lock,
             "unlock" => EventAction::Unlock,
+            "block_words" => EventAction::BlockWords(block_list_of(fields)?),
             action @ ("hide_word" | "show_word") => {
                 let poll = fields.get("poll")?;
                 if !is_created_poll_id(poll) {
@@ -333,6 +345,20 @@ impl EventCommandEntry {
             at_ms: fields.at()?,
         })
     }
+}
+
+/// The `blocked_words` field: a JSON array of normalised answers, within the limit.
+fn block_list_of<'a, I>(fields: &Fields<I>) -> Result<Vec<String>, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    let text = fields.get("blocked_words")?;
+    let list: Vec<String> = serde_json::from_str(text).map_err(|_| bad("blocked_words", text))?;
+    let valid = list.len() <= MAX_BLOCKED_WORDS && list.iter().all(|word| is_normal_word(word));
+    if !valid {
+        return Err(bad("blocked_words", text));
+    }
+    Ok(list)
 }
 
 fn event_of<'a, I>(fields: &Fields<I>) -> Result<String, EntryError>
@@ -430,6 +456,8 @@ mod tests {
                 word: "c++".into(),
                 hidden: false,
             },
+            EventAction::BlockWords(vec!["spam".into(), "rock, paper".into()]),
+            EventAction::BlockWords(Vec::new()),
         ] {
             let entry = EventCommandEntry {
                 event: "eV3nt00001".into(),
@@ -491,6 +519,22 @@ mod tests {
         ] {
             assert!(
                 decode(&replaced(&command, field, value)).is_err(),
+                "{field}={value:?}"
+            );
+        }
+        let block = EventCommandEntry {
+            event: "eV3nt00001".into(),
+            action: EventAction::BlockWords(vec!["spam".into()]),
+            at_ms: 1,
+        }
+        .to_fields();
+        for (field, value) in [
+            ("blocked_words", "spam"),
+            ("blocked_words", r#"["Spam"]"#),
+            ("blocked_words", r#"["a\u202eb"]"#),
+        ] {
+            assert!(
+                decode(&replaced(&block, field, value)).is_err(),
                 "{field}={value:?}"
             );
         }

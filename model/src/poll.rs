@@ -180,6 +180,15 @@ impl PollDefinition {
             }
         }
         self.check_words(&words)?;
+        // The block list is the vote service's rule, not the worker's: an answer
+        // accepted before the owner blocked it stays counted (the owner hides it), and
+        // is never dropped on the way.
+        if words
+            .iter()
+            .any(|word| is_blocked(word, &self.blocked_words))
+        {
+            return Err(BallotError::Blocked);
+        }
         Ok(words)
     }
 
@@ -195,7 +204,7 @@ impl PollDefinition {
     }
 
     /// Normalised answers: at least one, at most the question's number, each within its
-    /// length, distinct, and none blocked by the event.
+    /// length, and distinct. (Whether one is blocked is for [`Self::accept_words_at`].)
     fn check_words(&self, words: &[String]) -> Result<(), BallotError> {
         let limits = self.words.ok_or(BallotError::OptionsExpected)?;
         if words.is_empty() {
@@ -213,9 +222,6 @@ impl PollDefinition {
             }
             if words[..index].contains(word) {
                 return Err(BallotError::DuplicateWord(word.clone()));
-            }
-            if is_blocked(word, &self.blocked_words) {
-                return Err(BallotError::Blocked);
             }
         }
         Ok(())
@@ -368,6 +374,8 @@ mod tests {
             Err(BallotError::BadWord(2, WordError::Empty))
         );
         assert_eq!(accept(&["you IDIOT"]), Err(BallotError::Blocked));
+        // What the vote service accepted before the owner blocked it is still counted.
+        assert_eq!(p.check_answers(&ballot(&["you idiot"]), true), Ok(()));
         assert_eq!(accept(&[]), Err(BallotError::Empty));
         assert_eq!(p.check_answers(&ballot(&["rust"]), true), Ok(()));
         assert_eq!(

@@ -1,11 +1,16 @@
 //! The owner's export of every ballot of a poll, without who cast it (RFC 4180 CSV, as
 //! [`crate::csv_export`]): a header `cast_at,answer_1,…,answer_n`, then one row per
-//! ballot, oldest first, with its answers as people read them (option labels, or a word
-//! cloud's answers) and empty fields where a ballot gave fewer than the widest one. A
-//! ranking's columns are `place_1,…` (the favourite first), a word cloud's `word_1,…`.
+//! ballot, by the minute it was cast (the view the result service reads gives no finer
+//! time, so a row cannot be matched to a person by when they voted), with its answers
+//! as people read them (option labels, or a word cloud's answers) and empty fields where
+//! a ballot gave fewer than the widest one. A ranking's columns are `place_1,…` (the
+//! favourite first), a word cloud's `word_1,…`.
+
+use std::borrow::Cow;
 
 use tally_model::{Choice, PollResults};
 
+use crate::csv_export::spreadsheet_text;
 use crate::database::BallotRow;
 
 /// `ballots` of the poll `results` describes, as CSV text.
@@ -30,15 +35,15 @@ pub fn ballots_csv(results: &PollResults, ballots: &[BallotRow]) -> Result<Vec<u
     writer.write_record(&header)?;
     for ballot in ballots {
         let mut record = Vec::with_capacity(columns + 1);
-        record.push(ballot.cast_at.as_str());
+        record.push(Cow::Borrowed(ballot.cast_at.as_str()));
         record.extend(
             ballot
                 .answers
                 .iter()
-                .map(|answer| label_of(results, answer)),
+                .map(|answer| spreadsheet_text(label_of(results, answer))),
         );
-        record.resize(columns + 1, "");
-        writer.write_record(&record)?;
+        record.resize(columns + 1, Cow::Borrowed(""));
+        writer.write_record(record.iter().map(|cell| cell.as_bytes()))?;
     }
     writer
         .into_inner()
@@ -108,10 +113,11 @@ mod tests {
         assert!(String::from_utf8(csv)
             .unwrap()
             .starts_with("cast_at,place_1,place_2\r\n"));
-        let csv = ballots_csv(&results(Choice::Words), &[ballot("t", &["rust"])]).unwrap();
+        let csv = ballots_csv(&results(Choice::Words), &[ballot("t", &["rust", "@home"])]).unwrap();
         assert_eq!(
             String::from_utf8(csv).unwrap(),
-            "cast_at,word_1\r\nt,rust\r\n"
+            "cast_at,word_1,word_2\r\nt,rust,'@home\r\n",
+            "a typed answer never starts a spreadsheet formula"
         );
         let empty = ballots_csv(&results(Choice::Single), &[]).unwrap();
         assert_eq!(String::from_utf8(empty).unwrap(), "cast_at,answer_1\r\n");

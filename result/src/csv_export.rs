@@ -8,6 +8,12 @@
 //! score, then how many ballots put the option at each place. A word cloud's is
 //! `word,count,percent`: its visible answers, the most given first, with the percent of
 //! participants who gave each.
+//!
+//! Text that people typed (labels, answers) is written so that a spreadsheet shows it
+//! rather than runs it: a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return gets a leading `'` (OWASP's advice on CSV injection).
+
+use std::borrow::Cow;
 
 use tally_model::{Choice, PollResults};
 
@@ -34,7 +40,7 @@ pub fn to_csv(results: &PollResults) -> Result<Vec<u8>, csv::Error> {
         let votes = option.votes.unwrap_or(0);
         writer.write_record([
             option.id.as_str(),
-            option.label.as_str(),
+            &*spreadsheet_text(&option.label),
             &votes.to_string(),
             &percent(votes, ballots),
         ])?;
@@ -55,7 +61,7 @@ fn write_ranking(
     for option in &results.options {
         let mut record = vec![
             option.id.clone(),
-            option.label.clone(),
+            spreadsheet_text(&option.label).into_owned(),
             option.score.unwrap_or(0).to_string(),
         ];
         let counts = option.places.as_deref().unwrap_or(&[]);
@@ -70,12 +76,25 @@ fn write_words(writer: &mut csv::Writer<Vec<u8>>, results: &PollResults) -> Resu
     let participants = results.total.unwrap_or(0);
     for answer in results.words.as_deref().unwrap_or_default() {
         writer.write_record([
-            answer.word.as_str(),
+            &*spreadsheet_text(&answer.word),
             &answer.count.to_string(),
             &percent(answer.count, participants),
         ])?;
     }
     Ok(())
+}
+
+/// Characters that make a spreadsheet read a cell as a formula when they start it.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `text` as a cell a spreadsheet shows as text: prefixed with `'` where it would
+/// otherwise start a formula.
+pub fn spreadsheet_text(text: &str) -> Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// `part` of `whole` in percent with one decimal, rounded half up; `0.0` of nothing.
@@ -155,6 +174,25 @@ mod tests {
             csv,
             "option,label,score,place_1,place_2\r\na,Tea,1,1,1\r\nb,Coffee,1,1,1\r\n"
         );
+    }
+
+    #[test]
+    fn typed_text_never_starts_a_formula() {
+        for (typed, cell) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("Cats = good", "Cats = good"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_text(typed), cell);
+        }
+        let csv =
+            String::from_utf8(to_csv(&results(&[("a", "=1+1", 1), ("b", "Dogs", 0)], 1)).unwrap())
+                .unwrap();
+        assert!(csv.contains("a,'=1+1,1,100.0\r\n"), "{csv}");
     }
 
     #[test]

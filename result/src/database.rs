@@ -19,13 +19,13 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every ballot of a poll, from the view without voters; `$1` is the poll id.
 const SELECT_BALLOTS: &str = "\
-    SELECT to_char(cast_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), options \
+    SELECT to_char(cast_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), options \
       FROM ballot_answers WHERE poll_id = $1 ORDER BY cast_at, options";
 
 /// One ballot as the owner's export lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BallotRow {
-    /// When it was cast (RFC 3339, UTC).
+    /// When it was cast, to the minute (RFC 3339, UTC, seconds always `00`).
     pub cast_at: String,
     /// Its answers, in the voter's order.
     pub answers: Vec<String>,

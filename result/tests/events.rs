@@ -76,6 +76,7 @@ fn definition(version: i64, current: Option<usize>) -> EventDefinition {
         locked: false,
         participants: version,
         version,
+        blocked_words: Vec::new(),
     }
 }
 

@@ -18,14 +18,16 @@ use tally_runtime::{json, Body, Request};
 use crate::accept::read_body;
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::event_request::{decode_moderation, decode_position, Moderation};
+use crate::event_request::{decode_block_list, decode_moderation, decode_position, Moderation};
 use crate::service::VoteService;
 
 /// Where events are created, and below which their commands live.
 pub const EVENTS_PATH: &str = "/events";
 
-/// Largest body read with a command: a `show`'s position, with room for whitespace.
-const MAX_COMMAND_BODY_BYTES: usize = 1024;
+/// Largest body read with a command: a whole block list (500 answers of up to 40
+/// characters, each up to four bytes, with JSON's quotes and commas), which is also
+/// room enough for a `show`'s position or a moderation.
+const MAX_COMMAND_BODY_BYTES: usize = 96 * 1024;
 
 /// What a presenter asks for, as the path names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +54,13 @@ pub enum PresenterAction {
     HideWord,
     /// Show a hidden answer again.
     ShowWord,
+    /// Replace the event's block list.
+    BlockWords,
 }
 
 impl PresenterAction {
     /// Every action, in the order the error message lists them.
-    pub const ALL: [PresenterAction; 11] = [
+    pub const ALL: [PresenterAction; 12] = [
         PresenterAction::Show,
         PresenterAction::Next,
         PresenterAction::Previous,
@@ -68,6 +72,7 @@ impl PresenterAction {
         PresenterAction::Reopen,
         PresenterAction::HideWord,
         PresenterAction::ShowWord,
+        PresenterAction::BlockWords,
     ];
 
     /// The action's name in the path and in the answer.
@@ -84,6 +89,7 @@ impl PresenterAction {
             PresenterAction::Reopen => "reopen",
             PresenterAction::HideWord => "hide-word",
             PresenterAction::ShowWord => "show-word",
+            PresenterAction::BlockWords => "block-words",
         }
     }
 
@@ -109,7 +115,7 @@ pub fn event_command_of(path: &str) -> Option<Result<(&str, PresenterAction), Vo
             .ok_or_else(|| {
                 VoteError::UnknownEvent(
                     "no such event command; use show, next, previous, reveal, hide, lock, unlock, \
-             close, reopen, hide-word or show-word"
+             close, reopen, hide-word, show-word or block-words"
                         .into(),
                 )
             }),
@@ -182,6 +188,9 @@ pub fn plan(
         PresenterAction::HideWord | PresenterAction::ShowWord => Err(VoteError::Malformed(
             "name the answer to hide or show: {\"word\": \"…\"}".into(),
         )),
+        PresenterAction::BlockWords => Err(VoteError::Malformed(
+            "send the whole list: {\"blocked_words\": [\"…\"]}".into(),
+        )),
         PresenterAction::Close | PresenterAction::Reopen => match current {
             None => state("no question is shown; show one before closing or reopening it"),
             Some(position) => Ok(Step::Status {
@@ -233,6 +242,9 @@ struct Applied<'a> {
     action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     position: Option<usize>,
+    /// A new block list as it will be kept (normalised, without repeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked_words: Option<&'a [String]>,
 }
 
 /// Handles `action` on the event with join code `code`.
@@ -261,6 +273,10 @@ pub async fn event_command(
         }
         _ => None,
     };
+    let block_list = match action {
+        PresenterAction::BlockWords => Some(decode_block_list(format()?, &body)?),
+        _ => None,
+    };
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -275,11 +291,12 @@ pub async fn event_command(
     if !token_matches(token, &definition.owner_hash) {
         return Err(VoteError::OwnerForbidden(code.to_owned()));
     }
-    let step = match moderation {
-        Some(moderation) => {
+    let step = match (moderation, block_list) {
+        (Some(moderation), _) => {
             plan_moderation(&definition, action == PresenterAction::HideWord, moderation)?
         }
-        None => plan(&definition, action, shown)?,
+        (None, Some(list)) => Step::Event(EventAction::BlockWords(list)),
+        (None, None) => plan(&definition, action, shown)?,
     };
     let at_ms = now_ms();
     let fields = match &step {
@@ -310,6 +327,10 @@ pub async fn event_command(
             event: code,
             action: action.name(),
             position: step.position(),
+            blocked_words: match &step {
+                Step::Event(EventAction::BlockWords(list)) => Some(list),
+                _ => None,
+            },
         },
     ))
 }
@@ -340,6 +361,7 @@ mod tests {
             locked: false,
             participants: 0,
             version: 1,
+            blocked_words: Vec::new(),
         }
     }
 

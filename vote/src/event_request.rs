@@ -169,11 +169,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         match name.as_str() {
             "title" if title.is_none() => title = Some(value),
             "title" => return Err(VoteError::Malformed("title is given twice".into())),
-            "blocked_words" => blocked_words.extend(
-                value
-                    .split(['\n', ','])
-                    .map(|entry| entry.trim_end_matches('\r').to_owned()),
-            ),
+            "blocked_words" => blocked_words.extend(split_block_list(&value)),
             "question" => {
                 if position == MAX_FORM_QUESTIONS {
                     return Err(EventRuleError::TooManyQuestions.into());
@@ -275,6 +271,45 @@ pub fn decode_moderation(format: BodyFormat, body: &[u8]) -> Result<Moderation, 
         poll: raw.poll.filter(|poll| !poll.is_empty()),
         word,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBlockList {
+    blocked_words: Vec<String>,
+}
+
+/// Reads a new block list: `{"blocked_words": ["…"]}`, or a form's `blocked_words` text
+/// of lines or commas; normalised (the rules are checked here too: 422).
+pub fn decode_block_list(format: BodyFormat, body: &[u8]) -> Result<Vec<String>, VoteError> {
+    let raw = match format {
+        BodyFormat::Json => {
+            serde_json::from_slice::<JsonBlockList>(body)
+                .map_err(|error| VoteError::Malformed(format!("invalid JSON block list: {error}")))?
+                .blocked_words
+        }
+        BodyFormat::Form => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
+            let mut list = Vec::new();
+            for (name, value) in pairs {
+                if name != "blocked_words" {
+                    return Err(VoteError::Malformed(
+                        "send one field, blocked_words, and nothing else".into(),
+                    ));
+                }
+                list.extend(split_block_list(&value));
+            }
+            list
+        }
+    };
+    Ok(normalise_block_list(&raw).map_err(EventRuleError::from)?)
+}
+
+/// A form's block list text: entries on lines or between commas.
+fn split_block_list(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(['\n', ','])
+        .map(|entry| entry.trim_end_matches('\r').to_owned())
 }
 
 /// Reads the position (0-based) a `show` names: `{"position": 2}` or `position=2`.
@@ -526,6 +561,41 @@ mod tests {
         assert!(matches!(
             hostile,
             Err(VoteError::EventRule(EventRuleError::BlockList(_)))
+        ));
+    }
+
+    #[test]
+    fn reads_block_lists() {
+        assert_eq!(
+            decode_block_list(
+                BodyFormat::Json,
+                br#"{"blocked_words":["Spam!","spam"," "]}"#
+            )
+            .unwrap(),
+            ["spam"]
+        );
+        assert_eq!(
+            decode_block_list(BodyFormat::Form, b"blocked_words=a%0D%0Ab%2Cc").unwrap(),
+            ["a", "b", "c"]
+        );
+        assert!(
+            decode_block_list(BodyFormat::Json, br#"{"blocked_words":[]}"#)
+                .unwrap()
+                .is_empty()
+        );
+        for (format, body) in [
+            (BodyFormat::Json, &br#"{}"#[..]),
+            (BodyFormat::Json, br#"{"blocked_words":"spam"}"#),
+            (BodyFormat::Form, b"words=spam"),
+        ] {
+            assert!(matches!(
+                decode_block_list(format, body),
+                Err(VoteError::Malformed(_))
+            ));
+        }
+        assert!(matches!(
+            decode_block_list(BodyFormat::Json, br#"{"blocked_words":["!!"]}"#),
+            Err(VoteError::EventRule(_))
         ));
     }
 

@@ -30,7 +30,7 @@ pub const REASONS: [&str; 11] = [
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
-pub const COMMANDS: [&str; 15] = [
+pub const COMMANDS: [&str; 16] = [
     "create",
     "close",
     "reopen",
@@ -46,6 +46,7 @@ pub const COMMANDS: [&str; 15] = [
     "event_reopen",
     "event_hide_word",
     "event_show_word",
+    "event_block_words",
 ];
 
 /// Labels of `tally_votes_rejected_total`.
@@ -136,6 +137,7 @@ pub fn event_command_label(action: PresenterAction) -> &'static str {
         PresenterAction::Reopen => "event_reopen",
         PresenterAction::HideWord => "event_hide_word",
         PresenterAction::ShowWord => "event_show_word",
+        PresenterAction::BlockWords => "event_block_words",
     }
 }
 

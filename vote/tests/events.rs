@@ -253,6 +253,7 @@ fn event(current: Option<usize>) -> EventDefinition {
         locked: false,
         participants: 0,
         version: 1,
+        blocked_words: Vec::new(),
     }
 }
 

@@ -482,16 +482,28 @@ impl TallyDeltas {
             .filter(|(_, delta)| **delta != 0)
             .collect();
         if !moved.is_empty() {
-            // A new answer starts at zero; one that loses a vote always has a row.
+            // Two steps, not one upsert: Postgres checks `votes >= 0` on the row an
+            // INSERT proposes before it sees the conflict, so a negative delta (a voter
+            // taking an answer back) cannot travel as an insert. New answers get a row at
+            // zero first; then every delta is added, in key order like the other tallies.
             let polls: Vec<&str> = moved.iter().map(|((p, _), _)| p.as_str()).collect();
             let words: Vec<&str> = moved.iter().map(|((_, w), _)| w.as_str()).collect();
             let deltas: Vec<i64> = moved.iter().map(|(_, d)| **d).collect();
             transaction
                 .execute(
                     "INSERT INTO word_tallies (poll_id, word, votes)
-                     SELECT p, w, delta FROM unnest($1::text[], $2::text[], $3::int8[]) AS u(p, w, delta)
+                     SELECT p, w, 0 FROM unnest($1::text[], $2::text[]) AS u(p, w)
                       ORDER BY p, w
-                     ON CONFLICT (poll_id, word) DO UPDATE SET votes = word_tallies.votes + EXCLUDED.votes",
+                     ON CONFLICT (poll_id, word) DO NOTHING",
+                    &[&polls, &words],
+                )
+                .await?;
+            transaction
+                .execute(
+                    "UPDATE word_tallies t SET votes = t.votes + d.delta
+                       FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) AS u(p, w, delta)
+                              ORDER BY p, w) AS d
+                      WHERE t.poll_id = d.p AND t.word = d.w",
                     &[&polls, &words, &deltas],
                 )
                 .await?;

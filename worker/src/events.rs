@@ -306,6 +306,30 @@ pub async fn apply_commands(
                 }
                 updated
             }
+            EventAction::BlockWords(list) => {
+                let updated = transaction
+                    .execute(
+                        "UPDATE events SET blocked_words = $2, version = version + 1,
+                                           updated_at = now(), block_entry_ms = $3, block_entry_seq = $4
+                          WHERE id = $1 AND (block_entry_ms, block_entry_seq) < ($3, $4)",
+                        &[&event, list, &ms, &seq],
+                    )
+                    .await?;
+                if updated > 0 {
+                    // The word clouds' definitions in Redis carry the list to the vote
+                    // service: rewrite them.
+                    let rows = transaction
+                        .query(
+                            "SELECT id FROM polls WHERE event_id = $1 AND choice = 'words'",
+                            &[&event],
+                        )
+                        .await?;
+                    outcome
+                        .revealed_polls
+                        .extend(rows.iter().map(|row| row.get::<_, String>(0)));
+                }
+                updated
+            }
             EventAction::Lock | EventAction::Unlock => {
                 let locked = command.entry.action == EventAction::Lock;
                 transaction
@@ -410,7 +434,8 @@ pub async fn load_event_definitions(
                     p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label,
                     p.words_max, p.word_max_chars,
                     (SELECT array_agg(w.word ORDER BY w.word) FROM word_tallies w
-                      WHERE w.poll_id = p.id AND w.hidden)
+                      WHERE w.poll_id = p.id AND w.hidden),
+                    e.blocked_words
                FROM events e JOIN polls p ON p.event_id = e.id
               WHERE $1::text[] IS NULL OR e.id = ANY($1)
               ORDER BY e.id, p.event_position",
@@ -434,6 +459,7 @@ pub async fn load_event_definitions(
                 locked: row.get(6),
                 participants: row.get(7),
                 version: row.get(8),
+                blocked_words: row.get(19),
             });
         }
         if let Some(definition) = definitions.last_mut() {

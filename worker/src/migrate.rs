@@ -42,6 +42,16 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ballot_export",
         include_str!("../migrations/0007_ballot_export.sql"),
     ),
+    (
+        8,
+        "block_list_changes",
+        include_str!("../migrations/0008_block_list_changes.sql"),
+    ),
+    (
+        9,
+        "ballot_minutes",
+        include_str!("../migrations/0009_ballot_minutes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

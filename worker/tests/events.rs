@@ -2,12 +2,14 @@
 //! against a real Redis): a creation makes the event and its questions once; presenter
 //! commands follow stream order per field, whatever the delivery order; revealing and
 //! hiding moves every question's `hide_results`; participants are counted once each;
-//! tallies equal a recount; the reader role cannot see the owner's hash.
+//! tallies equal a recount; a word cloud follows changed answers across batches and a
+//! block list changed later; the reader role cannot see the owner's hash.
 
 #![allow(clippy::unwrap_used)]
 
 use tally_model::admin_token::hash_token;
 use tally_model::event_entry::NewQuestion;
+use tally_model::words::Words;
 use tally_model::{
     Choice, EntryId, EventAction, EventCommandEntry, EventCreateEntry, EventDefinition, Keys,
     NewPoll, VoteEntry,
@@ -425,4 +427,94 @@ async fn the_redis_copy_never_goes_back_to_an_older_version() {
         .await
         .unwrap();
     assert_eq!(event, EVENT);
+}
+
+fn answers(ms: u64, voter: &str, words: &[&str]) -> StreamVote {
+    let mut ballot = vote(ms, QUESTIONS[2], voter, words);
+    ballot.entry.words = true;
+    ballot
+}
+
+async fn cloud(client: &tokio_postgres::Client) -> Vec<(String, i64)> {
+    client
+        .query(
+            "SELECT word, votes FROM word_tallies WHERE poll_id = $1 ORDER BY word",
+            &[&QUESTIONS[2]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_word_cloud_follows_changed_answers_and_a_later_block_list() {
+    let (mut client, _database) = database().await;
+    let mut creation = create_event(1, EVENT, CODE, &QUESTIONS);
+    let words = &mut creation.entry.questions[2].new_poll;
+    words.choice = Choice::Words;
+    words.labels.clear();
+    words.words = Some(Words::default());
+    let outcome = apply(
+        &mut client,
+        Batch {
+            event_creates: vec![creation],
+            votes: vec![
+                answers(2, "ann", &["cats", "dogs"]),
+                answers(3, "bob", &["cats"]),
+            ],
+            ..Batch::default()
+        },
+    )
+    .await;
+    assert_eq!((outcome.created, outcome.rejected.len()), (2, 0));
+    assert_eq!(
+        cloud(&client).await,
+        [("cats".into(), 2), ("dogs".into(), 1)]
+    );
+
+    // In a later batch both change their minds: an answer loses votes it was counted
+    // with (a negative change), one gains, one is new.
+    let outcome = apply(
+        &mut client,
+        Batch {
+            votes: vec![
+                answers(4, "ann", &["dogs", "owls"]),
+                answers(5, "bob", &["dogs"]),
+            ],
+            ..Batch::default()
+        },
+    )
+    .await;
+    assert_eq!((outcome.replaced, outcome.rejected.len()), (2, 0));
+    assert_eq!(
+        cloud(&client).await,
+        [("cats".into(), 0), ("dogs".into(), 2), ("owls".into(), 1)]
+    );
+
+    // The owner blocks "owls"; an older list arriving late does not undo it. A ballot
+    // the vote service accepted before the block is still counted by the worker.
+    let block = |ms, list: &[&str]| {
+        command(
+            ms,
+            EventAction::BlockWords(list.iter().map(|w| (*w).to_owned()).collect()),
+        )
+    };
+    let outcome = commands(&mut client, vec![block(7, &["owls"]), block(6, &["cats"])]).await;
+    assert!(outcome.redefined_polls.contains(&QUESTIONS[2].to_owned()));
+    assert_eq!(event(&client).await.blocked_words, ["owls"]);
+    let outcome = apply(
+        &mut client,
+        Batch {
+            votes: vec![answers(6, "cat", &["owls"])],
+            ..Batch::default()
+        },
+    )
+    .await;
+    assert_eq!((outcome.created, outcome.rejected.len()), (1, 0));
+    assert_eq!(
+        cloud(&client).await,
+        [("cats".into(), 0), ("dogs".into(), 2), ("owls".into(), 2)]
+    );
 }

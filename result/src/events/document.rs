@@ -20,6 +20,7 @@ struct OwnerView<'e> {
     #[serde(flatten)]
     view: EventView,
     questions_list: &'e [EventQuestion],
+    blocked_words: &'e [String],
 }
 
 /// Answers `GET` or `HEAD /events/<code>`.
@@ -48,6 +49,7 @@ pub async fn respond(
             serde_json::to_vec(&OwnerView {
                 view: definition.view(),
                 questions_list: &definition.questions,
+                blocked_words: &definition.blocked_words,
             })
         }
     }

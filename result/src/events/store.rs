@@ -152,6 +152,8 @@ impl EventStore {
             locked: first.try_get(4)?,
             participants: first.try_get(5)?,
             version: first.try_get(6)?,
+            // Like hidden answers, for the owner only.
+            blocked_words: Vec::new(),
         }))
     }
 }

@@ -11,6 +11,11 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 /// largest, one given once among many in the smallest.
 const CLOUD_SIZES: i64 = 5;
 
+/// A field's `maxlength` per character of the question's limit: browsers count UTF-16
+/// units (an emoji is two) before the service trims punctuation and counts characters,
+/// so the field stops only what is certainly too long and the service says the rest.
+const FIELD_UNITS_PER_CHAR: u16 = 2;
+
 /// The form's text fields, one per answer the question takes.
 pub(crate) fn inputs(out: &mut String, view: &PageView) {
     let limits = view.word_limits.unwrap_or_default();
@@ -22,7 +27,7 @@ pub(crate) fn inputs(out: &mut String, view: &PageView) {
           </label>
 "#,
             number = index + 1,
-            max = limits.max_chars,
+            max = u16::from(limits.max_chars) * FIELD_UNITS_PER_CHAR,
             required = if index == 0 { " required" } else { "" },
         );
     }
