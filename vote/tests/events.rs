@@ -921,7 +921,7 @@ async fn bad_input_gets_a_clear_error_and_appends_nothing() {
         owned(
             show,
             JSON,
-            &format!(r#"{{"position":1{}}}"#, " ".repeat(2000)),
+            &format!(r#"{{"position":1{}}}"#, " ".repeat(100 * 1024)),
             413,
             "larger than",
         ),
