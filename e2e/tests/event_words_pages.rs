@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tally_e2e::browser::{Browser, Chromedriver, PAGE_WAIT, PHONE, PROJECTOR};
 use tally_e2e::event_api::{event_command, OwnedEvent, ACCEPT_JSON, JSON};
 use tally_e2e::stack::WAIT;
-use tally_e2e::{Client, Stack};
+use tally_e2e::{Client, Reply, Stack};
 use tally_testkit::eventually;
 
 /// A laptop's window, for the presenter.
@@ -40,16 +40,21 @@ async fn until_cloud(browser: &Browser, wanted: &Value, what: &str) {
         .await;
 }
 
-/// Writes `words` as a participant of its own, through the API.
-async fn participant(stack: &Stack, poll: &str, words: &[&str]) {
-    let reply = Client::new(stack.edge())
+/// Sends `words` as a participant of its own, through the API.
+async fn send_answers(stack: &Stack, poll: &str, words: &[&str]) -> Reply {
+    Client::new(stack.edge())
         .send(
             http::Method::POST,
             "/vote",
             &[JSON, ACCEPT_JSON],
             json!({"poll": poll, "words": words}).to_string(),
         )
-        .await;
+        .await
+}
+
+/// Writes `words` as a participant of its own, and asserts they are taken.
+async fn participant(stack: &Stack, poll: &str, words: &[&str]) {
+    let reply = send_answers(stack, poll, words).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
 }
 
@@ -247,14 +252,7 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
         )
         .await;
     let refused = eventually(WAIT, "the new list refuses synergy", || async {
-        let reply = Client::new(stack.edge())
-            .send(
-                http::Method::POST,
-                "/vote",
-                &[JSON, ACCEPT_JSON],
-                json!({"poll": poll, "words": ["SYNERGY"]}).to_string(),
-            )
-            .await;
+        let reply = send_answers(&stack, &poll, &["SYNERGY"]).await;
         (reply.status == StatusCode::UNPROCESSABLE_ENTITY).then_some(reply)
     })
     .await;
