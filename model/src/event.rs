@@ -44,6 +44,10 @@ pub struct EventQuestion {
     /// The answers of a word cloud question its owner hid, for the owner to show again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_words: Vec<String>,
+    /// Whether the room has been shown the question. Until then it has no ballots and
+    /// its owner may still edit or remove it; from then on its answers stand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shown: bool,
 }
 
 /// An event as the worker writes it to Redis (and publishes it when it changes).
@@ -151,6 +155,13 @@ impl EventDefinition {
             .map(|question| question.poll.as_str())
     }
 
+    /// The position of `poll`'s question, if it is one of this event's.
+    pub fn position_of(&self, poll: &str) -> Option<usize> {
+        self.questions
+            .iter()
+            .position(|question| question.poll == poll)
+    }
+
     /// Whether a ballot on `poll` (a question of this event) may be taken now.
     pub fn check_ballot_poll(&self, poll: &str) -> Result<(), EventBallotError> {
         if self.locked {
@@ -191,7 +202,7 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventRuleError {
     /// Empty, too long, or with control characters.
-    #[error("the title must be 1 to {MAX_TITLE_CHARS} characters, without control characters")]
+    #[error("the title must be 1 to {MAX_TITLE_CHARS} characters, without control or bidirectional override characters")]
     Title,
     /// No question at all.
     #[error("an event needs at least one question")]
@@ -298,6 +309,7 @@ mod tests {
                     scale: None,
                     hidden_words: Vec::new(),
                     words: None,
+                    shown: false,
                 })
                 .collect(),
             current: None,

@@ -3,7 +3,13 @@
 //! votes; the questions travel as one JSON array:
 //! `kind event_create  event eV3nt00001  code 12345678  title …  owner_hash <hex>
 //!  questions [{"poll":"…","question":"…","choice":"single","options":["Yes","No"]}]  at …`
-//! `kind event  event eV3nt00001  action show  position 2  at …`
+//! `kind event  event eV3nt00001  action show  position 2  poll Qu3st10n02  at …`
+//!
+//! Questions can change after the creation, until the room has seen them: an owner adds
+//! one (`add_question`, with the new question's poll), replaces one (`replace_question`:
+//! a new poll takes the old one's place, so a poll's options never change under a
+//! ballot), removes one (`remove_question`), or puts them in a new order (`order`, the
+//! whole list of polls, so the latest order wins whatever the delivery order).
 
 use serde::{Deserialize, Serialize};
 
@@ -52,8 +58,14 @@ pub struct EventCreateEntry {
 /// What a presenter asks of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventAction {
-    /// Show the question at this position (0-based) to the room.
-    Show(usize),
+    /// Show a question to the room.
+    Show {
+        /// Its position (0-based) when the presenter asked.
+        position: usize,
+        /// Its poll, which the worker goes by when given: the order may have changed
+        /// since. Entries written before questions could move have none.
+        poll: Option<String>,
+    },
     /// Show the counts to the room.
     Reveal,
     /// Hide the counts from the room.
@@ -74,6 +86,20 @@ pub enum EventAction {
         /// Whether it is to be hidden.
         hidden: bool,
     },
+    /// Add a question after the last one.
+    AddQuestion(NewQuestion),
+    /// Put a new question in the place of one the room has not seen.
+    ReplaceQuestion {
+        /// The poll of the question replaced.
+        old: String,
+        /// The question that takes its place, with a poll of its own.
+        new: NewQuestion,
+    },
+    /// Remove a question the room has not seen (its poll).
+    RemoveQuestion(String),
+    /// Put the questions in this order (their polls). Questions it does not name (added
+    /// meanwhile) follow, in their order.
+    Order(Vec<String>),
 }
 
 /// A presenter's command as it travels to the worker.
@@ -101,21 +127,39 @@ struct WireQuestion {
     words: Option<Words>,
 }
 
+impl WireQuestion {
+    fn of(question: &NewQuestion) -> Self {
+        WireQuestion {
+            poll: question.poll.clone(),
+            question: question.new_poll.question.clone(),
+            choice: question.new_poll.choice,
+            options: question.new_poll.labels.clone(),
+            scale: question.new_poll.scale.clone(),
+            words: question.new_poll.words,
+        }
+    }
+
+    /// The question it spells, if its poll id has a created poll's shape.
+    fn into_question(self) -> Option<NewQuestion> {
+        is_created_poll_id(&self.poll).then_some(NewQuestion {
+            poll: self.poll,
+            new_poll: NewPoll {
+                question: self.question,
+                choice: self.choice,
+                labels: self.options,
+                closes_at: None,
+                hide_results: false,
+                scale: self.scale,
+                words: self.words,
+            },
+        })
+    }
+}
+
 impl EventCreateEntry {
     /// The field/value pairs to pass to `XADD`.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
-        let questions: Vec<WireQuestion> = self
-            .questions
-            .iter()
-            .map(|q| WireQuestion {
-                poll: q.poll.clone(),
-                question: q.new_poll.question.clone(),
-                choice: q.new_poll.choice,
-                options: q.new_poll.labels.clone(),
-                scale: q.new_poll.scale.clone(),
-                words: q.new_poll.words,
-            })
-            .collect();
+        let questions: Vec<WireQuestion> = self.questions.iter().map(WireQuestion::of).collect();
         let mut fields = vec![
             ("kind", KIND_EVENT_CREATE.to_owned()),
             ("event", self.event.clone()),
@@ -160,21 +204,11 @@ impl EventCreateEntry {
         }
         let mut questions = Vec::with_capacity(wire.len());
         for question in wire {
-            if !is_created_poll_id(&question.poll) || questions_name(&questions, &question.poll) {
-                return Err(bad("questions", &question.poll));
+            let poll = question.poll.clone();
+            match question.into_question() {
+                Some(question) if !questions_name(&questions, &poll) => questions.push(question),
+                _ => return Err(bad("questions", &poll)),
             }
-            questions.push(NewQuestion {
-                poll: question.poll,
-                new_poll: NewPoll {
-                    question: question.question,
-                    choice: question.choice,
-                    labels: question.options,
-                    closes_at: None,
-                    hide_results: false,
-                    scale: question.scale,
-                    words: question.words,
-                },
-            });
         }
         let entry = EventCreateEntry {
             event,
@@ -218,6 +252,7 @@ impl EventCreateEntry {
                     scale: q.new_poll.scale.clone(),
                     words: q.new_poll.words,
                     hidden_words: Vec::new(),
+                    shown: false,
                 })
                 .collect(),
             current: None,
@@ -263,7 +298,7 @@ impl EventAction {
     /// The `action` field's value.
     pub fn name(&self) -> &'static str {
         match self {
-            EventAction::Show(_) => "show",
+            EventAction::Show { .. } => "show",
             EventAction::Reveal => "reveal",
             EventAction::Hide => "hide",
             EventAction::Lock => "lock",
@@ -271,6 +306,10 @@ impl EventAction {
             EventAction::BlockWords(_) => "block_words",
             EventAction::Moderate { hidden: true, .. } => "hide_word",
             EventAction::Moderate { hidden: false, .. } => "show_word",
+            EventAction::AddQuestion(_) => "add_question",
+            EventAction::ReplaceQuestion { .. } => "replace_question",
+            EventAction::RemoveQuestion(_) => "remove_question",
+            EventAction::Order(_) => "order",
         }
     }
 }
@@ -279,8 +318,11 @@ impl EventCommandEntry {
     /// The field/value pairs to pass to `XADD`.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let position = match self.action {
-            EventAction::Show(position) => position.to_string(),
+            EventAction::Show { position, .. } => position.to_string(),
             _ => String::new(),
+        };
+        let question_json = |question: &NewQuestion| {
+            serde_json::to_string(&WireQuestion::of(question)).unwrap_or_default()
         };
         let mut fields = vec![
             ("kind", KIND_EVENT_COMMAND.to_owned()),
@@ -297,6 +339,20 @@ impl EventCommandEntry {
             EventAction::BlockWords(list) => {
                 let list = serde_json::to_string(list).unwrap_or_default();
                 fields.push(("blocked_words", list));
+            }
+            EventAction::Show {
+                poll: Some(poll), ..
+            }
+            | EventAction::RemoveQuestion(poll) => fields.push(("poll", poll.clone())),
+            EventAction::AddQuestion(question) => {
+                fields.push(("question", question_json(question)));
+            }
+            EventAction::ReplaceQuestion { old, new } => {
+                fields.push(("poll", old.clone()));
+                fields.push(("question", question_json(new)));
+            }
+            EventAction::Order(polls) => {
+                fields.push(("polls", serde_json::to_string(polls).unwrap_or_default()));
             }
             _ => {}
         }
@@ -315,24 +371,46 @@ impl EventCommandEntry {
                 if position >= MAX_EVENT_QUESTIONS {
                     return Err(bad("position", &position.to_string()));
                 }
-                EventAction::Show(position)
+                let poll = match fields.get("poll") {
+                    Ok(_) => Some(poll_of(fields)?),
+                    Err(_) => None,
+                };
+                EventAction::Show { position, poll }
             }
             "reveal" => EventAction::Reveal,
             "hide" => EventAction::Hide,
             "lock" => EventAction::Lock,
             "unlock" => EventAction::Unlock,
             "block_words" => EventAction::BlockWords(block_list_of(fields)?),
-            action @ ("hide_word" | "show_word") => {
-                let poll = fields.get("poll")?;
-                if !is_created_poll_id(poll) {
-                    return Err(bad("poll", poll));
+            "add_question" => EventAction::AddQuestion(question_of(fields)?),
+            "replace_question" => EventAction::ReplaceQuestion {
+                old: poll_of(fields)?,
+                new: question_of(fields)?,
+            },
+            "remove_question" => EventAction::RemoveQuestion(poll_of(fields)?),
+            "order" => {
+                let text = fields.get("polls")?;
+                let polls: Vec<String> =
+                    serde_json::from_str(text).map_err(|_| bad("polls", text))?;
+                let mut distinct = polls.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let valid = polls.len() <= MAX_EVENT_QUESTIONS
+                    && distinct.len() == polls.len()
+                    && polls.iter().all(|poll| is_created_poll_id(poll));
+                if !valid {
+                    return Err(bad("polls", text));
                 }
+                EventAction::Order(polls)
+            }
+            action @ ("hide_word" | "show_word") => {
+                let poll = poll_of(fields)?;
                 let word = fields.get("word")?;
                 if !is_normal_word(word) {
                     return Err(bad("word", word));
                 }
                 EventAction::Moderate {
-                    poll: poll.to_owned(),
+                    poll,
                     word: word.to_owned(),
                     hidden: action == "hide_word",
                 }
@@ -345,6 +423,35 @@ impl EventCommandEntry {
             at_ms: fields.at()?,
         })
     }
+}
+
+/// The `poll` field: a created poll's id.
+fn poll_of<'a, I>(fields: &Fields<I>) -> Result<String, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    let poll = fields.get("poll")?;
+    if !is_created_poll_id(poll) {
+        return Err(bad("poll", poll));
+    }
+    Ok(poll.to_owned())
+}
+
+/// The `question` field: one question, with its poll, that keeps a question's rules.
+fn question_of<'a, I>(fields: &Fields<I>) -> Result<NewQuestion, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    let text = fields.get("question")?;
+    let question = serde_json::from_str::<WireQuestion>(text)
+        .ok()
+        .and_then(WireQuestion::into_question)
+        .ok_or_else(|| bad("question", text))?;
+    question
+        .new_poll
+        .check()
+        .map_err(|error| bad("question", &error.to_string()))?;
+    Ok(question)
 }
 
 /// The `blocked_words` field: a JSON array of normalised answers, within the limit.
@@ -439,9 +546,27 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
+        let question = |poll: &str| NewQuestion {
+            poll: poll.into(),
+            new_poll: create().questions[0].new_poll.clone(),
+        };
         for action in [
-            EventAction::Show(0),
-            EventAction::Show(29),
+            EventAction::Show {
+                position: 0,
+                poll: None,
+            },
+            EventAction::Show {
+                position: 29,
+                poll: Some("Qu3st10n01".into()),
+            },
+            EventAction::AddQuestion(question("Qu3st10n03")),
+            EventAction::ReplaceQuestion {
+                old: "Qu3st10n01".into(),
+                new: question("Qu3st10n04"),
+            },
+            EventAction::RemoveQuestion("Qu3st10n02".into()),
+            EventAction::Order(vec!["Qu3st10n02".into(), "Qu3st10n01".into()]),
+            EventAction::Order(Vec::new()),
             EventAction::Reveal,
             EventAction::Hide,
             EventAction::Lock,
@@ -506,7 +631,10 @@ mod tests {
         }
         let command = EventCommandEntry {
             event: "eV3nt00001".into(),
-            action: EventAction::Show(1),
+            action: EventAction::Show {
+                position: 1,
+                poll: None,
+            },
             at_ms: 1,
         }
         .to_fields();
@@ -535,6 +663,40 @@ mod tests {
         ] {
             assert!(
                 decode(&replaced(&block, field, value)).is_err(),
+                "{field}={value:?}"
+            );
+        }
+        let change = |action| {
+            EventCommandEntry {
+                event: "eV3nt00001".into(),
+                action,
+                at_ms: 1,
+            }
+            .to_fields()
+        };
+        let question = create().questions[0].clone();
+        let add = change(EventAction::AddQuestion(question.clone()));
+        let replace = change(EventAction::ReplaceQuestion {
+            old: "Qu3st10n02".into(),
+            new: question,
+        });
+        let order = change(EventAction::Order(vec!["Qu3st10n01".into()]));
+        let one_option =
+            r#"{"poll":"Qu3st10n05","question":"A?","choice":"single","options":["a"]}"#;
+        let default_poll =
+            r#"{"poll":"default","question":"A?","choice":"single","options":["a","b"]}"#;
+        for (fields, field, value) in [
+            (&add, "question", "{}"),
+            (&add, "question", one_option),
+            (&add, "question", default_poll),
+            (&replace, "poll", "../poll"),
+            (&replace, "question", one_option),
+            (&order, "polls", "Qu3st10n01"),
+            (&order, "polls", r#"["Qu3st10n01","Qu3st10n01"]"#),
+            (&order, "polls", r#"["default"]"#),
+        ] {
+            assert!(
+                decode(&replaced(fields, field, value)).is_err(),
                 "{field}={value:?}"
             );
         }

@@ -47,7 +47,7 @@ pub struct NewPoll {
 pub enum PollRuleError {
     /// Empty, too long, or with control characters.
     #[error(
-        "the question must be 1 to {MAX_QUESTION_CHARS} characters, without control characters"
+        "the question must be 1 to {MAX_QUESTION_CHARS} characters, without control or bidirectional override characters"
     )]
     Question,
     /// Fewer than two options.
@@ -57,7 +57,7 @@ pub enum PollRuleError {
     #[error("a poll has at most {MAX_OPTIONS} options")]
     TooManyOptions,
     /// A label that is empty, too long, or has control characters.
-    #[error("option {0} must be 1 to {MAX_LABEL_CHARS} characters, without control characters")]
+    #[error("option {0} must be 1 to {MAX_LABEL_CHARS} characters, without control or bidirectional override characters")]
     Label(usize),
     /// Two options with the same label (ignoring case).
     #[error("option {0:?} is given twice")]
@@ -163,12 +163,20 @@ pub fn is_created_poll_id(id: &str) -> bool {
         && id != DEFAULT_POLL_ID
 }
 
-/// Whether `text` is 1 to `max_chars` characters, not blank, without control characters.
+/// Whether `text` is 1 to `max_chars` characters, not blank, without control characters
+/// or bidirectional embeddings, overrides and isolates.
 pub(crate) fn is_text(text: &str, max_chars: usize) -> bool {
     let count = text.chars().count();
     (1..=max_chars).contains(&count)
-        && !text.chars().any(char::is_control)
+        && !text.chars().any(|c| c.is_control() || is_bidi_control(c))
         && !text.trim().is_empty()
+}
+
+/// U+202A–U+202E and U+2066–U+2069: unbalanced, they reorder the text shown after them
+/// (a question that makes the options beside it read backwards). The plain direction
+/// marks (U+200E, U+200F), which right-to-left text needs, are kept.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -245,6 +253,12 @@ mod tests {
         assert_eq!(p.check(), Err(PollRuleError::Question));
         p.question = "   ".into();
         assert_eq!(p.check(), Err(PollRuleError::Question));
+        for spoof in ["Yes\u{202e}oN", "a\u{2066}b", "\u{202a}x"] {
+            p.question = spoof.into();
+            assert_eq!(p.check(), Err(PollRuleError::Question), "{spoof:?}");
+        }
+        p.question = "\u{5e9}\u{5dc}\u{5d5}\u{5dd}\u{200f}?".into();
+        assert_eq!(p.check(), Ok(()), "a right-to-left mark is kept");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub enum ScaleRuleError {
     )]
     Range,
     /// An end label that is too long, blank but not empty, or has control characters.
-    #[error("a scale's end labels are at most {MAX_END_LABEL_CHARS} characters, without control characters")]
+    #[error("a scale's end labels are at most {MAX_END_LABEL_CHARS} characters, without control or bidirectional override characters")]
     EndLabel,
 }
 

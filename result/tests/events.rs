@@ -60,6 +60,7 @@ fn definition(version: i64, current: Option<usize>) -> EventDefinition {
         choice,
         scale: None,
         hidden_words: Vec::new(),
+        shown: false,
         words: None,
     };
     EventDefinition {

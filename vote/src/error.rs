@@ -19,6 +19,9 @@ pub enum VoteError {
     /// A content type other than JSON or a form.
     #[error("send the body as application/json or application/x-www-form-urlencoded")]
     UnsupportedMediaType,
+    /// A content type other than JSON where only JSON is read (changes to questions).
+    #[error("send the body as application/json")]
+    JsonOnly,
     /// The body is larger than the configured limit.
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -92,7 +95,9 @@ impl HttpError for VoteError {
     fn status(&self) -> StatusCode {
         match self {
             VoteError::Malformed(_) => StatusCode::BAD_REQUEST,
-            VoteError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            VoteError::UnsupportedMediaType | VoteError::JsonOnly => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             VoteError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             VoteError::UnknownPoll(_) | VoteError::NotFound => StatusCode::NOT_FOUND,
             VoteError::UnknownEvent(_) => StatusCode::NOT_FOUND,

@@ -4,6 +4,8 @@
 //! the token is checked against the definition's hash in constant time. `next` and
 //! `previous` become a `show` of the position next to the current one; `close` and
 //! `reopen` act on the current question's poll; the rest are the event's own commands.
+//! Changes to the questions (`add-question`, `edit-question`, `remove-question`,
+//! `order`) are planned in [`crate::question_command`].
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use crate::accept::read_body;
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
 use crate::event_request::{decode_block_list, decode_moderation, decode_position, Moderation};
+use crate::question_command::{decode_question_request, plan_question_change, QuestionChangeKind};
 use crate::service::VoteService;
 
 /// Where events are created, and below which their commands live.
@@ -56,11 +59,19 @@ pub enum PresenterAction {
     ShowWord,
     /// Replace the event's block list.
     BlockWords,
+    /// Add a question after the last.
+    AddQuestion,
+    /// Replace a question the room has not seen.
+    EditQuestion,
+    /// Remove a question the room has not seen.
+    RemoveQuestion,
+    /// Put the questions in a new order.
+    Order,
 }
 
 impl PresenterAction {
     /// Every action, in the order the error message lists them.
-    pub const ALL: [PresenterAction; 12] = [
+    pub const ALL: [PresenterAction; 16] = [
         PresenterAction::Show,
         PresenterAction::Next,
         PresenterAction::Previous,
@@ -73,6 +84,10 @@ impl PresenterAction {
         PresenterAction::HideWord,
         PresenterAction::ShowWord,
         PresenterAction::BlockWords,
+        PresenterAction::AddQuestion,
+        PresenterAction::EditQuestion,
+        PresenterAction::RemoveQuestion,
+        PresenterAction::Order,
     ];
 
     /// The action's name in the path and in the answer.
@@ -90,6 +105,21 @@ impl PresenterAction {
             PresenterAction::HideWord => "hide-word",
             PresenterAction::ShowWord => "show-word",
             PresenterAction::BlockWords => "block-words",
+            PresenterAction::AddQuestion => "add-question",
+            PresenterAction::EditQuestion => "edit-question",
+            PresenterAction::RemoveQuestion => "remove-question",
+            PresenterAction::Order => "order",
+        }
+    }
+
+    /// The change to the questions it asks for, if it is one.
+    fn question_change(self) -> Option<QuestionChangeKind> {
+        match self {
+            PresenterAction::AddQuestion => Some(QuestionChangeKind::Add),
+            PresenterAction::EditQuestion => Some(QuestionChangeKind::Edit),
+            PresenterAction::RemoveQuestion => Some(QuestionChangeKind::Remove),
+            PresenterAction::Order => Some(QuestionChangeKind::Order),
+            _ => None,
         }
     }
 
@@ -115,7 +145,8 @@ pub fn event_command_of(path: &str) -> Option<Result<(&str, PresenterAction), Vo
             .ok_or_else(|| {
                 VoteError::UnknownEvent(
                     "no such event command; use show, next, previous, reveal, hide, lock, unlock, \
-             close, reopen, hide-word, show-word or block-words"
+             close, reopen, hide-word, show-word, block-words, add-question, edit-question, \
+             remove-question or order"
                         .into(),
                 )
             }),
@@ -142,7 +173,7 @@ impl Step {
     /// The position the step is about, where one applies.
     pub fn position(&self) -> Option<usize> {
         match self {
-            Step::Event(EventAction::Show(position)) | Step::Status { position, .. } => {
+            Step::Event(EventAction::Show { position, .. }) | Step::Status { position, .. } => {
                 Some(*position)
             }
             Step::Event(_) => None,
@@ -160,7 +191,10 @@ pub fn plan(
     let current = definition.current.filter(|&position| position < count);
     let show = |position: usize| {
         if position < count {
-            Ok(Step::Event(EventAction::Show(position)))
+            Ok(Step::Event(EventAction::Show {
+                position,
+                poll: Some(definition.questions[position].poll.clone()),
+            }))
         } else {
             Err(VoteError::NoSuchPosition(position, count))
         }
@@ -190,6 +224,12 @@ pub fn plan(
         )),
         PresenterAction::BlockWords => Err(VoteError::Malformed(
             "send the whole list: {\"blocked_words\": [\"…\"]}".into(),
+        )),
+        PresenterAction::AddQuestion
+        | PresenterAction::EditQuestion
+        | PresenterAction::RemoveQuestion
+        | PresenterAction::Order => Err(VoteError::Malformed(
+            "send the change to the questions as JSON".into(),
         )),
         PresenterAction::Close | PresenterAction::Reopen => match current {
             None => state("no question is shown; show one before closing or reopening it"),
@@ -245,6 +285,9 @@ struct Applied<'a> {
     /// A new block list as it will be kept (normalised, without repeats).
     #[serde(skip_serializing_if = "Option::is_none")]
     blocked_words: Option<&'a [String]>,
+    /// The poll of a question shown, added or edited (an edit gives a new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll: Option<&'a str>,
 }
 
 /// Handles `action` on the event with join code `code`.
@@ -277,6 +320,10 @@ pub async fn event_command(
         PresenterAction::BlockWords => Some(decode_block_list(format()?, &body)?),
         _ => None,
     };
+    let question_change = match action.question_change() {
+        Some(kind) => Some(decode_question_request(kind, format()?, &body)?),
+        None => None,
+    };
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -291,12 +338,13 @@ pub async fn event_command(
     if !token_matches(token, &definition.owner_hash) {
         return Err(VoteError::OwnerForbidden(code.to_owned()));
     }
-    let step = match (moderation, block_list) {
-        (Some(moderation), _) => {
+    let step = match (moderation, block_list, question_change) {
+        (Some(moderation), _, _) => {
             plan_moderation(&definition, action == PresenterAction::HideWord, moderation)?
         }
-        (None, Some(list)) => Step::Event(EventAction::BlockWords(list)),
-        (None, None) => plan(&definition, action, shown)?,
+        (None, Some(list), _) => Step::Event(EventAction::BlockWords(list)),
+        (None, None, Some(change)) => Step::Event(plan_question_change(&definition, change)?),
+        (None, None, None) => plan(&definition, action, shown)?,
     };
     let at_ms = now_ms();
     let fields = match &step {
@@ -331,6 +379,14 @@ pub async fn event_command(
                 Step::Event(EventAction::BlockWords(list)) => Some(list),
                 _ => None,
             },
+            poll: match &step {
+                Step::Event(EventAction::Show { poll, .. }) => poll.as_deref(),
+                Step::Event(
+                    EventAction::AddQuestion(question)
+                    | EventAction::ReplaceQuestion { new: question, .. },
+                ) => Some(&question.poll),
+                _ => None,
+            },
         },
     ))
 }
@@ -354,6 +410,7 @@ mod tests {
                     scale: None,
                     hidden_words: Vec::new(),
                     words: None,
+                    shown: false,
                 })
                 .collect(),
             current,
@@ -367,7 +424,7 @@ mod tests {
 
     fn shows(current: Option<usize>, action: PresenterAction) -> Option<usize> {
         match plan(&definition(current), action, None) {
-            Ok(Step::Event(EventAction::Show(position))) => Some(position),
+            Ok(Step::Event(EventAction::Show { position, .. })) => Some(position),
             Err(VoteError::EventState(_)) => None,
             other => panic!("{other:?}"),
         }
@@ -427,7 +484,10 @@ mod tests {
         let event = definition(Some(1));
         assert_eq!(
             plan(&event, PresenterAction::Show, Some(2)).unwrap(),
-            Step::Event(EventAction::Show(2))
+            Step::Event(EventAction::Show {
+                position: 2,
+                poll: Some("Qu3st10n02".into())
+            })
         );
         assert!(matches!(
             plan(&event, PresenterAction::Show, Some(3)),

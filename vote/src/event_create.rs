@@ -131,7 +131,7 @@ pub async fn create_event(
 }
 
 /// A fresh id for an event or a question's poll: like a created poll's.
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN)
 }
 

@@ -37,9 +37,13 @@ struct JsonEvent {
     blocked_words: Vec<String>,
 }
 
+/// One question as a request gives it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonQuestion {
+pub(crate) struct JsonQuestion {
+    /// The question's poll: named only when an owner edits a question.
+    #[serde(default)]
+    pub(crate) poll: Option<String>,
     question: String,
     #[serde(default)]
     options: Vec<String>,
@@ -98,50 +102,59 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
             .map_err(|error| VoteError::Malformed(format!("invalid JSON event: {error}")))?,
         BodyFormat::Form => decode_form(body)?,
     };
+    if raw.questions.iter().any(|question| question.poll.is_some()) {
+        return Err(VoteError::Malformed(
+            "a new event's questions name no poll: Tally gives each one".into(),
+        ));
+    }
     let questions = raw
         .questions
         .into_iter()
-        .map(|question| {
-            let scale = question.scale.map(|scale| Scale {
-                min: scale.min,
-                max: scale.max,
-                min_label: scale.min_label.trim().to_owned(),
-                max_label: scale.max_label.trim().to_owned(),
-            });
-            // A scale's options are its points; written ones are refused by the rules.
-            let labels = match &scale {
-                Some(scale) if question.options.is_empty() => scale.labels(),
-                _ => question
-                    .options
-                    .iter()
-                    .map(|label| label.trim().to_owned())
-                    .collect(),
-            };
-            // Limits alone make a word cloud; a word cloud without them takes the usual.
-            let choice = match (question.choice.as_deref(), &question.words) {
-                (None, Some(_)) => Choice::Words,
-                (text, _) => choice_of(text, QUESTION_CHOICES)?,
-            };
-            let words = match (choice, question.words) {
-                (Choice::Words, limits) => Some(word_limits(limits.unwrap_or_default())),
-                (_, Some(limits)) => Some(word_limits(limits)),
-                (_, None) => None,
-            };
-            Ok(NewPoll {
-                question: question.question.trim().to_owned(),
-                choice,
-                labels,
-                closes_at: None,
-                hide_results: false,
-                scale,
-                words,
-            })
-        })
+        .map(new_poll_of)
         .collect::<Result<Vec<_>, VoteError>>()?;
     Ok(NewEvent {
         title: raw.title.trim().to_owned(),
         questions,
         blocked_words: normalise_block_list(&raw.blocked_words).map_err(EventRuleError::from)?,
+    })
+}
+
+/// The poll a question asks for; labels and texts are trimmed, a scale's points are its
+/// options, and a word cloud without limits takes the usual ones.
+pub(crate) fn new_poll_of(question: JsonQuestion) -> Result<NewPoll, VoteError> {
+    let scale = question.scale.map(|scale| Scale {
+        min: scale.min,
+        max: scale.max,
+        min_label: scale.min_label.trim().to_owned(),
+        max_label: scale.max_label.trim().to_owned(),
+    });
+    // A scale's options are its points; written ones are refused by the rules.
+    let labels = match &scale {
+        Some(scale) if question.options.is_empty() => scale.labels(),
+        _ => question
+            .options
+            .iter()
+            .map(|label| label.trim().to_owned())
+            .collect(),
+    };
+    // Limits alone make a word cloud; a word cloud without them takes the usual.
+    let choice = match (question.choice.as_deref(), &question.words) {
+        (None, Some(_)) => Choice::Words,
+        (text, _) => choice_of(text, QUESTION_CHOICES)?,
+    };
+    let words = match (choice, question.words) {
+        (Choice::Words, limits) => Some(word_limits(limits.unwrap_or_default())),
+        (_, Some(limits)) => Some(word_limits(limits)),
+        (_, None) => None,
+    };
+    Ok(NewPoll {
+        question: question.question.trim().to_owned(),
+        choice,
+        labels,
+        closes_at: None,
+        hide_results: false,
+        scale,
+        words,
     })
 }
 
@@ -175,6 +188,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
                     return Err(EventRuleError::TooManyQuestions.into());
                 }
                 questions.push(JsonQuestion {
+                    poll: None,
                     question: value,
                     options: Vec::new(),
                     choice: None,

@@ -17,6 +17,7 @@ pub mod events;
 pub mod metrics;
 pub mod poll_request;
 pub mod polls;
+pub mod question_command;
 pub mod queue;
 pub mod service;
 

@@ -30,7 +30,7 @@ pub const REASONS: [&str; 11] = [
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
-pub const COMMANDS: [&str; 16] = [
+pub const COMMANDS: [&str; 20] = [
     "create",
     "close",
     "reopen",
@@ -47,6 +47,10 @@ pub const COMMANDS: [&str; 16] = [
     "event_hide_word",
     "event_show_word",
     "event_block_words",
+    "event_add_question",
+    "event_edit_question",
+    "event_remove_question",
+    "event_order",
 ];
 
 /// Labels of `tally_votes_rejected_total`.
@@ -138,6 +142,10 @@ pub fn event_command_label(action: PresenterAction) -> &'static str {
         PresenterAction::HideWord => "event_hide_word",
         PresenterAction::ShowWord => "event_show_word",
         PresenterAction::BlockWords => "event_block_words",
+        PresenterAction::AddQuestion => "event_add_question",
+        PresenterAction::EditQuestion => "event_edit_question",
+        PresenterAction::RemoveQuestion => "event_remove_question",
+        PresenterAction::Order => "event_order",
     }
 }
 
@@ -147,7 +155,7 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
     Some(match error {
         VoteError::Malformed(_) => "malformed",
         VoteError::TooLarge(_) => "too_large",
-        VoteError::UnsupportedMediaType => "unsupported_media_type",
+        VoteError::UnsupportedMediaType | VoteError::JsonOnly => "unsupported_media_type",
         VoteError::UnknownPoll(_) => "unknown_poll",
         VoteError::Closed(_) => "closed",
         VoteError::Ballot(BallotError::UnknownOption(_)) => "unknown_option",

@@ -246,6 +246,7 @@ fn event(current: Option<usize>) -> EventDefinition {
                 scale: None,
                 hidden_words: Vec::new(),
                 words: None,
+                shown: false,
             })
             .collect(),
         current,
@@ -297,6 +298,14 @@ fn timeless(entry: StreamEntry) -> StreamEntry {
         }),
         StreamEntry::Status(status) => StreamEntry::Status(StatusEntry { at_ms: 0, ..status }),
         other => other,
+    }
+}
+
+/// The entry a show of `position` appends: it names the question's poll too.
+fn shows(position: usize) -> EventAction {
+    EventAction::Show {
+        position,
+        poll: Some(POLLS[position].into()),
     }
 }
 
@@ -445,8 +454,8 @@ async fn every_command_appends_its_entry() {
         (
             "show",
             r#"{"position":2}"#,
-            StreamEntry::EventCommand(command_entry(EventAction::Show(2))),
-            json!({"event": CODE, "action": "show", "position": 2}),
+            StreamEntry::EventCommand(command_entry(shows(2))),
+            json!({"event": CODE, "action": "show", "position": 2, "poll": POLLS[2]}),
         ),
         (
             "reveal",
@@ -495,8 +504,8 @@ async fn every_command_appends_its_entry() {
         (
             "next",
             "",
-            StreamEntry::EventCommand(command_entry(EventAction::Show(2))),
-            json!({"event": CODE, "action": "next", "position": 2}),
+            StreamEntry::EventCommand(command_entry(shows(2))),
+            json!({"event": CODE, "action": "next", "position": 2, "poll": POLLS[2]}),
         ),
     ];
     for (count, (action, body, entry, answered)) in cases.into_iter().enumerate() {
@@ -519,7 +528,7 @@ async fn every_command_appends_its_entry() {
     assert_eq!(answer.status, 202, "a form's position: {answer:?}");
     assert_eq!(
         timeless(harness.last_entry().await),
-        StreamEntry::EventCommand(command_entry(EventAction::Show(0)))
+        StreamEntry::EventCommand(command_entry(shows(0)))
     );
     harness.running.stop().await.unwrap();
 }
@@ -551,7 +560,7 @@ async fn next_and_previous_start_from_the_stored_definition() {
                 assert_eq!(answer.body["position"], position);
                 assert_eq!(
                     timeless(harness.last_entry().await),
-                    StreamEntry::EventCommand(command_entry(EventAction::Show(position)))
+                    StreamEntry::EventCommand(command_entry(shows(position)))
                 );
             }
             Err(status) => {
@@ -1017,5 +1026,144 @@ async fn a_full_queue_refuses_events_and_their_commands() {
     let answer = harness.command("next", "").await;
     assert_eq!(answer.status, 503, "{answer:?}");
     assert_eq!(harness.stream_length().await, 2, "only the filler");
+    harness.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_change_until_the_room_has_seen_them() {
+    let mut harness = Harness::start().await;
+    let mut seen_first = event(Some(0));
+    seen_first.questions[0].shown = true;
+    harness.seed(&seen_first).await;
+
+    let added = harness
+        .command(
+            "add-question",
+            r#"{"question":" Tea? ","options":["Yes","No"]}"#,
+        )
+        .await;
+    assert_eq!(added.status, 202, "{added:?}");
+    let poll = added.body["poll"].as_str().unwrap().to_owned();
+    let StreamEntry::EventCommand(EventCommandEntry {
+        action: EventAction::AddQuestion(question),
+        ..
+    }) = harness.last_entry().await
+    else {
+        panic!("not an addition");
+    };
+    assert_eq!(question.poll, poll);
+    assert_eq!(question.new_poll.question, "Tea?");
+    assert_eq!(question.new_poll.labels, ["Yes", "No"]);
+
+    let edited = harness
+        .command(
+            "edit-question",
+            r#"{"poll":"Qu3st10n01","question":"Scale?","scale":{"min":0,"max":10}}"#,
+        )
+        .await;
+    assert_eq!(edited.status, 202, "{edited:?}");
+    let StreamEntry::EventCommand(EventCommandEntry {
+        action: EventAction::ReplaceQuestion { old, new },
+        ..
+    }) = harness.last_entry().await
+    else {
+        panic!("not a replacement");
+    };
+    assert_eq!(
+        (old.as_str(), edited.body["poll"].as_str()),
+        (POLLS[1], Some(new.poll.as_str()))
+    );
+    assert_eq!(new.new_poll.labels.len(), 11, "0 to 10");
+
+    let removed = harness
+        .command("remove-question", r#"{"poll":"Qu3st10n02"}"#)
+        .await;
+    assert_eq!(removed.status, 202, "{removed:?}");
+    assert_eq!(
+        timeless(harness.last_entry().await),
+        StreamEntry::EventCommand(command_entry(EventAction::RemoveQuestion(POLLS[2].into())))
+    );
+    let ordered = harness
+        .command(
+            "order",
+            r#"{"polls":["Qu3st10n02","Qu3st10n00","Qu3st10n01"]}"#,
+        )
+        .await;
+    assert_eq!(ordered.status, 202, "{ordered:?}");
+
+    // Every refusal says why and appends nothing.
+    let before = harness.stream_length().await;
+    for (action, body, status) in [
+        (
+            "edit-question",
+            r#"{"poll":"Qu3st10n00","question":"Q?","options":["a","b"]}"#,
+            409,
+        ),
+        ("remove-question", r#"{"poll":"Qu3st10n00"}"#, 409),
+        ("remove-question", r#"{"poll":"N0tHere001"}"#, 409),
+        ("remove-question", r#"{"poll":"../../x"}"#, 409),
+        ("order", r#"{"polls":["Qu3st10n02","Qu3st10n00"]}"#, 409),
+        (
+            "order",
+            r#"{"polls":["Qu3st10n02","Qu3st10n02","Qu3st10n01"]}"#,
+            409,
+        ),
+        ("order", r#"{"polls":"Qu3st10n02"}"#, 400),
+        (
+            "add-question",
+            r#"{"question":"Q?","options":["only one"]}"#,
+            422,
+        ),
+        (
+            "add-question",
+            r#"{"question":"","options":["a","b"]}"#,
+            422,
+        ),
+        (
+            "add-question",
+            r#"{"question":"Q?","options":["a","b"],"closes_at":1}"#,
+            400,
+        ),
+        (
+            "add-question",
+            r#"{"poll":"Qu3st10n01","question":"Q?","options":["a","b"]}"#,
+            400,
+        ),
+        (
+            "add-question",
+            r#"{"question":"Q\u202e?","options":["a","b"]}"#,
+            422,
+        ),
+        ("add-question", "{not json", 400),
+        ("add-question", "", 400),
+        (
+            "edit-question",
+            r#"{"question":"Q?","options":["a","b"]}"#,
+            400,
+        ),
+    ] {
+        let answer = harness.command(action, body).await;
+        assert_eq!(answer.status, status, "{action} {body}: {answer:?}");
+        assert!(!answer.error().is_empty(), "{answer:?}");
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    let as_form = harness
+        .send(
+            Method::POST,
+            &format!("/events/{CODE}/add-question"),
+            &[("authorization", bearer.as_str()), ("content-type", FORM)],
+            "question=Q%3F&option=a&option=b",
+        )
+        .await;
+    assert_eq!(as_form.status, 415, "{as_form:?}");
+    let no_token = harness
+        .post(
+            &format!("/events/{CODE}/add-question"),
+            JSON,
+            r#"{"question":"Q?","options":["a","b"]}"#,
+        )
+        .await;
+    assert_eq!(no_token.status, 401, "{no_token:?}");
+    assert_eq!(harness.stream_length().await, before, "nothing appended");
     harness.running.stop().await.unwrap();
 }

@@ -29,7 +29,7 @@ use tokio_postgres::Client;
 use crate::commands::{create_polls, lock_polls, set_statuses, StreamCreate, StreamStatus};
 use crate::events::{
     apply_commands, apply_moderation, count_participants, create_events, lock_events,
-    polls_to_reveal, EventOutcome, StreamEventCommand, StreamEventCreate,
+    polls_to_lock, EventOutcome, StreamEventCommand, StreamEventCreate,
 };
 
 /// A vote read from the stream, with the id of its entry.
@@ -87,6 +87,8 @@ pub struct BatchOutcome {
     pub changed_polls: Vec<String>,
     /// Polls created or closed or reopened: their Redis definitions must be rewritten.
     pub redefined_polls: Vec<String>,
+    /// Polls deleted with the questions they carried: their Redis copies must go.
+    pub removed_polls: Vec<String>,
     /// Polls created by this batch (a redelivered creation is not counted).
     pub polls_created: usize,
     /// Events created, changed by a command, or with new participants: their Redis
@@ -162,7 +164,7 @@ pub async fn apply_entries(
     outcome.unchanged += existing.len() - replacements.len();
     replace_ballots(&transaction, &replacements).await?;
 
-    let revealed = polls_to_reveal(&transaction, &batch.event_commands).await?;
+    let revealed = polls_to_lock(&transaction, &batch.event_commands).await?;
     let mut locked: Vec<&str> = deltas.ballots.keys().map(String::as_str).collect();
     locked.extend(batch.statuses.iter().map(|s| s.entry.poll.as_str()));
     locked.extend(revealed.iter().map(String::as_str));
@@ -202,6 +204,10 @@ pub async fn apply_entries(
     let mut redefined = created_polls;
     redefined.extend(statuses.changed);
     redefined.extend(events.revealed_polls);
+    redefined.extend(std::mem::take(&mut events.question_changes.added));
+    outcome.removed_polls = std::mem::take(&mut events.question_changes.removed);
+    // A question added and removed in one batch leaves nothing to copy.
+    redefined.retain(|poll| !outcome.removed_polls.contains(poll));
     redefined.sort_unstable();
     redefined.dedup();
     let mut changed = deltas.changed_polls();

@@ -238,6 +238,13 @@ impl Consumer {
     /// then those of the events it changed (published too: the room follows them). On
     /// failure, housekeeping rewrites every definition once Redis answers again.
     async fn rewrite_definitions(&self, outcome: &BatchOutcome) {
+        if !outcome.removed_polls.is_empty() {
+            // Left behind, they would only waste memory: the vote service takes ballots
+            // on an event's current question only, which a removed one never is.
+            if let Err(error) = self.copies.forget_polls(&outcome.removed_polls).await {
+                tracing::warn!(%error, "forgetting removed questions' polls failed");
+            }
+        }
         if outcome.redefined_polls.is_empty() && outcome.changed_events.is_empty() {
             return;
         }

@@ -10,6 +10,11 @@
 //!   set that field, so a redelivered or overtaken command never undoes a later one and
 //!   commands on different fields never cancel each other. Revealing or hiding sets
 //!   `hide_results` on every question of the event, so the polls' own results follow.
+//!   A `show` names its question's poll (older entries only its position), so a show
+//!   asked before the questions moved still shows the question the presenter chose, and
+//!   marks it shown: from then on it may take ballots, and is never edited or removed.
+//! - Changes to the questions (add, replace, remove, order) are applied in stream order
+//!   with the other commands; see [`crate::questions`].
 //! - Participants are the distinct voters with a ballot on any question, counted once
 //!   each as their first ballot commits.
 //!
@@ -25,6 +30,7 @@ use tally_model::{Scale, Words};
 use tokio_postgres::{GenericClient, Transaction};
 
 use crate::commands::{insert_poll, NewPollRow};
+use crate::questions::{apply_question_change, changes_questions, ChangedPolls, QuestionChange};
 
 /// An event's creation read from the stream, with the id of its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +64,8 @@ pub struct EventOutcome {
     pub revealed_polls: Vec<String>,
     /// Moderation commands applied (see [`apply_moderation`]): their events' versions move.
     pub moderated: Vec<EntryId>,
+    /// Polls added and removed by changes to the questions.
+    pub question_changes: ChangedPolls,
     /// Entries that changed nothing (redelivered or overtaken).
     pub unchanged: usize,
     /// Entries that can never be applied, with the reason.
@@ -127,9 +135,10 @@ pub async fn create_events(
     Ok(())
 }
 
-/// The polls of the events that `commands` reveal or hide, and those whose answers
-/// they moderate: the batch locks them with its other polls, before any event row.
-pub async fn polls_to_reveal(
+/// The polls that `commands` change: those of the events they reveal, hide, show a
+/// question of or change the questions of, and those whose answers they moderate. The
+/// batch locks them with its other polls, before any event row.
+pub async fn polls_to_lock(
     transaction: &Transaction<'_>,
     commands: &[StreamEventCommand],
 ) -> Result<Vec<String>, tokio_postgres::Error> {
@@ -142,7 +151,14 @@ pub async fn polls_to_reveal(
         .collect();
     let mut events: Vec<&str> = commands
         .iter()
-        .filter(|c| matches!(c.entry.action, EventAction::Reveal | EventAction::Hide))
+        .filter(|c| {
+            let action = &c.entry.action;
+            changes_questions(action)
+                || matches!(
+                    action,
+                    EventAction::Reveal | EventAction::Hide | EventAction::Show { .. }
+                )
+        })
         .map(|c| c.entry.event.as_str())
         .collect();
     if !events.is_empty() {
@@ -163,9 +179,10 @@ pub async fn polls_to_reveal(
 
 /// Hides or shows again the answers that moderation commands name, in stream order,
 /// each only when its entry is newer than the one that last moderated that answer.
-/// Call it with the answers' polls locked (see [`polls_to_reveal`]) and before the
+/// Call it with the answers' polls locked (see [`polls_to_lock`]) and before the
 /// event rows are: a poll whose answer changed gets a new version, so its results are
 /// published again without the hidden answer.
+/// (Moderation is the one command whose poll rows change before the event rows lock.)
 pub async fn apply_moderation(
     transaction: &Transaction<'_>,
     commands: &[StreamEventCommand],
@@ -268,17 +285,65 @@ pub async fn apply_commands(
                 }
                 continue;
             }
-            &EventAction::Show(position) => {
-                transaction
-                    .execute(
-                        "UPDATE events SET current_position = $2, version = version + 1,
-                                           updated_at = now(), show_entry_ms = $3, show_entry_seq = $4
-                          WHERE id = $1 AND (show_entry_ms, show_entry_seq) < ($3, $4)
-                            AND EXISTS (SELECT 1 FROM polls
-                                         WHERE event_id = $1 AND event_position = $2)",
-                        &[&event, &(position as i32), &ms, &seq],
+            EventAction::Show { position, poll } => {
+                let shown = transaction
+                    .query_opt(
+                        "UPDATE events e SET current_position = p.event_position,
+                                             version = e.version + 1, updated_at = now(),
+                                             show_entry_ms = $3, show_entry_seq = $4
+                           FROM polls p
+                          WHERE e.id = $1 AND (e.show_entry_ms, e.show_entry_seq) < ($3, $4)
+                            AND p.event_id = $1
+                            AND (p.id = $5 OR ($5::text IS NULL AND p.event_position = $2))
+                         RETURNING p.id",
+                        &[&event, &(*position as i32), &ms, &seq, poll],
                     )
-                    .await?
+                    .await?;
+                match shown {
+                    Some(row) => {
+                        let shown_poll: String = row.get(0);
+                        transaction
+                            .execute(
+                                "UPDATE polls SET event_shown = true WHERE id = $1 AND NOT event_shown",
+                                &[&shown_poll],
+                            )
+                            .await?;
+                        1
+                    }
+                    None => 0,
+                }
+            }
+            action @ (EventAction::AddQuestion(_)
+            | EventAction::ReplaceQuestion { .. }
+            | EventAction::RemoveQuestion(_)
+            | EventAction::Order(_)) => {
+                let change = apply_question_change(
+                    transaction,
+                    event,
+                    command.id,
+                    action,
+                    &mut outcome.question_changes,
+                )
+                .await?;
+                match change {
+                    QuestionChange::Applied => {
+                        transaction
+                            .execute(
+                                "UPDATE events SET version = version + 1, updated_at = now()
+                                  WHERE id = $1",
+                                &[&event],
+                            )
+                            .await?
+                    }
+                    QuestionChange::Unchanged => {
+                        outcome.unchanged += 1;
+                        continue;
+                    }
+                    QuestionChange::Rejected(reason) => {
+                        outcome.rejected.push((command.id, reason));
+                        continue;
+                    }
+                }
             }
             EventAction::Reveal | EventAction::Hide => {
                 let visible = command.entry.action == EventAction::Reveal;
@@ -356,12 +421,18 @@ pub async fn apply_commands(
             _ if !exists => outcome
                 .rejected
                 .push((command.id, format!("no event {event:?}"))),
-            &EventAction::Show(position) if !has_question(transaction, event, position).await? => {
-                outcome.rejected.push((
-                    command.id,
-                    format!("event has no question at position {position}"),
-                ))
-            }
+            EventAction::Show {
+                poll: Some(poll), ..
+            } if !has_poll(transaction, event, poll).await? => outcome
+                .rejected
+                .push((command.id, format!("event has no question {poll:?}"))),
+            &EventAction::Show {
+                position,
+                poll: None,
+            } if !has_question(transaction, event, position).await? => outcome.rejected.push((
+                command.id,
+                format!("event has no question at position {position}"),
+            )),
             _ => outcome.unchanged += 1,
         }
     }
@@ -379,6 +450,20 @@ async fn has_question(
         .query_opt(
             "SELECT 1 FROM polls WHERE event_id = $1 AND event_position = $2",
             &[&event, &(position as i32)],
+        )
+        .await?
+        .is_some())
+}
+
+async fn has_poll(
+    transaction: &Transaction<'_>,
+    event: &str,
+    poll: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(transaction
+        .query_opt(
+            "SELECT 1 FROM polls WHERE event_id = $1 AND id = $2",
+            &[&event, &poll],
         )
         .await?
         .is_some())
@@ -435,7 +520,7 @@ pub async fn load_event_definitions(
                     p.words_max, p.word_max_chars,
                     (SELECT array_agg(w.word ORDER BY w.word) FROM word_tallies w
                       WHERE w.poll_id = p.id AND w.hidden),
-                    e.blocked_words
+                    e.blocked_words, p.event_shown
                FROM events e JOIN polls p ON p.event_id = e.id
               WHERE $1::text[] IS NULL OR e.id = ANY($1)
               ORDER BY e.id, p.event_position",
@@ -470,6 +555,7 @@ pub async fn load_event_definitions(
                 scale: Scale::from_columns(row.get(12), row.get(13), row.get(14), row.get(15)),
                 words: Words::from_columns(row.get(16), row.get(17)),
                 hidden_words: row.get::<_, Option<Vec<String>>>(18).unwrap_or_default(),
+                shown: row.get(20),
             });
         }
     }

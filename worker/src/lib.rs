@@ -10,6 +10,7 @@ pub mod events;
 pub mod metrics;
 pub mod migrate;
 pub mod polls;
+pub mod questions;
 pub mod service;
 pub mod stream;
 

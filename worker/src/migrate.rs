@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ballot_minutes",
         include_str!("../migrations/0009_ballot_minutes.sql"),
     ),
+    (
+        10,
+        "question_changes",
+        include_str!("../migrations/0010_question_changes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

@@ -193,6 +193,17 @@ impl RedisCopies {
             .await
     }
 
+    /// Deletes the definitions and cached results of `polls` (removed questions).
+    pub async fn forget_polls(&self, polls: &[String]) -> redis::RedisResult<()> {
+        let mut command = redis::cmd("DEL");
+        for poll in polls {
+            command
+                .arg(self.keys.poll_definition(poll))
+                .arg(self.keys.results_cache(poll));
+        }
+        command.query_async(&mut self.redis.clone()).await
+    }
+
     /// Forgets that the definitions are complete, so housekeeping rewrites them all.
     pub async fn mark_definitions_incomplete(&self) -> redis::RedisResult<()> {
         redis::cmd("DEL")

@@ -7,134 +7,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tally_model::admin_token::hash_token;
-use tally_model::event_entry::NewQuestion;
 use tally_model::words::Words;
-use tally_model::{
-    Choice, EntryId, EventAction, EventCommandEntry, EventCreateEntry, EventDefinition, Keys,
-    NewPoll, VoteEntry,
-};
-use tally_testkit::{shared_postgres, shared_redis, unique_prefix};
-use tally_worker::apply::{apply_entries, Batch, BatchOutcome, StreamVote};
-use tally_worker::events::{load_event_definitions, StreamEventCommand, StreamEventCreate};
-use tally_worker::migrate::migrate;
+use tally_model::{Choice, EventAction, EventDefinition, Keys};
+use tally_testkit::{shared_redis, unique_prefix};
+use tally_worker::apply::{Batch, StreamVote};
 use tally_worker::polls::{load_definitions, RedisCopies};
 
-const EVENT: &str = "eV3nt00001";
-const CODE: &str = "20261205";
-const QUESTIONS: [&str; 3] = ["Qu3st10n01", "Qu3st10n02", "Qu3st10n03"];
+mod support;
 
-async fn database() -> (tokio_postgres::Client, tally_testkit::TestDatabase) {
-    let database = shared_postgres().fresh_database().await;
-    let (mut client, connection) =
-        tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    migrate(&mut client).await.unwrap();
-    (client, database)
-}
-
-fn id(ms: u64) -> EntryId {
-    EntryId { ms, seq: 0 }
-}
-
-fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> StreamEventCreate {
-    StreamEventCreate {
-        id: id(ms),
-        entry: EventCreateEntry {
-            event: event.into(),
-            code: code.into(),
-            title: "All hands".into(),
-            owner_hash: hash_token("owner"),
-            questions: polls
-                .iter()
-                .enumerate()
-                .map(|(index, poll)| NewQuestion {
-                    poll: (*poll).into(),
-                    new_poll: NewPoll {
-                        question: format!("Question {}?", index + 1),
-                        choice: if index == 1 {
-                            Choice::Multiple
-                        } else {
-                            Choice::Single
-                        },
-                        labels: vec!["Red".into(), "Green".into(), "Blue".into()],
-                        closes_at: None,
-                        hide_results: false,
-                        scale: None,
-                        words: None,
-                    },
-                })
-                .collect(),
-            at_ms: ms,
-            blocked_words: Vec::new(),
-        },
-    }
-}
-
-fn command(ms: u64, action: EventAction) -> StreamEventCommand {
-    StreamEventCommand {
-        id: id(ms),
-        entry: EventCommandEntry {
-            event: EVENT.into(),
-            action,
-            at_ms: ms,
-        },
-    }
-}
-
-fn vote(ms: u64, poll: &str, voter: &str, options: &[&str]) -> StreamVote {
-    StreamVote {
-        id: id(ms),
-        entry: VoteEntry {
-            vote_id: format!("v{ms}"),
-            poll: poll.into(),
-            options: options.iter().map(|o| (*o).to_owned()).collect(),
-            voter: voter.into(),
-            at_ms: ms,
-            words: false,
-        },
-    }
-}
-
-async fn apply(client: &mut tokio_postgres::Client, batch: Batch) -> BatchOutcome {
-    apply_entries(client, &batch).await.unwrap()
-}
-
-async fn commands(
-    client: &mut tokio_postgres::Client,
-    list: Vec<StreamEventCommand>,
-) -> BatchOutcome {
-    apply(
-        client,
-        Batch {
-            event_commands: list,
-            ..Batch::default()
-        },
-    )
-    .await
-}
-
-async fn event(client: &tokio_postgres::Client) -> EventDefinition {
-    let mut events = load_event_definitions(client, Some(&[EVENT]))
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 1);
-    events.remove(0)
-}
-
-async fn created(client: &mut tokio_postgres::Client) {
-    let outcome = apply(
-        client,
-        Batch {
-            event_creates: vec![create_event(1, EVENT, CODE, &QUESTIONS)],
-            ..Batch::default()
-        },
-    )
-    .await;
-    assert_eq!(outcome.events_created, 1);
-}
+use support::*;
 
 #[tokio::test]
 async fn a_creation_makes_the_event_and_its_questions_once() {
@@ -213,8 +94,8 @@ async fn each_field_follows_stream_order_whatever_the_delivery_order() {
     created(&mut client).await;
 
     // Shown 2 (entry 30) is delivered before show 1 (entry 20): 2 stays.
-    commands(&mut client, vec![command(30, EventAction::Show(2))]).await;
-    let late = commands(&mut client, vec![command(20, EventAction::Show(1))]).await;
+    commands(&mut client, vec![command(30, show(2))]).await;
+    let late = commands(&mut client, vec![command(20, show(1))]).await;
     assert_eq!(late.unchanged, 1);
     assert!(late.changed_events.is_empty());
     assert_eq!(event(&client).await.current, Some(2));
@@ -272,7 +153,7 @@ async fn commands_about_missing_events_or_questions_are_rejected() {
     assert_eq!(nothing.rejected.len(), 1);
     assert!(nothing.rejected[0].1.contains("no event"));
     created(&mut client).await;
-    let past_the_end = commands(&mut client, vec![command(2, EventAction::Show(3))]).await;
+    let past_the_end = commands(&mut client, vec![command(2, show(3))]).await;
     assert_eq!(
         past_the_end.rejected,
         [(id(2), "event has no question at position 3".to_owned())]

@@ -139,6 +139,7 @@ impl EventStore {
                 words: Words::from_columns(row.try_get(14)?, row.try_get(15)?),
                 // Only the owner sees them, and the owner's view comes from Redis.
                 hidden_words: Vec::new(),
+                shown: false,
             });
         }
         Ok(Some(EventDefinition {
