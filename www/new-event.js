@@ -33,7 +33,9 @@
       Array.from({ length: 10 }, (_, i) => i + 1)
         .map((n) => '<option value="' + n + '"' + (n === 3 ? " selected" : "") + ">" + n + "</option>").join("") +
       "</select></div>" +
-      '<p class="field-hint">Each answer is at most 25 characters. Answers that differ only in case, ' +
+      '<div class="field"><label for="q1-words-chars">Longest answer, in characters</label>' +
+      '<input id="q1-words-chars" class="words-chars" type="number" min="1" max="40" value="25" inputmode="numeric"></div>' +
+      '<p class="field-hint">Answers that differ only in case, ' +
       "spaces or punctuation count as one; you can hide any answer while presenting.</p>";
     const scale = document.createElement("fieldset");
     scale.className = "field-group scale-group";
@@ -190,7 +192,10 @@
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();
         if (kindOf(card) === "words") {
-          return { question, words: { max_words: Number(card.querySelector(".words-max").value) } };
+          return { question, words: {
+            max_words: Number(card.querySelector(".words-max").value),
+            max_chars: Number(card.querySelector(".words-chars").value) || 25,
+          } };
         }
         if (isScale(card)) {
           return {

@@ -163,7 +163,7 @@
 
   function paintAgenda(position) {
     const agenda = $("agenda");
-    const signature = list.map((q) => q.poll).join(",");
+    const signature = list.map((q) => q.poll + (q.shown ? "*" : "")).join(",");
     if (agenda.dataset.signature !== signature) {
       agenda.dataset.signature = signature;
       agenda.textContent = "";
@@ -183,12 +183,14 @@
             question.choice === "multiple" ? "Several answers" : "One answer";
         item.querySelector("button").addEventListener("click", (event) =>
           command("show", event.currentTarget, { position: index }));
+        TallyQuestions.decorate(item, question, index, list.length);
         agenda.appendChild(item);
       });
     }
+    TallyQuestions.paint();
     Array.from(agenda.children).forEach((item, index) => {
       const shown = index === position;
-      const button = item.querySelector("button");
+      const button = item.querySelector(".agenda-show");
       if (shown) item.setAttribute("aria-current", "step");
       else item.removeAttribute("aria-current");
       button.textContent = shown ? "On screen" : "Show this one";
@@ -303,12 +305,19 @@
         return n === 0 ? "The block list is empty: every answer is taken." :
           "The block list is saved: " + n + (n === 1 ? " answer is" : " answers are") + " refused from now on.";
       }
+      case "add-question": return "The question is added at the end of the list.";
+      case "edit-question": return "The question is saved.";
+      case "remove-question": return "The question is removed.";
+      case "order": return "The questions are in their new order.";
       default: return "Done.";
     }
   }
 
-  async function command(action, button, body) {
-    if (busy || !ready || !button || button.disabled) return;
+  // Sends a command; says how it went (a refusal in `errorStatus` when given) and
+  // resolves to whether the server took it.
+  async function command(action, button, body, errorStatus) {
+    if (busy || !ready || !button || button.disabled) return false;
+    const refused = errorStatus || status;
     busy = true;
     paint();
     try {
@@ -322,17 +331,20 @@
         // The worker applies it within moments and the feed says so; should a frame be
         // lost on the way, ask once over HTTP.
         setTimeout(() => feed && feed.refresh(), SETTLE_MS);
-      } else if (r.status === 401 || r.status === 403) {
-        Tally.announce(status, "This presenter link is not valid for this event: the command was refused.", true);
+        return true;
+      }
+      if (r.status === 401 || r.status === 403) {
+        Tally.announce(refused, "This presenter link is not valid for this event: the command was refused.", true);
       } else {
-        Tally.announce(status, TallyEvent.failure(r), true);
+        Tally.announce(refused, TallyEvent.failure(r), true);
       }
     } catch (e) {
-      Tally.announce(status, "Could not reach the server. Check your connection and try again.", true);
+      Tally.announce(refused, "Could not reach the server. Check your connection and try again.", true);
     } finally {
       busy = false;
       paint();
     }
+    return false;
   }
 
   // The first look at the event: the owner's view, with the whole list of questions.
@@ -442,6 +454,11 @@
     event.preventDefault();
     const words = $("blocked-words").value.split("\n").map((line) => line.trim()).filter(Boolean);
     command("block-words", $("save-block-list"), { blocked_words: words });
+  });
+  TallyQuestions.init({
+    command, auth,
+    list: () => list,
+    usable: () => ready && !busy,
   });
   setLinks();
   load(0);

@@ -1,5 +1,6 @@
 //! A word cloud question in real browsers (headless Chromium through the edge of a whole
-//! in-process Tally with real Redis and Postgres): made on /new-event with a block list;
+//! in-process Tally with real Redis and Postgres): made on /new-event with its limits and
+//! a block list;
 //! a phone writes its answers in the fields the question offers, is told when one is
 //! blocked, and sends them; the projector draws the cloud, larger the
 //! more people gave an answer, and follows other participants live; the presenter hides
@@ -79,6 +80,7 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
         .select_by_value("2")
         .await
         .unwrap();
+    maker.type_into("#q1-words-chars", "30").await;
     maker.type_into("#blocked-words", "Boring\nmeh").await;
     maker.click("#create-event button[type=submit]").await;
     let presenter_link = maker
@@ -116,7 +118,7 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
     .await;
     let question = &owner["questions_list"][0];
     assert_eq!(question["choice"], "words", "{owner}");
-    assert_eq!(question["words"], json!({"max_words": 2, "max_chars": 25}));
+    assert_eq!(question["words"], json!({"max_words": 2, "max_chars": 30}));
     let poll = question["poll"].as_str().unwrap().to_owned();
     event_command(&api, &event, "next").await;
 
