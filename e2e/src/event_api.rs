@@ -108,20 +108,25 @@ pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
     // The owner's view comes from the Redis copy only (the read-only role cannot see
     // the owner's hash), which is also what the vote service checks commands against;
     // the room's view may come from Postgres a moment before that copy is written.
-    let authorization = event.authorization();
     eventually(WAIT, "the event appears", || async {
-        let reply = client
-            .send(
-                Method::GET,
-                &format!("/events/{}", event.code),
-                &[ACCEPT_JSON, ("authorization", &authorization)],
-                "",
-            )
-            .await;
+        let reply = owner_view(client, &event).await;
         (reply.status == StatusCode::OK && reply.json()["questions_list"].is_array()).then_some(())
     })
     .await;
     event
+}
+
+/// `GET /events/<code>` as the owner: the state with every question.
+pub async fn owner_view(client: &Client, event: &OwnedEvent) -> Reply {
+    let authorization = event.authorization();
+    client
+        .send(
+            Method::GET,
+            &format!("/events/{}", event.code),
+            &[ACCEPT_JSON, ("authorization", &authorization)],
+            "",
+        )
+        .await
 }
 
 /// Sends the presenter's `action` with `body` (JSON) and the owner's token.

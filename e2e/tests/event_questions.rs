@@ -10,8 +10,8 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use tally_e2e::event_api::{
-    create_event_ready, last_entry_id, send_command, show_first_question, OwnedEvent, ACCEPT_JSON,
-    JSON,
+    create_event_ready, last_entry_id, owner_view, send_command, show_first_question, OwnedEvent,
+    ACCEPT_JSON, JSON,
 };
 use tally_e2e::stack::WAIT;
 use tally_e2e::{Client, Stack};
@@ -24,17 +24,8 @@ async fn owner_view_where(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let authorization = event.authorization();
     eventually(WAIT, what, || async {
-        let view = client
-            .send(
-                Method::GET,
-                &format!("/events/{}", event.code),
-                &[ACCEPT_JSON, ("authorization", &authorization)],
-                "",
-            )
-            .await
-            .json();
+        let view = owner_view(client, event).await.json();
         done(&view).then_some(view)
     })
     .await
