@@ -9,7 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const KIND_OF_CHOICE = { single: "single", multiple: "multiple", ranking: "ranking", words: "words" };
 
-  let host = null;      // { command(action, button, body, statusEl) -> Promise<bool>, auth(), list(), usable() }
+  let host = null;      // { command(action, button, body, statusEl) -> Promise<bool>, auth(), list(), usable(), reorder(polls) }
   let editing = null;   // the poll being edited, or null when adding
 
   function kind() {
@@ -68,6 +68,7 @@
   }
 
   function startAdding() {
+    if (!host.usable()) return;
     editing = null;
     $("question-form").reset();
     open("Add a question", "Add the question");
@@ -75,6 +76,7 @@
 
   // Fills the form with the question of `poll`; its answers come from its results.
   async function startEditing(entry) {
+    if (!host.usable()) return;
     editing = entry.poll;
     const form = $("question-form");
     form.reset();
@@ -124,14 +126,31 @@
     return polls;
   }
 
-  function button(text, label, onClick) {
+  function button(text, label, focusKey, onClick) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "button button--quiet agenda-tool";
     b.textContent = text;
     b.setAttribute("aria-label", label);
+    b.dataset.focusKey = focusKey;
     b.addEventListener("click", (event) => onClick(event.currentTarget));
     return b;
+  }
+
+  async function move(b, index, step) {
+    const polls = moved(index, step);
+    if (await host.command("order", b, { polls: polls })) host.reorder(polls);
+  }
+
+  // After the agenda is drawn again, the focus goes back to the control it was on (by
+  // its question's poll), or to the nearest one of the same question that can be used.
+  function refocus(agenda, key) {
+    const [kindOfTool, poll] = key.split(":");
+    const order = { up: ["up", "down", "show"], down: ["down", "up", "show"] }[kindOfTool] || [kindOfTool, "show"];
+    for (const kind of order) {
+      const found = agenda.querySelector('[data-focus-key="' + kind + ":" + poll + '"]');
+      if (found && !found.disabled) { found.focus(); return; }
+    }
   }
 
   // The tools of the agenda item for `entry` at `index` of `count` questions.
@@ -139,16 +158,16 @@
     const tools = document.createElement("span");
     tools.className = "agenda-tools";
     const number = index + 1;
-    const up = button("↑", "Move question " + number + " up", (b) =>
-      host.command("order", b, { polls: moved(index, -1) }));
+    const up = button("↑", "Move question " + number + " up", "up:" + entry.poll, (b) => move(b, index, -1));
     up.dataset.disable = index === 0 ? "always" : "";
-    const down = button("↓", "Move question " + number + " down", (b) =>
-      host.command("order", b, { polls: moved(index, 1) }));
+    up.disabled = index === 0;
+    const down = button("↓", "Move question " + number + " down", "down:" + entry.poll, (b) => move(b, index, 1));
     down.dataset.disable = index === count - 1 ? "always" : "";
+    down.disabled = index === count - 1;
     tools.append(up, down);
     if (!entry.shown) {
-      tools.append(button("Edit", "Edit question " + number, () => startEditing(entry)));
-      tools.append(button("Remove", "Remove question " + number, (b) => {
+      tools.append(button("Edit", "Edit question " + number, "edit:" + entry.poll, () => startEditing(entry)));
+      tools.append(button("Remove", "Remove question " + number, "remove:" + entry.poll, (b) => {
         if (window.confirm("Remove question " + number + ", “" + entry.question + "”?")) {
           host.command("remove-question", b, { poll: entry.poll });
         }
@@ -157,14 +176,18 @@
     item.appendChild(tools);
   }
 
-  // Enables the tools as the state allows.
+  // Marks the tools usable as the state allows. While a command is on its way they are
+  // only marked (aria-disabled), not disabled, so the keyboard focus stays on them; the
+  // presenter view ignores presses meanwhile.
   function paint() {
     const usable = host.usable();
     for (const b of document.querySelectorAll(".agenda-tool")) {
-      b.disabled = !usable || b.dataset.disable === "always";
+      b.disabled = b.dataset.disable === "always";
+      b.setAttribute("aria-disabled", String(!usable));
     }
-    $("add-question").disabled = !usable || host.list().length >= 30;
-    $("editor-save").disabled = !usable;
+    $("add-question").disabled = host.list().length >= 30;
+    $("add-question").setAttribute("aria-disabled", String(!usable));
+    $("editor-save").setAttribute("aria-disabled", String(!usable));
   }
 
   function init(presenter) {
@@ -175,5 +198,5 @@
     $("question-form").addEventListener("submit", save);
   }
 
-  window.TallyQuestions = { init, decorate, paint };
+  window.TallyQuestions = { init, decorate, paint, refocus };
 })();

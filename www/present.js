@@ -153,11 +153,15 @@
 
   // A button that just hid itself or went out of use hands the focus to its twin (Hide
   // and Reveal, ...) or to the next usable button in its group, never to the page.
+  // In the agenda it stays on the same question, never on another's "Show this one": a
+  // second Enter must not show the room a question by accident.
   function keepFocus(before) {
     if (!before || before.tagName !== "BUTTON" || (!before.hidden && !before.disabled)) return;
     const group = before.closest(".actions, .agenda, .moderation");
     if (!group) return;
-    const usable = Array.from(group.querySelectorAll("button")).filter((b) => !b.hidden && !b.disabled);
+    const scope = group.classList.contains("agenda") ? before.closest("li") : group;
+    if (!scope) return;
+    const usable = Array.from(scope.querySelectorAll("button")).filter((b) => !b.hidden && !b.disabled);
     if (usable.length) usable[0].focus();
   }
 
@@ -166,6 +170,7 @@
     const signature = list.map((q) => q.poll + (q.shown ? "*" : "")).join(",");
     if (agenda.dataset.signature !== signature) {
       agenda.dataset.signature = signature;
+      const focused = agenda.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
       agenda.textContent = "";
       list.forEach((question, index) => {
         const item = document.createElement("li");
@@ -181,11 +186,15 @@
           "Scale " + question.scale.min + "–" + question.scale.max :
           question.choice === "ranking" ? "Ranking" : question.choice === "words" ? "Word cloud" :
             question.choice === "multiple" ? "Several answers" : "One answer";
-        item.querySelector("button").addEventListener("click", (event) =>
-          command("show", event.currentTarget, { position: index }));
+        const show = item.querySelector("button");
+        show.dataset.focusKey = "show:" + question.poll;
+        // The poll names the question even if the list moved since this was drawn.
+        show.addEventListener("click", (event) =>
+          command("show", event.currentTarget, { position: index, poll: question.poll }));
         TallyQuestions.decorate(item, question, index, list.length);
         agenda.appendChild(item);
       });
+      if (focused) TallyQuestions.refocus(agenda, focused);
     }
     TallyQuestions.paint();
     Array.from(agenda.children).forEach((item, index) => {
@@ -459,6 +468,12 @@
     command, auth,
     list: () => list,
     usable: () => ready && !busy,
+    // The order as the server took it, drawn before the feed confirms it, so a second
+    // move starts from the first one's result.
+    reorder: (polls) => {
+      list = polls.map((poll) => list.find((q) => q.poll === poll)).filter(Boolean);
+      paint();
+    },
   });
   setLinks();
   load(0);

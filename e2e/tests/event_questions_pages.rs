@@ -3,12 +3,13 @@
 //! the room: adds a question with the form, edits one (the form starts from its text
 //! and answers), moves the new one to the top, shows it and the phone follows; a shown
 //! question loses its Edit and Remove buttons, an unseen one is removed. The presenter
-//! with the form open is photographed for CI's artifacts.
+//! with the form open is photographed light and dark, on a laptop and on a phone, for
+//! CI's artifacts.
 
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
-use tally_e2e::browser::{Browser, Chromedriver, PAGE_WAIT, PHONE};
+use tally_e2e::browser::{Browser, Chromedriver, PAGE_WAIT, PHONE, PROJECTOR};
 use tally_e2e::event_api::create_event_ready;
 use tally_e2e::{Client, Stack};
 
@@ -33,10 +34,13 @@ async fn until_agenda(presenter: &Browser, wanted: Value, what: &str) {
         .await;
 }
 
-/// Waits until the presenter's tools can be used again (no command on its way).
+/// Waits until the presenter's tools can be used again (no command on its way: they are
+/// marked `aria-disabled` meanwhile, and keep the focus).
 async fn until_usable(presenter: &Browser, selector: &str) {
-    let probe =
-        format!("const b = document.querySelector(\"{selector}\"); return !!b && !b.disabled;");
+    let probe = format!(
+        "const b = document.querySelector(\"{selector}\"); \
+         return !!b && !b.disabled && b.getAttribute('aria-disabled') !== 'true';"
+    );
     presenter
         .until(PAGE_WAIT, selector, || async {
             (presenter.eval(&probe).await == json!(true)).then_some(())
@@ -119,13 +123,31 @@ async fn the_presenter_adds_edits_moves_and_removes_questions_and_the_room_follo
     .await;
     let up_from_second = "button[aria-label='Move question 2 up']";
     until_usable(&presenter, up_from_second).await;
-    presenter.click(up_from_second).await;
+    // As a keyboard user does: the focus on the button, then Enter (a click).
+    presenter
+        .eval(&format!(
+            "const b = document.querySelector(\"{up_from_second}\"); b.focus(); b.click(); return true;"
+        ))
+        .await;
     until_agenda(
         &presenter,
         json!(["Best snack?", "Went well?", "What went badly?"]),
         "moved to the top",
     )
     .await;
+    // The keyboard focus stayed with the moved question, never on a "Show this one".
+    let focus = "const f = document.activeElement; \
+                 return [f.closest('li') && f.closest('li').querySelector('.agenda-question').textContent, \
+                         f.classList.contains('agenda-show')];";
+    presenter
+        .until(
+            PAGE_WAIT,
+            "the focus follows the moved question",
+            || async {
+                (presenter.eval(focus).await == json!(["Best snack?", false])).then_some(())
+            },
+        )
+        .await;
 
     // Show it: the phone follows; a shown question can no longer be edited or removed.
     let show_first = "button[aria-label='Show this one: question 1']";
@@ -166,6 +188,31 @@ async fn the_presenter_adds_edits_moves_and_removes_questions_and_the_room_follo
     )
     .await;
     presenter.screenshot("event-questions-presenter.png").await;
+
+    // The tools and the form in the dark, at 1080p and on a phone.
+    for (name, window) in [
+        ("event-questions-editor-dark.png", PROJECTOR),
+        ("event-questions-editor-phone-dark.png", PHONE),
+    ] {
+        let dark = Browser::open_as(&driver, &base, window, true, true).await;
+        dark.goto(&format!("/e/{}/present#{}", event.code, event.token))
+            .await;
+        until_agenda(
+            &dark,
+            json!(["Best snack?", "Went well?"]),
+            "the dark agenda",
+        )
+        .await;
+        let edit = "button[aria-label='Edit question 2']";
+        until_usable(&dark, edit).await;
+        dark.click(edit).await;
+        dark.until(PAGE_WAIT, "the dark form holds the answers", || async {
+            (dark.eval(options).await == json!("Yes\nNo")).then_some(())
+        })
+        .await;
+        dark.screenshot(name).await;
+        dark.close().await;
+    }
 
     phone.close().await;
     presenter.close().await;

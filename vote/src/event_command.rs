@@ -20,7 +20,9 @@ use tally_runtime::{json, Body, Request};
 use crate::accept::read_body;
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::event_request::{decode_block_list, decode_moderation, decode_position, Moderation};
+use crate::event_request::{
+    decode_block_list, decode_moderation, decode_show, Moderation, ShowTarget,
+};
 use crate::question_command::{decode_question_request, plan_question_change, QuestionChangeKind};
 use crate::service::VoteService;
 
@@ -307,7 +309,7 @@ pub async fn event_command(
         BodyFormat::from_content_type(content_type.and_then(|v| v.to_str().ok()))
     };
     let shown = match action {
-        PresenterAction::Show => Some(decode_position(format()?, &body)?),
+        PresenterAction::Show => Some(decode_show(format()?, &body)?),
         _ => None,
     };
     let moderation = match action {
@@ -344,7 +346,18 @@ pub async fn event_command(
         }
         (None, Some(list), _) => Step::Event(EventAction::BlockWords(list)),
         (None, None, Some(change)) => Step::Event(plan_question_change(&definition, change)?),
-        (None, None, None) => plan(&definition, action, shown)?,
+        (None, None, None) => {
+            let position = match shown {
+                Some(ShowTarget::Poll(poll)) => {
+                    Some(definition.position_of(&poll).ok_or_else(|| {
+                        VoteError::EventState(format!("this event has no question {poll:?}"))
+                    })?)
+                }
+                Some(ShowTarget::Position(position)) => Some(position),
+                None => None,
+            };
+            plan(&definition, action, position)?
+        }
     };
     let at_ms = now_ms();
     let fields = match &step {

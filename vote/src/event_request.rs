@@ -10,6 +10,7 @@
 
 use serde::Deserialize;
 use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
+use tally_model::new_poll::is_created_poll_id;
 use tally_model::words::{normalise_block_list, normalise_word, MAX_WORD_CHARS};
 use tally_model::{Choice, NewEvent, NewPoll, PollRuleError, Scale, Words};
 
@@ -92,7 +93,19 @@ fn default_scale_max() -> u8 {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonShow {
-    position: usize,
+    #[serde(default)]
+    position: Option<usize>,
+    #[serde(default)]
+    poll: Option<String>,
+}
+
+/// The question a `show` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShowTarget {
+    /// By position (0-based).
+    Position(usize),
+    /// By its poll: still the presenter's choice if the questions moved meanwhile.
+    Poll(String),
 }
 
 /// Reads a new event from `body` in `format`; title, questions and labels are trimmed.
@@ -326,17 +339,31 @@ fn split_block_list(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(|entry| entry.trim_end_matches('\r').to_owned())
 }
 
-/// Reads the position (0-based) a `show` names: `{"position": 2}` or `position=2`.
-pub fn decode_position(format: BodyFormat, body: &[u8]) -> Result<usize, VoteError> {
+/// Reads the question a `show` names: `{"position": 2}`, `{"poll": "…"}` (the poll wins
+/// when both are given) or a form's `position=2`.
+pub fn decode_show(format: BodyFormat, body: &[u8]) -> Result<ShowTarget, VoteError> {
     match format {
-        BodyFormat::Json => serde_json::from_slice::<JsonShow>(body)
-            .map(|show| show.position)
-            .map_err(|error| VoteError::Malformed(format!("invalid JSON show: {error}"))),
+        BodyFormat::Json => {
+            let show = serde_json::from_slice::<JsonShow>(body)
+                .map_err(|error| VoteError::Malformed(format!("invalid JSON show: {error}")))?;
+            match (show.poll, show.position) {
+                (Some(poll), _) if is_created_poll_id(&poll) => Ok(ShowTarget::Poll(poll)),
+                (Some(_), _) => Err(VoteError::Malformed(
+                    "poll must be a question's poll id: 10 letters and digits".into(),
+                )),
+                (None, Some(position)) => Ok(ShowTarget::Position(position)),
+                (None, None) => Err(VoteError::Malformed(
+                    "name the question: {\"position\": n} or {\"poll\": \"…\"}".into(),
+                )),
+            }
+        }
         BodyFormat::Form => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
                 .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
             match pairs.as_slice() {
-                [(name, value)] if name == "position" => parse_position(value),
+                [(name, value)] if name == "position" => {
+                    parse_position(value).map(ShowTarget::Position)
+                }
                 [] => Err(VoteError::Malformed("position is missing".into())),
                 _ => Err(VoteError::Malformed(
                     "send one field, position, and nothing else".into(),
@@ -651,6 +678,10 @@ mod tests {
 
     #[test]
     fn reads_positions() {
+        let decode_position = |format, body: &[u8]| match decode_show(format, body)? {
+            ShowTarget::Position(position) => Ok(position),
+            ShowTarget::Poll(poll) => Err(VoteError::EventState(poll)),
+        };
         assert_eq!(
             decode_position(BodyFormat::Json, br#"{"position":2}"#).unwrap(),
             2
@@ -659,6 +690,11 @@ mod tests {
         assert_eq!(
             decode_position(BodyFormat::Form, b"position=+12+").unwrap(),
             12
+        );
+        assert_eq!(
+            decode_show(BodyFormat::Json, br#"{"position":0,"poll":"Qu3st10n02"}"#).unwrap(),
+            ShowTarget::Poll("Qu3st10n02".into()),
+            "the poll wins"
         );
         let cases: [(BodyFormat, &[u8]); 12] = [
             (BodyFormat::Json, b""),

@@ -1091,9 +1091,23 @@ async fn questions_change_until_the_room_has_seen_them() {
         .await;
     assert_eq!(ordered.status, 202, "{ordered:?}");
 
+    // A show may name the question's poll: the presenter's choice, wherever it moved.
+    let shown = harness.command("show", r#"{"poll":"Qu3st10n02"}"#).await;
+    assert_eq!(
+        (shown.status, &shown.body["position"]),
+        (202, &json!(2)),
+        "{shown:?}"
+    );
+    assert_eq!(
+        timeless(harness.last_entry().await),
+        StreamEntry::EventCommand(command_entry(shows(2)))
+    );
+
     // Every refusal says why and appends nothing.
     let before = harness.stream_length().await;
     for (action, body, status) in [
+        ("show", r#"{"poll":"N0tHere001"}"#, 409),
+        ("show", r#"{}"#, 400),
         (
             "edit-question",
             r#"{"poll":"Qu3st10n00","question":"Q?","options":["a","b"]}"#,

@@ -104,6 +104,8 @@ pub struct BatchOutcome {
     pub unchanged: usize,
     /// Entries that can never be applied, with the reason, for the dead-letter stream.
     pub rejected: Vec<(EntryId, String)>,
+    /// Tries rolled back because a question was added while they took their locks.
+    pub lock_set_retries: u32,
 }
 
 /// Applies `votes` in one transaction and commits.
@@ -119,6 +121,34 @@ pub async fn apply_entries(
     client: &mut Client,
     batch: &Batch,
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
+    let mut attempt = 1;
+    loop {
+        let last = attempt >= LOCK_SET_ATTEMPTS;
+        if let Some(mut outcome) = apply_once(client, batch, last).await? {
+            outcome.lock_set_retries = attempt - 1;
+            return Ok(outcome);
+        }
+        attempt += 1;
+    }
+}
+
+/// Tries of a batch whose event-wide poll locks missed a question added meanwhile (see
+/// [`apply_once`]). Additions are rare and each try sees the last one's, so a second try
+/// nearly always holds; the last one goes on regardless, leaving a deadlock, if one
+/// ever formed, to Postgres's detector and the batch's retry.
+const LOCK_SET_ATTEMPTS: u32 = 3;
+
+/// One try of [`apply_entries`]. Commands on every question of an event (reveal, hide,
+/// show, changes to the questions) lock those polls before the event row, from a list
+/// read before any lock; a question another worker added since would then be locked
+/// after the event row, out of order. Once the event rows are locked no question can
+/// be added, so the list is read again there: when it grew, the try is rolled back and
+/// `None` returned (unless `last`).
+async fn apply_once(
+    client: &mut Client,
+    batch: &Batch,
+    last: bool,
+) -> Result<Option<BatchOutcome>, tokio_postgres::Error> {
     let mut outcome = BatchOutcome::default();
     let transaction = client.transaction().await?;
 
@@ -189,6 +219,14 @@ pub async fn apply_entries(
     locked_events.sort_unstable();
     locked_events.dedup();
     lock_events(&transaction, &locked_events).await?;
+    if !last {
+        let wanted = polls_to_lock(&transaction, &batch.event_commands).await?;
+        if wanted.iter().any(|poll| !locked.contains(&poll.as_str())) {
+            tracing::debug!("a question was added while the batch took its locks; trying again");
+            transaction.rollback().await?;
+            return Ok(None);
+        }
+    }
     let joined = count_participants(&transaction, &participants).await?;
     apply_commands(&transaction, &batch.event_commands, &mut events).await?;
     outcome.unchanged += events.unchanged;
@@ -217,7 +255,7 @@ pub async fn apply_entries(
     outcome.changed_polls = changed;
     outcome.redefined_polls = redefined;
     transaction.commit().await?;
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 /// The newest entry per (poll, voter), in (poll, voter) order: the locking order.

@@ -30,7 +30,9 @@ use tally_model::{Scale, Words};
 use tokio_postgres::{GenericClient, Transaction};
 
 use crate::commands::{insert_poll, NewPollRow};
-use crate::questions::{apply_question_change, changes_questions, ChangedPolls, QuestionChange};
+use crate::questions::{
+    apply_question_change, changes_questions, standing_for, ChangedPolls, QuestionChange,
+};
 
 /// An event's creation read from the stream, with the id of its entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +288,11 @@ pub async fn apply_commands(
                 continue;
             }
             EventAction::Show { position, poll } => {
+                // A show asked before its question was edited shows the edited one.
+                let poll = match poll {
+                    Some(poll) => Some(standing_for(transaction, event, poll).await?),
+                    None => None,
+                };
                 let shown = transaction
                     .query_opt(
                         "UPDATE events e SET current_position = p.event_position,
@@ -296,7 +303,7 @@ pub async fn apply_commands(
                             AND p.event_id = $1
                             AND (p.id = $5 OR ($5::text IS NULL AND p.event_position = $2))
                          RETURNING p.id",
-                        &[&event, &(*position as i32), &ms, &seq, poll],
+                        &[&event, &(*position as i32), &ms, &seq, &poll],
                     )
                     .await?;
                 match shown {

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "question_changes",
         include_str!("../migrations/0010_question_changes.sql"),
     ),
+    (
+        11,
+        "replaced_questions",
+        include_str!("../migrations/0011_replaced_questions.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

@@ -14,6 +14,8 @@
 //! - An order is the whole list, applied only when its entry is newer than the one that
 //!   set the order last; questions it does not name (added meanwhile) follow in their
 //!   order. The question shown stays the one shown, wherever it moves.
+//! - A replaced poll remembers its replacement, so an order or a show that names it
+//!   (asked before the edit, applied after it) goes to the question in its place.
 //! - Positions stay 0, 1, 2…: the position is what `show` and the definitions count by.
 //!
 //! Call these with the event's polls and then its row locked (see
@@ -228,11 +230,41 @@ async fn unseen<'q>(
     Ok(Ok(question))
 }
 
-/// Deletes a question's poll (its options and zero tallies go with it) and remembers it.
+/// The poll that stands for `poll` in `event` now: `poll` itself, or the last of the
+/// questions that replaced it, one after the other.
+pub async fn standing_for(
+    transaction: &Transaction<'_>,
+    event: &str,
+    poll: &str,
+) -> Result<String, tokio_postgres::Error> {
+    let row = transaction
+        .query_one(
+            "WITH RECURSIVE chain (poll, depth) AS (
+                 SELECT $2::text, 0
+                 UNION ALL
+                 SELECT r.replaced_by, c.depth + 1
+                   FROM chain c
+                   JOIN event_removed_questions r ON r.poll_id = c.poll AND r.event_id = $1
+                  WHERE r.replaced_by IS NOT NULL AND c.depth < $3
+             )
+             SELECT poll FROM chain ORDER BY depth DESC LIMIT 1",
+            &[&event, &poll, &MAX_REPLACEMENTS],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Replacements followed at most: far more edits than one question gets, and a bound
+/// on the walk should the table ever hold a cycle.
+const MAX_REPLACEMENTS: i32 = 1_000;
+
+/// Deletes a question's poll (its options and zero tallies go with it) and remembers it,
+/// with the poll that replaces it, if any.
 async fn delete_question(
     transaction: &Transaction<'_>,
     event: &str,
     poll: &str,
+    replaced_by: Option<&str>,
     polls: &mut ChangedPolls,
 ) -> Result<(), tokio_postgres::Error> {
     transaction
@@ -240,8 +272,9 @@ async fn delete_question(
         .await?;
     transaction
         .execute(
-            "INSERT INTO event_removed_questions (poll_id, event_id) VALUES ($1, $2)",
-            &[&poll, &event],
+            "INSERT INTO event_removed_questions (poll_id, event_id, replaced_by)
+             VALUES ($1, $2, $3)",
+            &[&poll, &event, &replaced_by],
         )
         .await?;
     polls.removed.push(poll.to_owned());
@@ -269,7 +302,7 @@ async fn replace(
         }
         Err(change) => return Ok(change),
     };
-    delete_question(transaction, owner.event, old, polls).await?;
+    delete_question(transaction, owner.event, old, Some(&new.poll), polls).await?;
     insert_question(transaction, owner, new, position).await?;
     polls.added.push(new.poll.clone());
     Ok(QuestionChange::Applied)
@@ -291,7 +324,7 @@ async fn remove(
             "an event keeps at least one question".to_owned(),
         ));
     }
-    delete_question(transaction, owner.event, poll, polls).await?;
+    delete_question(transaction, owner.event, poll, None, polls).await?;
     transaction
         .execute(
             "UPDATE polls SET event_position = event_position - 1
@@ -326,14 +359,17 @@ async fn reorder(
     if newer == 0 {
         return Ok(QuestionChange::Unchanged);
     }
-    let mut polls: Vec<&str> = order
-        .iter()
-        .map(String::as_str)
-        .filter(|poll| questions.iter().any(|question| question.poll == *poll))
-        .collect();
+    let mut polls: Vec<String> = Vec::with_capacity(questions.len());
+    for named in order {
+        let poll = standing_for(transaction, owner.event, named).await?;
+        let held = questions.iter().any(|question| question.poll == poll);
+        if held && !polls.contains(&poll) {
+            polls.push(poll);
+        }
+    }
     for question in questions {
-        if !polls.contains(&question.poll.as_str()) {
-            polls.push(&question.poll);
+        if !polls.contains(&question.poll) {
+            polls.push(question.poll.clone());
         }
     }
     let current: Option<String> = transaction

@@ -268,3 +268,97 @@ async fn changes_in_one_batch_apply_in_stream_order() {
         [QUESTIONS[1], QUESTIONS[0], QUESTIONS[2]]
     );
 }
+
+#[tokio::test]
+async fn an_order_or_a_show_asked_before_an_edit_goes_to_the_edited_question() {
+    let (mut client, _database) = database().await;
+    created(&mut client).await;
+    let replace = EventAction::ReplaceQuestion {
+        old: QUESTIONS[1].into(),
+        new: new_question("R3placed01", "Fixed?"),
+    };
+    commands(&mut client, vec![command(10, replace)]).await;
+    // Planned from the copy before the edit, committed after it.
+    let stale_order = EventAction::Order(vec![
+        QUESTIONS[2].into(),
+        QUESTIONS[1].into(),
+        QUESTIONS[0].into(),
+    ]);
+    let outcome = commands(&mut client, vec![command(11, stale_order)]).await;
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    assert_eq!(
+        order(&client).await,
+        [QUESTIONS[2], "R3placed01", QUESTIONS[0]]
+    );
+    let outcome = commands(&mut client, vec![command(12, show_poll(QUESTIONS[1]))]).await;
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    assert_eq!(current_poll(&client).await.as_deref(), Some("R3placed01"));
+    assert!(event(&client).await.questions[1].shown);
+}
+
+#[tokio::test]
+async fn a_question_added_while_a_batch_takes_its_locks_is_locked_in_order() {
+    let (mut client, database) = database().await;
+    created(&mut client).await;
+    let connect = || async {
+        let (other, connection) =
+            tokio_postgres::connect(&database.worker_url(), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        other
+    };
+    // Another transaction holds a question's row, so the batch below waits for it after
+    // reading the event's questions and before locking them.
+    let mut holder = connect().await;
+    let hold = holder.transaction().await.unwrap();
+    hold.query(
+        "SELECT 1 FROM polls WHERE id = $1 FOR NO KEY UPDATE",
+        &[&QUESTIONS[0]],
+    )
+    .await
+    .unwrap();
+    let reveal = tokio::spawn(async move {
+        let outcome = commands(&mut client, vec![command(10, EventAction::Hide)]).await;
+        (client, outcome)
+    });
+    // Wait until the batch waits on that lock, then a question joins the event.
+    let watcher = connect().await;
+    tally_testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "the batch waits",
+        || async {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
+    hold.execute(
+        "INSERT INTO polls (id, question, choice, event_id, event_position)
+         VALUES ('L4te000001', 'Late?', 'single', $1, 3)",
+        &[&EVENT],
+    )
+    .await
+    .unwrap();
+    hold.commit().await.unwrap();
+    let (client, outcome) = reveal.await.unwrap();
+    assert_eq!(
+        outcome.lock_set_retries, 1,
+        "tried again with the late question"
+    );
+    let polls = load_definitions(&client, Some(&["L4te000001"]))
+        .await
+        .unwrap();
+    assert!(
+        polls[0].hide_results,
+        "the late question's counts are hidden too"
+    );
+}
