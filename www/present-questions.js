@@ -7,7 +7,7 @@
   "use strict";
 
   const $ = (id) => document.getElementById(id);
-  const KIND_OF_CHOICE = { single: "single", multiple: "multiple", ranking: "ranking", words: "words" };
+  const LISTED_KINDS = ["single", "multiple", "ranking", "words"];  // the form's kinds but scale
 
   let host = null;      // { command(action, button, body, statusEl) -> Promise<bool>, auth(), list(), usable(), reorder(polls) }
   let editing = null;   // the poll being edited, or null when adding
@@ -81,7 +81,7 @@
     const form = $("question-form");
     form.reset();
     $("editor-text").value = entry.question;
-    $("editor-kind").value = entry.scale ? "scale" : (KIND_OF_CHOICE[entry.choice] || "single");
+    $("editor-kind").value = entry.scale ? "scale" : (LISTED_KINDS.includes(entry.choice) ? entry.choice : "single");
     if (entry.scale) {
       $("editor-scale-min").value = String(entry.scale.min);
       $("editor-scale-max").value = String(entry.scale.max);
@@ -159,10 +159,8 @@
     tools.className = "agenda-tools";
     const number = index + 1;
     const up = button("↑", "Move question " + number + " up", "up:" + entry.poll, (b) => move(b, index, -1));
-    up.dataset.disable = index === 0 ? "always" : "";
     up.disabled = index === 0;
     const down = button("↓", "Move question " + number + " down", "down:" + entry.poll, (b) => move(b, index, 1));
-    down.dataset.disable = index === count - 1 ? "always" : "";
     down.disabled = index === count - 1;
     tools.append(up, down);
     if (!entry.shown) {
@@ -178,13 +176,11 @@
 
   // Marks the tools usable as the state allows. While a command is on its way they are
   // only marked (aria-disabled), not disabled, so the keyboard focus stays on them; the
-  // presenter view ignores presses meanwhile.
+  // presenter view ignores presses meanwhile. (The first question's ↑ and the last's ↓
+  // are disabled as they are drawn.)
   function paint() {
     const usable = host.usable();
-    for (const b of document.querySelectorAll(".agenda-tool")) {
-      b.disabled = b.dataset.disable === "always";
-      b.setAttribute("aria-disabled", String(!usable));
-    }
+    for (const b of document.querySelectorAll(".agenda-tool")) b.setAttribute("aria-disabled", String(!usable));
     $("add-question").disabled = host.list().length >= 30;
     $("add-question").setAttribute("aria-disabled", String(!usable));
     $("editor-save").setAttribute("aria-disabled", String(!usable));

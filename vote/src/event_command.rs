@@ -23,7 +23,9 @@ use crate::error::VoteError;
 use crate::event_request::{
     decode_block_list, decode_moderation, decode_show, Moderation, ShowTarget,
 };
-use crate::question_command::{decode_question_request, plan_question_change, QuestionChangeKind};
+use crate::question_command::{
+    decode_question_request, plan_question_change, QuestionChangeKind, QuestionRequest,
+};
 use crate::service::VoteService;
 
 /// Where events are created, and below which their commands live.
@@ -111,17 +113,6 @@ impl PresenterAction {
             PresenterAction::EditQuestion => "edit-question",
             PresenterAction::RemoveQuestion => "remove-question",
             PresenterAction::Order => "order",
-        }
-    }
-
-    /// The change to the questions it asks for, if it is one.
-    fn question_change(self) -> Option<QuestionChangeKind> {
-        match self {
-            PresenterAction::AddQuestion => Some(QuestionChangeKind::Add),
-            PresenterAction::EditQuestion => Some(QuestionChangeKind::Edit),
-            PresenterAction::RemoveQuestion => Some(QuestionChangeKind::Remove),
-            PresenterAction::Order => Some(QuestionChangeKind::Order),
-            _ => None,
         }
     }
 
@@ -278,6 +269,55 @@ pub fn plan_moderation(
     }
 }
 
+/// What a command's body says: nothing for most commands.
+enum CommandBody {
+    /// The body is ignored.
+    Empty,
+    /// The question a `show` names.
+    Show(ShowTarget),
+    /// The answer a `hide-word` or `show-word` names.
+    Moderation(Moderation),
+    /// A new block list.
+    BlockList(Vec<String>),
+    /// A change to the questions.
+    Questions(QuestionRequest),
+}
+
+/// Reads the body of `action` in the format `format` gives (asked only where a body is
+/// read, so commands without one take any content type).
+fn read_command_body(
+    action: PresenterAction,
+    format: impl Fn() -> Result<BodyFormat, VoteError>,
+    body: &[u8],
+) -> Result<CommandBody, VoteError> {
+    let question = |kind| -> Result<CommandBody, VoteError> {
+        Ok(CommandBody::Questions(decode_question_request(
+            kind,
+            format()?,
+            body,
+        )?))
+    };
+    Ok(match action {
+        PresenterAction::Show => CommandBody::Show(decode_show(format()?, body)?),
+        PresenterAction::HideWord | PresenterAction::ShowWord => {
+            CommandBody::Moderation(decode_moderation(format()?, body)?)
+        }
+        PresenterAction::BlockWords => CommandBody::BlockList(decode_block_list(format()?, body)?),
+        PresenterAction::AddQuestion => question(QuestionChangeKind::Add)?,
+        PresenterAction::EditQuestion => question(QuestionChangeKind::Edit)?,
+        PresenterAction::RemoveQuestion => question(QuestionChangeKind::Remove)?,
+        PresenterAction::Order => question(QuestionChangeKind::Order)?,
+        PresenterAction::Next
+        | PresenterAction::Previous
+        | PresenterAction::Reveal
+        | PresenterAction::Hide
+        | PresenterAction::Lock
+        | PresenterAction::Unlock
+        | PresenterAction::Close
+        | PresenterAction::Reopen => CommandBody::Empty,
+    })
+}
+
 #[derive(Serialize)]
 struct Applied<'a> {
     event: &'a str,
@@ -308,24 +348,8 @@ pub async fn event_command(
         let content_type = parts.headers.get(header::CONTENT_TYPE);
         BodyFormat::from_content_type(content_type.and_then(|v| v.to_str().ok()))
     };
-    let shown = match action {
-        PresenterAction::Show => Some(decode_show(format()?, &body)?),
-        _ => None,
-    };
-    let moderation = match action {
-        PresenterAction::HideWord | PresenterAction::ShowWord => {
-            Some(decode_moderation(format()?, &body)?)
-        }
-        _ => None,
-    };
-    let block_list = match action {
-        PresenterAction::BlockWords => Some(decode_block_list(format()?, &body)?),
-        _ => None,
-    };
-    let question_change = match action.question_change() {
-        Some(kind) => Some(decode_question_request(kind, format()?, &body)?),
-        None => None,
-    };
+    // Read before the token is checked: a malformed body gets 400 even without one.
+    let command_body = read_command_body(action, format, &body)?;
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -340,24 +364,22 @@ pub async fn event_command(
     if !token_matches(token, &definition.owner_hash) {
         return Err(VoteError::OwnerForbidden(code.to_owned()));
     }
-    let step = match (moderation, block_list, question_change) {
-        (Some(moderation), _, _) => {
+    let step = match command_body {
+        CommandBody::Moderation(moderation) => {
             plan_moderation(&definition, action == PresenterAction::HideWord, moderation)?
         }
-        (None, Some(list), _) => Step::Event(EventAction::BlockWords(list)),
-        (None, None, Some(change)) => Step::Event(plan_question_change(&definition, change)?),
-        (None, None, None) => {
-            let position = match shown {
-                Some(ShowTarget::Poll(poll)) => {
-                    Some(definition.position_of(&poll).ok_or_else(|| {
-                        VoteError::EventState(format!("this event has no question {poll:?}"))
-                    })?)
-                }
-                Some(ShowTarget::Position(position)) => Some(position),
-                None => None,
-            };
-            plan(&definition, action, position)?
+        CommandBody::BlockList(list) => Step::Event(EventAction::BlockWords(list)),
+        CommandBody::Questions(change) => Step::Event(plan_question_change(&definition, change)?),
+        CommandBody::Show(ShowTarget::Position(position)) => {
+            plan(&definition, action, Some(position))?
         }
+        CommandBody::Show(ShowTarget::Poll(poll)) => {
+            let position = definition.position_of(&poll).ok_or_else(|| {
+                VoteError::EventState(format!("this event has no question {poll:?}"))
+            })?;
+            plan(&definition, action, Some(position))?
+        }
+        CommandBody::Empty => plan(&definition, action, None)?,
     };
     let at_ms = now_ms();
     let fields = match &step {
