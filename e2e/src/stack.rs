@@ -310,6 +310,11 @@ impl Stack {
         Running::spawn(|listener, stopped| tally_edge::run(listener, config, until(stopped))).await
     }
 
+    /// The stack's Redis key names (a prefix of its own).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     /// A Redis connection.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.redis_url.as_str())

@@ -28,5 +28,5 @@ pub use crate::captured_log::CapturedLog;
 pub use crate::eventually::eventually;
 pub use crate::in_process::{InProcess, StopSignal};
 pub use crate::postgres::{shared_postgres, PostgresServer, TestDatabase};
-pub use crate::redis::{shared_redis, RedisServer};
+pub use crate::redis::{shared_redis, RedisOptions, RedisServer};
 pub use crate::unique::unique_prefix;

@@ -41,6 +41,45 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one shared server of this test binary.
 static SHARED: OnceLock<RedisServer> = OnceLock::new();
 
+/// How a started server persists and replicates; the default is neither.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// `appendonly yes` with this `appendfsync` (`always`, `everysec`, `no`).
+    appendfsync: Option<&'static str>,
+    /// `replicaof 127.0.0.1 <port>`.
+    replica_of: Option<u16>,
+    /// Where the data files go instead of the scratch directory (the log stays there).
+    data_dir: Option<PathBuf>,
+}
+
+impl RedisOptions {
+    /// Keeps an append-only file, fsynced as `appendfsync` says.
+    pub fn append_only(mut self, appendfsync: &'static str) -> Self {
+        self.appendfsync = Some(appendfsync);
+        self
+    }
+
+    /// Replicates `primary`.
+    pub fn replica_of(mut self, primary: &RedisServer) -> Self {
+        self.replica_of = Some(primary.port);
+        self
+    }
+
+    /// Keeps the data files in `dir` (a directory the test controls, e.g. a power-cut mount).
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Starts a dedicated server with these options.
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start(self) -> RedisServer {
+        RedisServer::start_with(self)
+    }
+}
+
 /// A redis-server on 127.0.0.1:<free port>, no persistence by default.
 ///
 /// Dropping it kills the server and removes its scratch directory; the server is also killed when
@@ -51,8 +90,10 @@ pub struct RedisServer {
     port: u16,
     /// The running server, `None` while stopped.
     running: Mutex<Option<Guardian>>,
-    /// Scratch directory: redis' `dir` and its log.
+    /// Scratch directory: redis' `dir` (unless the options name another) and its log.
     dir: TempDir,
+    /// Persistence and replication.
+    options: RedisOptions,
 }
 
 impl RedisServer {
@@ -61,15 +102,25 @@ impl RedisServer {
     /// # Panics
     /// If the server can't be started or doesn't answer `PING` within 30 s; the message quotes its log.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(RedisOptions::default())
+    }
+
+    /// Options for a dedicated server that persists or replicates.
+    pub fn options() -> RedisOptions {
+        RedisOptions::default()
+    }
+
+    fn start_with(options: RedisOptions) -> RedisServer {
         let dir = scratch_dir("redis");
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
-            if let Ok(guardian) = launch_on(port, dir.path()) {
+            if let Ok(guardian) = launch_on(port, dir.path(), &options) {
                 tracing::info!(port, dir = %dir.path().display(), "tally-testkit: redis-server started");
                 return RedisServer {
                     port,
                     running: Mutex::new(Some(guardian)),
                     dir,
+                    options,
                 };
             }
         }
@@ -107,8 +158,8 @@ impl RedisServer {
         );
     }
 
-    /// Start the server again on the same port and wait until it answers `PING`. Data is lost:
-    /// there is no persistence. A running server is stopped first.
+    /// Start the server again on the same port and wait until it answers `PING`. Data is lost
+    /// unless the server keeps an append-only file. A running server is stopped first.
     ///
     /// # Panics
     /// If the port can't be bound again or the server doesn't become ready; the message quotes its log.
@@ -116,7 +167,7 @@ impl RedisServer {
         self.stop();
         let mut running = self.lock();
         for _ in 0..RESTART_ATTEMPTS {
-            if let Ok(guardian) = launch_on(self.port, self.dir.path()) {
+            if let Ok(guardian) = launch_on(self.port, self.dir.path(), &self.options) {
                 *running = Some(guardian);
                 return;
             }
@@ -146,16 +197,17 @@ pub fn shared_redis() -> &'static RedisServer {
     SHARED.get_or_init(RedisServer::start)
 }
 
-/// Start redis-server on `port` with its files in `dir`, and wait until it answers.
-fn launch_on(port: u16, dir: &Path) -> Result<Guardian, PortTaken> {
+/// Start redis-server on `port` with its log in `dir`, and wait until it answers.
+fn launch_on(port: u16, dir: &Path, options: &RedisOptions) -> Result<Guardian, PortTaken> {
     let log = dir.join(LOG_FILE);
-    let args = server_args(port, dir, &log);
+    let data_dir = options.data_dir.as_deref().unwrap_or(dir);
+    let args = server_args(port, data_dir, &log, options);
     let binary = redis_server_binary();
     launch(
         &format!("redis-server on port {port}"),
         &log,
         || Guardian::spawn(&RunAs::CurrentUser, STOP_SIGNAL, &binary, &args, dir, &log),
-        || probe(port, dir),
+        || probe(port, data_dir),
     )
 }
 
@@ -166,8 +218,9 @@ fn redis_server_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_REDIS_SERVER))
 }
 
-/// Command line: loopback only, no persistence, files in the scratch directory, foreground.
-fn server_args(port: u16, dir: &Path, log: &Path) -> Vec<OsString> {
+/// Command line: loopback only, persistence and replication as `options` say, files in
+/// `dir`, foreground.
+fn server_args(port: u16, dir: &Path, log: &Path, options: &RedisOptions) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut flag = |name: &str, value: OsString| {
         args.push(name.into());
@@ -176,10 +229,23 @@ fn server_args(port: u16, dir: &Path, log: &Path) -> Vec<OsString> {
     flag("--port", port.to_string().into());
     flag("--bind", "127.0.0.1".into());
     flag("--save", "".into());
-    flag("--appendonly", "no".into());
+    match options.appendfsync {
+        Some(appendfsync) => {
+            flag("--appendonly", "yes".into());
+            flag("--appendfsync", appendfsync.into());
+        }
+        None => flag("--appendonly", "no".into()),
+    }
     flag("--protected-mode", "no".into());
     flag("--dir", dir.into());
     flag("--logfile", log.into());
     flag("--daemonize", "no".into());
+    if let Some(primary) = options.replica_of {
+        args.extend([
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary.to_string().into(),
+        ]);
+    }
     args
 }

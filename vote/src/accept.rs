@@ -15,7 +15,7 @@ use tally_model::poll::BallotError;
 use tally_model::timestamp::now_ms;
 use tally_model::EventBallotError;
 use tally_model::{Choice, VoteEntry, DEFAULT_POLL_ID};
-use tally_runtime::{drain, empty, json, Body, Request};
+use tally_runtime::{drain, empty, json, Body, HttpError, Request};
 
 use crate::ballot::{decode_ballot, BodyFormat};
 use crate::cookie::{choice_cookie, VoterSigner};
@@ -100,10 +100,21 @@ pub async fn accept(
         voter,
         at_ms: now_ms(),
     };
-    service.queue.append(&entry).await?;
-    service.metrics.accepted();
-
     let secure = came_over_tls(&parts.headers);
+    match service.queue.append(&entry).await {
+        Ok(_) => service.metrics.accepted(),
+        // The entry is in the stream and will be counted; a new voter gets its id all
+        // the same, so that sending the vote again replaces this ballot.
+        Err(error @ VoteError::NotReplicated) if known_voter.is_none() => {
+            service.metrics.rejected("not_durable");
+            let mut response = error.to_response();
+            let cookie = service.signer.set_cookie(&entry.voter, secure);
+            append_cookie(response.headers_mut(), &cookie);
+            return Ok(response);
+        }
+        Err(error) => return Err(error),
+    }
+
     let mut response = if browser {
         let first = ballot.options.first().map(String::as_str);
         let anchor = match (ballot.poll.as_str(), first) {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 use tally_runtime::{parse_duration, ServerArgs};
 
+use crate::durability::Durability;
+
 /// The development cookie key, used only when no key is configured (with a warning):
 /// anyone who reads this file could forge voter ids with it.
 const DEV_COOKIE_KEY: &str = "tally-development-cookie-key-do-not-use-in-production";
@@ -47,6 +49,22 @@ pub struct Config {
     /// File holding the cookie key (a container secret, for example).
     #[arg(long, env = "VOTE_COOKIE_KEY_FILE")]
     pub cookie_key_file: Option<PathBuf>,
+
+    /// What a 202 promises: `written` (Redis has the vote; on disk within Redis's
+    /// `appendfsync` interval), `fsync` (on the Redis primary's disk: needs Redis with
+    /// `appendonly yes` and `appendfsync always`), `replicated` (on
+    /// VOTE_DURABILITY_REPLICAS replicas, through `WAIT`).
+    #[arg(long, env = "VOTE_DURABILITY", value_enum, default_value_t = Durability::Written)]
+    pub durability: Durability,
+
+    /// Replicas that must have a vote before it is answered, with VOTE_DURABILITY=replicated.
+    #[arg(long, env = "VOTE_DURABILITY_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub durability_replicas: u32,
+
+    /// How long a vote waits for its replicas before it is answered 503
+    /// (VOTE_DURABILITY=replicated); at most 1.5 s, under Redis's response timeout.
+    #[arg(long, env = "VOTE_DURABILITY_TIMEOUT", default_value = "500ms", value_parser = parse_replica_wait)]
+    pub durability_timeout: Duration,
 
     /// Votes waiting to be counted above which new votes get 503 + Retry-After.
     #[arg(long, env = "VOTE_QUEUE_HIGH_WATER", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -126,6 +144,22 @@ impl Config {
     }
 }
 
+/// Longest replica wait: it must end well before the service gives up on Redis's answer
+/// (2 s), or a slow replica would look like Redis being away.
+const MAX_REPLICA_WAIT: Duration = Duration::from_millis(1500);
+
+/// A replica wait between 1 ms and [`MAX_REPLICA_WAIT`].
+fn parse_replica_wait(text: &str) -> Result<Duration, String> {
+    let wait = parse_duration(text)?;
+    if wait.is_zero() || wait > MAX_REPLICA_WAIT {
+        return Err(format!(
+            "must be between 1ms and {}ms",
+            MAX_REPLICA_WAIT.as_millis()
+        ));
+    }
+    Ok(wait)
+}
+
 /// The machine's (or container's) host name.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -163,5 +197,18 @@ mod tests {
         assert!(parse(&["--redis-url", "http://nope"]).is_err());
         assert!(parse(&["--queue-high-water", "0"]).is_err());
         assert!(parse(&["--listen", "nowhere"]).is_err());
+        assert!(parse(&["--durability", "maybe"]).is_err());
+        assert!(parse(&["--durability-timeout", "0s"]).is_err());
+        assert!(parse(&["--durability-timeout", "5s"]).is_err());
+        assert!(parse(&["--durability-replicas", "0"]).is_err());
+    }
+
+    #[test]
+    fn durability_defaults_to_written() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.durability, Durability::Written);
+        let config = parse(&["--durability", "replicated", "--durability-timeout", "1s"]).unwrap();
+        assert_eq!(config.durability, Durability::Replicated);
+        assert_eq!(config.durability_timeout, Duration::from_secs(1));
     }
 }

@@ -80,6 +80,14 @@ pub enum VoteError {
     /// Redis did not answer.
     #[error("the vote queue is unavailable; try again shortly")]
     QueueUnavailable,
+    /// `VOTE_DURABILITY=fsync`, and Redis is not seen to fsync every write.
+    #[error("votes are not taken now: {0}; try again shortly")]
+    NotDurable(&'static str),
+    /// `VOTE_DURABILITY=replicated`, and no replica confirmed the entry in time. The
+    /// entry is in the stream and may be counted; sending the same ballot again replaces
+    /// it rather than adding one.
+    #[error("no Redis replica confirmed the vote in time; send it again")]
+    NotReplicated,
 }
 
 impl From<BallotError> for VoteError {
@@ -111,16 +119,22 @@ impl HttpError for VoteError {
             VoteError::Unauthorized | VoteError::OwnerUnauthorized => StatusCode::UNAUTHORIZED,
             VoteError::Forbidden(_) | VoteError::OwnerForbidden(_) => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            VoteError::Busy | VoteError::QueueUnavailable | VoteError::NoFreeCode => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            VoteError::Busy
+            | VoteError::QueueUnavailable
+            | VoteError::NotDurable(_)
+            | VoteError::NotReplicated
+            | VoteError::NoFreeCode => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         matches!(
             self,
-            VoteError::Busy | VoteError::QueueUnavailable | VoteError::NoFreeCode
+            VoteError::Busy
+                | VoteError::QueueUnavailable
+                | VoteError::NotDurable(_)
+                | VoteError::NotReplicated
+                | VoteError::NoFreeCode
         )
         .then_some(RETRY_AFTER)
     }

@@ -9,6 +9,7 @@ pub mod ballot;
 pub mod config;
 pub mod cookie;
 pub mod create;
+pub mod durability;
 pub mod error;
 pub mod event_command;
 pub mod event_create;
@@ -19,6 +20,7 @@ pub mod poll_request;
 pub mod polls;
 pub mod question_command;
 pub mod queue;
+pub mod replicated;
 pub mod service;
 
 use std::future::Future;
@@ -30,10 +32,12 @@ use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Regi
 
 pub use config::Config;
 use cookie::VoterSigner;
+use durability::{Durability, FsyncCheck};
 use events::EventDefinitions;
 use metrics::VoteMetrics;
 use polls::PollDefinitions;
-use queue::{Backlog, Queue};
+use queue::{Appending, Backlog, Queue};
+use replicated::ReplicatedAppender;
 use service::VoteService;
 
 /// Why the service could not start.
@@ -61,12 +65,33 @@ pub async fn run(
              so anyone can forge a voter id. Set VOTE_COOKIE_KEY_FILE in production."
         );
     }
-    let redis =
-        tally_connect::RedisLink::new(config.redis_url.clone()).connect(REDIS_RESPONSE_TIMEOUT)?;
+    let link = tally_connect::RedisLink::new(config.redis_url.clone());
+    let redis = link.connect(REDIS_RESPONSE_TIMEOUT)?;
     let keys = Keys::new(config.redis_key_prefix.clone());
-    let queue = Queue::new(redis.clone(), keys.clone());
+    let mut background = Vec::new();
+    let appending = match config.durability {
+        Durability::Written => Appending::Written,
+        Durability::Fsync => {
+            let check = Arc::new(FsyncCheck::default());
+            background.push(check.watch(redis.clone()));
+            Appending::Fsync(check)
+        }
+        Durability::Replicated => {
+            // A group's answer comes after its replicas' wait, so it may take that long more.
+            let response_timeout = REDIS_RESPONSE_TIMEOUT + config.durability_timeout;
+            let (appender, writers) = ReplicatedAppender::start(
+                || link.connect(response_timeout),
+                keys.clone(),
+                config.durability_replicas,
+                config.durability_timeout,
+            )?;
+            background.extend(writers);
+            Appending::Replicated(appender)
+        }
+    };
+    let queue = Queue::new(redis.clone(), keys.clone(), appending);
     let backlog = Arc::new(Backlog::default());
-    let watcher = backlog.watch(queue.clone(), config.backlog_interval);
+    background.push(backlog.watch(queue.clone(), config.backlog_interval));
     let replica = HeaderValue::from_str(&config.replica_name())
         .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
 
@@ -94,7 +119,9 @@ pub async fn run(
     serve_config.h2_clients = Http2Clients::Gateway;
     tally_runtime::serve(ports.public, serve_config, service, shutdown).await;
     admin.stop().await;
-    watcher.abort();
+    for task in background {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use crate::event_command::PresenterAction;
 /// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
 /// `rate()` sees the first refusal of each kind (a series that appears with its first
 /// event has no earlier sample to rise from).
-pub const REASONS: [&str; 11] = [
+pub const REASONS: [&str; 12] = [
     "malformed",
     "too_large",
     "unsupported_media_type",
@@ -27,6 +27,7 @@ pub const REASONS: [&str; 11] = [
     "event_locked",
     "busy",
     "unavailable",
+    "not_durable",
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
@@ -165,6 +166,8 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
         VoteError::EventBallot(EventBallotError::Locked) => "event_locked",
         VoteError::Busy => "busy",
         VoteError::QueueUnavailable => "unavailable",
+        // Redis not fsyncing every write, or no replica confirming in time.
+        VoteError::NotDurable(_) | VoteError::NotReplicated => "not_durable",
         VoteError::PollRule(_)
         | VoteError::EventRule(_)
         | VoteError::UnknownEvent(_)
@@ -226,6 +229,7 @@ mod tests {
             VoteError::EventBallot(EventBallotError::Locked),
             VoteError::Busy,
             VoteError::QueueUnavailable,
+            VoteError::NotReplicated,
         ];
         let reasons: Vec<_> = refusals.iter().filter_map(reason_of).collect();
         assert_eq!(reasons, REASONS, "REASONS lists every reason, in order");

@@ -1,5 +1,6 @@
-//! The Redis stream side of the vote service: appending ballots, and watching how many
-//! wait to be counted so that the service can push back before Redis fills up.
+//! The Redis stream side of the vote service: appending ballots as durably as
+//! configured, and watching how many wait to be counted so that the service can push
+//! back before Redis fills up.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use redis::Value;
 use tally_model::keys::CONSUMER_GROUP;
 use tally_model::{Keys, VoteEntry};
 
+use crate::durability::FsyncCheck;
 use crate::error::VoteError;
+use crate::replicated::ReplicatedAppender;
 
 /// The `XADD` command that appends `entry` to the vote stream.
 pub fn xadd_command(keys: &Keys, entry: &VoteEntry) -> redis::Cmd {
@@ -27,17 +30,34 @@ pub fn xadd_fields(keys: &Keys, fields: &[(&'static str, String)]) -> redis::Cmd
     cmd
 }
 
+/// How an entry is appended, by the configured durability.
+#[derive(Debug, Clone)]
+pub enum Appending {
+    /// `XADD` on the shared connection; answered once Redis has it.
+    Written,
+    /// `XADD` on the shared connection, refused while Redis is not seen to fsync every
+    /// write (it fsyncs before it answers then).
+    Fsync(Arc<FsyncCheck>),
+    /// In groups, each confirmed by the replicas (`WAIT`).
+    Replicated(ReplicatedAppender),
+}
+
 /// Appends ballots to the vote stream.
 #[derive(Debug, Clone)]
 pub struct Queue {
     redis: ConnectionManager,
     keys: Keys,
+    appending: Appending,
 }
 
 impl Queue {
-    /// A queue writing to the stream named by `keys`.
-    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
-        Queue { redis, keys }
+    /// A queue writing to the stream named by `keys`, as `appending` says.
+    pub fn new(redis: ConnectionManager, keys: Keys, appending: Appending) -> Self {
+        Queue {
+            redis,
+            keys,
+            appending,
+        }
     }
 
     /// Appends `entry`; returns its stream entry id.
@@ -50,6 +70,11 @@ impl Queue {
         &self,
         fields: &[(&'static str, String)],
     ) -> Result<String, VoteError> {
+        match &self.appending {
+            Appending::Written => {}
+            Appending::Fsync(check) => check.verdict().map_err(VoteError::NotDurable)?,
+            Appending::Replicated(appender) => return appender.append(fields).await,
+        }
         xadd_fields(&self.keys, fields)
             .query_async(&mut self.redis.clone())
             .await
@@ -57,6 +82,30 @@ impl Queue {
                 tracing::warn!(%error, "XADD failed");
                 VoteError::QueueUnavailable
             })
+    }
+
+    /// Why the queue cannot keep its durability promise now, if it cannot: Redis not
+    /// seen to fsync every write, or fewer replicas connected than each vote waits for.
+    pub async fn durability_problem(&self) -> Option<String> {
+        match &self.appending {
+            Appending::Written => None,
+            Appending::Fsync(check) => check.verdict().err().map(str::to_owned),
+            Appending::Replicated(appender) => {
+                let info: redis::RedisResult<String> = redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut self.redis.clone())
+                    .await;
+                let connected = info.ok().and_then(|info| connected_replicas(&info));
+                let wanted = appender.replicas();
+                match connected {
+                    Some(connected) if connected >= wanted => None,
+                    Some(connected) => Some(format!(
+                        "{connected} Redis replicas connected; each vote waits for {wanted}"
+                    )),
+                    None => Some("Redis's replication state could not be read".to_owned()),
+                }
+            }
+        }
     }
 
     /// Entries not yet acknowledged by the workers: the group's pending entries plus
@@ -88,6 +137,13 @@ impl Queue {
             }
         }
     }
+}
+
+/// `connected_slaves` from the text of `INFO replication`.
+fn connected_replicas(info: &str) -> Option<u32> {
+    info.lines()
+        .find_map(|line| line.strip_prefix("connected_slaves:"))
+        .and_then(|count| count.trim().parse().ok())
 }
 
 fn as_u64(value: &Value) -> Option<u64> {

@@ -134,7 +134,10 @@ impl Handler for VoteService {
         redis::cmd("PING")
             .query_async::<String>(&mut self.redis.clone())
             .await
-            .map(|_| ())
-            .map_err(|error| format!("redis: {error}"))
+            .map_err(|error| format!("redis: {error}"))?;
+        match self.queue.durability_problem().await {
+            Some(problem) => Err(format!("durability: {problem}")),
+            None => Ok(()),
+        }
     }
 }

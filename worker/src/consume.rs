@@ -24,6 +24,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between retries while Postgres or Redis is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Tries to acknowledge a committed batch: with the backoff, about 11 s, long enough
+/// for Redis to restart.
+const ACK_ATTEMPTS: u32 = 8;
+
 /// How the loop paces itself.
 #[derive(Debug, Clone)]
 pub struct ConsumeSettings {
@@ -221,12 +225,33 @@ impl Consumer {
             .map(|entry| entry.id.clone())
             .filter(|id| !undeliverable.contains(id))
             .collect();
-        if let Err(error) = self.stream.ack(&done).await {
-            // Harmless: the entries will be claimed again and change nothing.
-            tracing::warn!(%error, "acknowledging a committed batch failed; it will be redelivered");
-        }
+        self.ack_committed(&done, stop).await;
         self.publish(&outcome).await;
         Ok(())
+    }
+
+    /// Acknowledges the entries of a committed batch, retrying while Redis is away for
+    /// a restart's length: left unacknowledged, they would wait `claim_idle` to be claimed
+    /// again (and change nothing then), holding the backlog up meanwhile.
+    async fn ack_committed(&self, done: &[String], stop: &mut watch::Receiver<bool>) {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ACK_ATTEMPTS {
+            match self.stream.ack(done).await {
+                Ok(_) => return,
+                // Redis came back without its data: there is nothing left to acknowledge.
+                Err(error) if error.code() == Some("NOGROUP") => return,
+                Err(error) if attempt == ACK_ATTEMPTS => {
+                    tracing::warn!(%error, "acknowledging a committed batch failed; it will be redelivered");
+                }
+                Err(error) => {
+                    tracing::debug!(%error, attempt, "acknowledging a committed batch failed; retrying");
+                    if pause(stop, backoff).await.is_err() {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
     }
 
     async fn apply(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {

@@ -1,0 +1,247 @@
+//! What a `202` promises under `VOTE_DURABILITY`: with `fsync`, every vote answered 202
+//! is counted after Redis is killed (SIGKILL) under load and restarted from its files;
+//! `fsync` refuses votes while Redis does not fsync every write; with `replicated`, a
+//! vote is answered 202 only once a replica has it, and 503 when none confirms.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::StatusCode;
+use rand::Rng;
+use tally_e2e::stack::WAIT;
+use tally_e2e::{Client, Reply, Stack};
+use tally_testkit::{eventually, RedisServer};
+
+/// Concurrent voters of the load: enough to keep Redis busy when it is killed.
+const VOTERS: usize = 8;
+
+/// What a load saw: the vote ids answered 202, and how many votes were refused.
+#[derive(Debug, Default)]
+struct Seen {
+    accepted: Vec<String>,
+    refused: usize,
+}
+
+/// Casts votes on the default poll from `VOTERS` voters until `stop`, each vote from a
+/// new voter (no cookie kept), so that every accepted vote is a ballot of its own.
+async fn vote_until(stack: &Stack, stop: Arc<AtomicBool>) -> Seen {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let voters = (0..VOTERS).map(|index| {
+        let (seen, stop, client) = (seen.clone(), stop.clone(), Client::new(stack.edge()));
+        async move {
+            let option = if index % 2 == 0 { "a" } else { "b" };
+            while !stop.load(Ordering::Relaxed) {
+                client.set_cookie(None);
+                let reply = client.vote_json("default", option).await;
+                let mut seen = seen.lock().expect("seen lock");
+                match reply.status {
+                    StatusCode::ACCEPTED => {
+                        let id = reply.json()["vote_id"].as_str().map(str::to_owned);
+                        seen.accepted.push(id.expect("a 202 names its vote"));
+                    }
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        assert!(reply.headers.contains_key("retry-after"), "503 says when");
+                        assert!(!reply.error().is_empty(), "503 says why");
+                        seen.refused += 1;
+                    }
+                    other => panic!("unexpected {other}: {:?}", reply.body),
+                }
+            }
+        }
+    });
+    futures_util::future::join_all(voters).await;
+    Arc::try_unwrap(seen)
+        .expect("voters are done")
+        .into_inner()
+        .expect("seen lock")
+}
+
+/// `voter`'s vote for `option` on the default poll, sent until it is answered 202.
+async fn accepted_eventually(voter: &Client, option: &str, what: &str) -> Reply {
+    eventually(WAIT, what, || async {
+        let reply = voter.vote_json("default", option).await;
+        (reply.status == StatusCode::ACCEPTED).then_some(reply)
+    })
+    .await
+}
+
+/// The vote ids of the default poll's ballots in Postgres.
+async fn counted_votes(stack: &Stack) -> BTreeSet<String> {
+    stack
+        .postgres()
+        .await
+        .query("SELECT vote_id FROM ballots WHERE poll_id = 'default'", &[])
+        .await
+        .expect("ballots")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_fsync_every_vote_answered_202_survives_redis_being_killed() {
+    let redis = RedisServer::options().append_only("always").start();
+    let stack = Stack::builder()
+        .redis(redis.url())
+        .vote_arg("--durability", "fsync")
+        .start()
+        .await;
+    let probe = Client::new(stack.edge());
+    accepted_eventually(&probe, "a", "the vote service sees Redis fsync").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let kill_after = Duration::from_millis(rand::rng().random_range(300..1500));
+    let crash = {
+        let (stop, redis) = (stop.clone(), &redis);
+        async move {
+            tokio::time::sleep(kill_after).await;
+            redis.stop(); // SIGKILL
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            redis.restart(); // from its append-only file
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let (seen, ()) = tokio::join!(vote_until(&stack, stop), crash);
+    assert!(seen.refused > 0, "votes were refused while Redis was down");
+    assert!(seen.accepted.len() > 100, "load ran: {seen:?}");
+
+    stack.wait_drained().await;
+    let counted = counted_votes(&stack).await;
+    let lost: Vec<_> = seen
+        .accepted
+        .iter()
+        .filter(|id| !counted.contains(*id))
+        .collect();
+    assert!(lost.is_empty(), "votes answered 202 and lost: {lost:?}");
+    // A refused vote may have reached Redis before the answer was lost; nothing else
+    // may be counted.
+    let extra = counted.len() - seen.accepted.len() - 1;
+    assert!(extra <= seen.refused, "{extra} counted beyond the accepted");
+    assert_eq!(
+        stack.tallies("default").await,
+        stack.recount("default").await
+    );
+    eprintln!(
+        "killed Redis after {kill_after:?}: {} accepted, {} refused, {} counted",
+        seen.accepted.len(),
+        seen.refused,
+        counted.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsync_refuses_votes_until_redis_fsyncs_every_write() {
+    let redis = RedisServer::start(); // no append-only file
+    let stack = Stack::builder()
+        .redis(redis.url())
+        .vote_arg("--durability", "fsync")
+        .start()
+        .await;
+    let voter = Client::new(stack.edge());
+    let refused = eventually(WAIT, "the check has run", || async {
+        let reply = voter.vote_json("default", "a").await;
+        reply.error().contains("fsync").then_some(reply)
+    })
+    .await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers.contains_key("retry-after"));
+    let admin = Client::new(stack.vote_admin());
+    let readiness = admin.get("/readyz").await;
+    assert_eq!(readiness.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    let mut operator = stack.redis().await;
+    for (name, value) in [("appendonly", "yes"), ("appendfsync", "always")] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query_async(&mut operator)
+            .await
+            .expect("CONFIG SET");
+    }
+    accepted_eventually(&voter, "b", "votes are taken once Redis fsyncs").await;
+    assert_eq!(admin.get("/readyz").await.status, StatusCode::OK);
+    stack.wait_drained().await;
+    assert_eq!(
+        stack.tallies("default").await["b"],
+        1,
+        "one voter, one ballot"
+    );
+    assert_eq!(
+        stack.tallies("default").await["a"],
+        0,
+        "the refused vote changed nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_votes_are_on_the_replica_when_answered() {
+    let primary = RedisServer::start();
+    let replica = RedisServer::options().replica_of(&primary).start();
+    let stack = Stack::builder()
+        .redis(primary.url())
+        .vote_arg("--durability", "replicated")
+        .vote_arg("--durability-timeout", "300ms")
+        .start()
+        .await;
+    let voter = Client::new(stack.edge());
+    let reply = accepted_eventually(&voter, "a", "the replica is in sync").await;
+    let vote_id = reply.json()["vote_id"]
+        .as_str()
+        .expect("vote id")
+        .to_owned();
+    assert!(
+        replica_has(&replica, &stack, &vote_id).await,
+        "the vote was on the replica when it was answered"
+    );
+
+    replica.stop();
+    let refused = voter.vote_json("default", "b").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        refused.body
+    );
+    assert!(refused.error().contains("replica"), "{}", refused.error());
+    assert!(refused.headers.contains_key("retry-after"));
+    let admin = Client::new(stack.vote_admin());
+    eventually(WAIT, "readiness reports the missing replica", || async {
+        (admin.get("/readyz").await.status == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+
+    replica.restart();
+    accepted_eventually(&voter, "b", "votes are confirmed again").await;
+    stack.wait_drained().await;
+    let tallies = stack.tallies("default").await;
+    assert_eq!(
+        (tallies["a"], tallies["b"]),
+        (0, 1),
+        "the refused vote, sent again, replaced the voter's ballot"
+    );
+}
+
+/// Whether the replica's copy of the vote stream holds the vote `vote_id`.
+async fn replica_has(replica: &RedisServer, stack: &Stack, vote_id: &str) -> bool {
+    let mut redis = redis::Client::open(replica.url())
+        .expect("replica url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("replica connection");
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+        .arg(stack.keys().vote_stream())
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(10)
+        .query_async(&mut redis)
+        .await
+        .expect("XREVRANGE on the replica");
+    entries
+        .iter()
+        .any(|(_, fields)| fields.iter().any(|(_, value)| value == vote_id))
+}
