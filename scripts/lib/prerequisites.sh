@@ -1,6 +1,7 @@
 # Installs, on Debian, what Tally's dev and test scripts run: redis-server, the
-# PostgreSQL server binaries, and headless Chromium with chromedriver for the browser
-# tests. Sourced by scripts/test and scripts/dev.
+# PostgreSQL server binaries, headless Chromium with chromedriver for the browser
+# tests, and fusermount3 for the test kit's power-cut directory. Sourced by scripts/test
+# and scripts/dev.
 
 # as_root CMD...: runs CMD as root (directly, or through sudo).
 as_root() {
@@ -48,5 +49,18 @@ ensure_browser() {
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing ${missing[*]}"
     apt_install "${missing[@]}"
+  fi
+}
+
+# ensure_fuse: fusermount3 (Debian's fuse3), which mounts the test kit's power-cut
+# directory (testkit/src/power_cut.rs, a FUSE filesystem served in-process, no libfuse)
+# and unmounts it. The kernel's /dev/fuse can't be installed: say so when it is missing.
+ensure_fuse() {
+  if ! command -v fusermount3 >/dev/null; then
+    echo "installing fuse3"
+    apt_install fuse3
+  fi
+  if [ ! -c /dev/fuse ]; then
+    echo "no /dev/fuse: the power-cut tests (testkit/tests/power_cut.rs) will fail" >&2
   fi
 }
