@@ -41,7 +41,7 @@ if [ "$upstream" = vote ]; then
   redis-cli -p "$redis_port" set poll:default \
     '{"id":"default","question":"Cats vs Dogs","choice":"single","open":true,"options":[{"id":"a","label":"Cats"},{"id":"b","label":"Dogs"}]}' >/dev/null
   VOTE_LISTEN=127.0.0.1:$upstream_port VOTE_ADMIN_LISTEN=$upstream_admin REDIS_URL=redis://127.0.0.1:$redis_port/ \
-  VOTE_QUEUE_HIGH_WATER=100000000 RUST_LOG=warn "$bin/tally-vote" 2>"$work/upstream.log" & pids+=($!)
+  VOTE_QUEUE_HIGH_WATER=100000000 VOTE_DURABILITY=written RUST_LOG=warn "$bin/tally-vote" 2>"$work/upstream.log" & pids+=($!)
 else
   "$bin/echo-upstream" "127.0.0.1:$upstream_port" 2>"$work/upstream.log" & pids+=($!)
 fi

@@ -73,7 +73,7 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break;
 redis-cli -p "$redis_port" set poll:default \
   '{"id":"default","question":"Cats vs Dogs","choice":"single","open":true,"options":[{"id":"a","label":"Cats"},{"id":"b","label":"Dogs"}]}' >/dev/null
 VOTE_LISTEN=127.0.0.1:$vote_port VOTE_ADMIN_LISTEN=$vote_admin REDIS_URL=redis://127.0.0.1:$redis_port/ VOTE_QUEUE_HIGH_WATER=100000000 \
-RUST_LOG=warn "$bin/tally-vote" 2>"$work/vote.log" & pids+=($!)
+VOTE_DURABILITY=written RUST_LOG=warn "$bin/tally-vote" 2>"$work/vote.log" & pids+=($!)
 EDGE_LISTEN=127.0.0.1:$vote_edge_port EDGE_ADMIN_LISTEN=$vote_edge_admin EDGE_WWW_DIR="$work/www" \
 EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port EDGE_RESULT_UPSTREAMS=127.0.0.1:$vote_port \
 EDGE_RATE_LIMIT=off RUST_LOG=warn "$edge_bin" 2>"$work/edge-vote.log" & pids+=($!)

@@ -5,6 +5,10 @@
 #                              everything and waits until the edge answers. Afterwards:
 #                              $bin (the release directory), $edge_port, $result_pid;
 #                              everything is stopped and removed when the script exits.
+#
+#   LOCAL_REDIS_PERSISTENCE        Redis's persistence flags (default: none at all), e.g.
+#                                  "--appendonly yes --appendfsync always"
+#   LOCAL_REDIS_REPLICA=1          also starts a replica of that Redis (same flags)
 
 start_local_stack() {
   ensure_servers
@@ -40,12 +44,21 @@ start_local_stack() {
     wait "${pids[@]}" 2>/dev/null || true
     "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$root/pg" -m immediate stop >/dev/null 2>&1 || true
     redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+    [ -z "${replica_port:-}" ] || redis-cli -p "$replica_port" shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$root"
   }
   trap cleanup INT TERM EXIT
 
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root" --save '' --appendonly no \
+  local persistence
+  read -r -a persistence <<< "${LOCAL_REDIS_PERSISTENCE:---appendonly no}"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$root" --save '' "${persistence[@]}" \
     --daemonize yes --logfile "$root/redis.log" --pidfile "$root/redis.pid"
+  if [ "${LOCAL_REDIS_REPLICA:-0}" = 1 ]; then
+    replica_port=$(free_port); mkdir -p "$root/replica"
+    redis-server --port "$replica_port" --bind 127.0.0.1 --dir "$root/replica" --save '' \
+      "${persistence[@]}" --replicaof 127.0.0.1 "$redis_port" --daemonize yes \
+      --logfile "$root/replica/redis.log" --pidfile "$root/replica/redis.pid"
+  fi
   mkdir -p "$root/pg"; [ ${#pg_as[@]} -eq 0 ] || chown "$pg_user" "$root/pg"
   "${pg_as[@]}" "$pg_bin/initdb" -D "$root/pg" -U tally --auth=trust >/dev/null
   "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$root/pg" -l "$root/pg/server.log" -w \
@@ -59,6 +72,8 @@ start_local_stack() {
     "$bin/tally-worker" & pids+=($!)
   RESULT_DATABASE_URL=postgres://tally_result@127.0.0.1:$pg_port/tally RESULT_LISTEN=127.0.0.1:$result_port \
     "$bin/tally-result" & result_pid=$!; pids+=($result_pid)
+  # Without persistence flags Redis keeps no files: votes are then only `written`.
+  VOTE_DURABILITY=${VOTE_DURABILITY:-written} \
   VOTE_COOKIE_KEY=bench-only-cookie-key-0123456789abcdefghij VOTE_LISTEN=127.0.0.1:$vote_port \
     "$bin/tally-vote" & pids+=($!)
   EDGE_LISTEN=127.0.0.1:$edge_port EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port \

@@ -12,7 +12,7 @@ use http::StatusCode;
 use rand::Rng;
 use tally_e2e::stack::WAIT;
 use tally_e2e::{Client, Reply, Stack};
-use tally_testkit::{eventually, RedisServer};
+use tally_testkit::{eventually, PowerCutDir, RedisServer};
 
 /// Concurrent voters of the load: enough to keep Redis busy when it is killed.
 const VOTERS: usize = 8;
@@ -80,6 +80,88 @@ async fn counted_votes(stack: &Stack) -> BTreeSet<String> {
         .collect()
 }
 
+/// What a crash under load left: what the voters saw, the vote ids counted once the
+/// stream was drained, and when Redis was killed.
+#[derive(Debug)]
+struct Aftermath {
+    seen: Seen,
+    counted: BTreeSet<String>,
+    killed_after: Duration,
+}
+
+impl Aftermath {
+    /// Votes answered 202 and not counted.
+    fn lost(&self) -> Vec<&String> {
+        let counted = &self.counted;
+        self.seen
+            .accepted
+            .iter()
+            .filter(|id| !counted.contains(*id))
+            .collect()
+    }
+}
+
+/// Votes under load until Redis is SIGKILLed at a random moment; then `meanwhile` runs
+/// (a power cut, or nothing), Redis restarts from its files and the load goes on a
+/// while. Returns once every vote in the stream is counted.
+async fn crash_under_load(
+    stack: &Stack,
+    redis: &RedisServer,
+    meanwhile: impl FnOnce() + Send,
+) -> Aftermath {
+    let probe = Client::new(stack.edge());
+    let first = accepted_eventually(&probe, "a", "the vote service takes votes").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let killed_after = Duration::from_millis(rand::rng().random_range(300..1500));
+    let crash = {
+        let stop = stop.clone();
+        async move {
+            tokio::time::sleep(killed_after).await;
+            redis.stop(); // SIGKILL
+            meanwhile();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            redis.restart(); // from its append-only file
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let (mut seen, ()) = tokio::join!(vote_until(stack, stop), crash);
+    assert!(seen.refused > 0, "votes were refused while Redis was down");
+    assert!(seen.accepted.len() > 100, "load ran: {seen:?}");
+    seen.accepted
+        .push(first.json()["vote_id"].as_str().unwrap_or("").to_owned());
+    stack.wait_drained().await;
+    assert_eq!(
+        stack.tallies("default").await,
+        stack.recount("default").await
+    );
+    Aftermath {
+        seen,
+        counted: counted_votes(stack).await,
+        killed_after,
+    }
+}
+
+/// Checks that no vote answered 202 was lost, and that nothing beyond the accepted votes
+/// and the refused ones (which may have reached Redis before their answer was lost) is
+/// counted.
+fn assert_none_lost(aftermath: &Aftermath) {
+    let lost = aftermath.lost();
+    assert!(lost.is_empty(), "votes answered 202 and lost: {lost:?}");
+    let extra = aftermath.counted.len() - aftermath.seen.accepted.len();
+    assert!(
+        extra <= aftermath.seen.refused,
+        "{extra} counted beyond the accepted"
+    );
+    eprintln!(
+        "killed Redis after {:?}: {} accepted, {} refused, {} counted",
+        aftermath.killed_after,
+        aftermath.seen.accepted.len(),
+        aftermath.seen.refused,
+        aftermath.counted.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_fsync_every_vote_answered_202_survives_redis_being_killed() {
     let redis = RedisServer::options().append_only("always").start();
@@ -88,48 +170,69 @@ async fn with_fsync_every_vote_answered_202_survives_redis_being_killed() {
         .vote_arg("--durability", "fsync")
         .start()
         .await;
-    let probe = Client::new(stack.edge());
-    accepted_eventually(&probe, "a", "the vote service sees Redis fsync").await;
+    assert_none_lost(&crash_under_load(&stack, &redis, || ()).await);
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let kill_after = Duration::from_millis(rand::rng().random_range(300..1500));
-    let crash = {
-        let (stop, redis) = (stop.clone(), &redis);
-        async move {
-            tokio::time::sleep(kill_after).await;
-            redis.stop(); // SIGKILL
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            redis.restart(); // from its append-only file
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            stop.store(true, Ordering::Relaxed);
-        }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_fsync_every_vote_answered_202_survives_a_power_cut() {
+    let disk = PowerCutDir::mount();
+    let redis = RedisServer::options()
+        .append_only("always")
+        .data_dir(disk.path())
+        .start();
+    let stack = Stack::builder()
+        .redis(redis.url())
+        .vote_arg("--durability", "fsync")
+        .start()
+        .await;
+    let aftermath = crash_under_load(&stack, &redis, || {
+        let report = disk.cut();
+        assert_eq!(
+            report.bytes_dropped, 0,
+            "Redis fsynced every write: {report:?}"
+        );
+    })
+    .await;
+    assert_none_lost(&aftermath);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_everysec_a_power_cut_loses_votes_answered_202() {
+    // What `fsync` is for: Redis fsyncing once a second loses the votes it took since.
+    // No worker counts them meanwhile, as when the workers fall behind.
+    let disk = PowerCutDir::mount();
+    let redis = RedisServer::options()
+        .append_only("everysec")
+        .data_dir(disk.path())
+        .start();
+    let stack = Stack::builder()
+        .redis(redis.url())
+        .vote_arg("--durability", "written")
+        .without_worker()
+        .start()
+        .await;
+    let dropped = std::sync::Mutex::new(0);
+    let worker = async {
+        // Started once Redis is back, so that only the cut decides what survives.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        stack.start_worker(&[]).await
     };
-    let (seen, ()) = tokio::join!(vote_until(&stack, stop), crash);
-    assert!(seen.refused > 0, "votes were refused while Redis was down");
-    assert!(seen.accepted.len() > 100, "load ran: {seen:?}");
-
-    stack.wait_drained().await;
-    let counted = counted_votes(&stack).await;
-    let lost: Vec<_> = seen
-        .accepted
-        .iter()
-        .filter(|id| !counted.contains(*id))
-        .collect();
-    assert!(lost.is_empty(), "votes answered 202 and lost: {lost:?}");
-    // A refused vote may have reached Redis before the answer was lost; nothing else
-    // may be counted.
-    let extra = counted.len() - seen.accepted.len() - 1;
-    assert!(extra <= seen.refused, "{extra} counted beyond the accepted");
-    assert_eq!(
-        stack.tallies("default").await,
-        stack.recount("default").await
+    let (aftermath, worker) = tokio::join!(
+        crash_under_load(&stack, &redis, || *dropped.lock().expect("lock") =
+            disk.cut().bytes_dropped),
+        worker
     );
+    let lost = aftermath.lost().len();
+    assert!(
+        lost > 0,
+        "a power cut after unsynced writes loses them: {aftermath:?}"
+    );
+    assert!(*dropped.lock().expect("lock") > 0);
     eprintln!(
-        "killed Redis after {kill_after:?}: {} accepted, {} refused, {} counted",
-        seen.accepted.len(),
-        seen.refused,
-        counted.len()
+        "everysec: {lost} of {} votes answered 202 lost to the cut",
+        aftermath.seen.accepted.len()
     );
+    worker.stop().await.expect("worker stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

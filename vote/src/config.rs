@@ -50,11 +50,12 @@ pub struct Config {
     #[arg(long, env = "VOTE_COOKIE_KEY_FILE")]
     pub cookie_key_file: Option<PathBuf>,
 
-    /// What a 202 promises: `written` (Redis has the vote; on disk within Redis's
-    /// `appendfsync` interval), `fsync` (on the Redis primary's disk: needs Redis with
-    /// `appendonly yes` and `appendfsync always`), `replicated` (on
-    /// VOTE_DURABILITY_REPLICAS replicas, through `WAIT`).
-    #[arg(long, env = "VOTE_DURABILITY", value_enum, default_value_t = Durability::Written)]
+    /// What a 202 promises: `fsync` (on the Redis primary's disk: needs Redis with
+    /// `appendonly yes` and `appendfsync always`; votes are refused until it has them),
+    /// `written` (Redis has the vote; on disk within Redis's `appendfsync` interval, so a
+    /// power cut can lose the last second), `replicated` (on VOTE_DURABILITY_REPLICAS
+    /// replicas, through `WAIT`).
+    #[arg(long, env = "VOTE_DURABILITY", value_enum, default_value_t = Durability::Fsync)]
     pub durability: Durability,
 
     /// Replicas that must have a vote before it is answered, with VOTE_DURABILITY=replicated.
@@ -204,9 +205,9 @@ mod tests {
     }
 
     #[test]
-    fn durability_defaults_to_written() {
+    fn durability_defaults_to_fsync() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.durability, Durability::Written);
+        assert_eq!(config.durability, Durability::Fsync);
         let config = parse(&["--durability", "replicated", "--durability-timeout", "1s"]).unwrap();
         assert_eq!(config.durability, Durability::Replicated);
         assert_eq!(config.durability_timeout, Duration::from_secs(1));

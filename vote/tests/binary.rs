@@ -135,6 +135,8 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         .env("REDIS_URL", &redis_url)
         .env("REDIS_KEY_PREFIX", keys.prefix())
         .env("VOTE_COOKIE_KEY", KEY)
+        // The kit's Redis keeps no files.
+        .env("VOTE_DURABILITY", "written")
         .env("SHUTDOWN_GRACE", "5s")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")

@@ -84,6 +84,9 @@ impl Harness {
             KEY,
             "--poll-cache-ttl",
             "60s",
+            // The kit's Redis keeps no files.
+            "--durability",
+            "written",
         ];
         args.extend_from_slice(flags);
         let config = tally_vote::Config::try_parse_from(args).unwrap();
@@ -979,6 +982,8 @@ async fn without_redis_a_creation_is_refused_with_retry_after() {
         &url,
         "--cookie-key",
         KEY,
+        "--durability",
+        "written",
     ])
     .unwrap();
     let running = InProcess::start(|public, admin, stop| {

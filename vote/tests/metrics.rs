@@ -80,6 +80,9 @@ async fn start(redis_url: &str, keys: &Keys, queue_high_water: &str) -> Running 
         queue_high_water,
         "--backlog-interval",
         "10ms",
+        // The kit's Redis keeps no files.
+        "--durability",
+        "written",
     ])
     .unwrap();
     InProcess::start(|public, admin, stop| {
