@@ -6,8 +6,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tally_model::{Choice, Keys, PollDefinition, PollOption, VoteEntry};
 use tally_vote::ballot::{decode_ballot, BodyFormat};
-use tally_vote::cookie::VoterSigner;
 use tally_vote::queue::xadd_command;
+use tally_voter::VoterSigner;
 
 fn poll() -> PollDefinition {
     PollDefinition {

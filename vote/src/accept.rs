@@ -18,10 +18,10 @@ use tally_model::{Choice, VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, HttpError, Request};
 
 use crate::ballot::{decode_ballot, BodyFormat};
-use crate::cookie::{choice_cookie, VoterSigner};
 use crate::error::VoteError;
 use crate::events::BallotGate;
 use crate::service::VoteService;
+use tally_voter::{choice_cookie, VoterSigner};
 
 #[derive(Serialize)]
 struct Queued<'a> {

@@ -1,20 +1,15 @@
 //! The vote service's configuration, from flags and environment variables.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use tally_runtime::{parse_duration, ServerArgs};
 
+use tally_voter::CookieKeySource;
+
 use crate::durability::Durability;
-
-/// The development cookie key, used only when no key is configured (with a warning):
-/// anyone who reads this file could forge voter ids with it.
-const DEV_COOKIE_KEY: &str = "tally-development-cookie-key-do-not-use-in-production";
-
-/// Shortest cookie key accepted: 256 bits of key for HMAC-SHA256 (RFC 2104 §3).
-const MIN_COOKIE_KEY_BYTES: usize = 32;
 
 /// tally-vote: accepts ballots and queues them in the Redis stream.
 #[derive(Debug, Clone, Parser)]
@@ -49,6 +44,17 @@ pub struct Config {
     /// File holding the cookie key (a container secret, for example).
     #[arg(long, env = "VOTE_COOKIE_KEY_FILE")]
     pub cookie_key_file: Option<PathBuf>,
+
+    /// Lets the public development key sign cookies although other machines can reach
+    /// the service: for trying Tally out on a private network, never where strangers vote.
+    #[arg(long, env = "VOTE_ALLOW_PUBLIC_COOKIE_KEY", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub allow_public_cookie_key: bool,
+
+    /// The address the stack's public port is published on, when the service is reached
+    /// only through an edge (compose passes TALLY_PUBLISH_ADDRESS): on loopback, only
+    /// this machine can vote, so the development key may sign cookies.
+    #[arg(long, env = "VOTE_PUBLISHED_ON")]
+    pub published_on: Option<IpAddr>,
 
     /// What a 202 promises: `fsync` (on the Redis primary's disk: needs Redis with
     /// `appendonly yes` and `appendfsync always`; votes are refused until it has them),
@@ -107,36 +113,25 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Whether no key is configured, so the public development key signs cookies.
-    pub fn uses_development_key(&self) -> bool {
-        self.cookie_key.is_none() && self.cookie_key_file.is_none()
-    }
-
     /// The cookie key from VOTE_COOKIE_KEY, VOTE_COOKIE_KEY_FILE, or the development
-    /// default.
+    /// default, which is refused where voters on other machines reach the service
+    /// (it listens, or VOTE_PUBLISHED_ON is, beyond loopback) unless
+    /// VOTE_ALLOW_PUBLIC_COOKIE_KEY is set.
     pub fn cookie_key(&self) -> Result<Vec<u8>, ConfigError> {
-        let key = match (&self.cookie_key, &self.cookie_key_file) {
-            (Some(key), _) => (key.clone().into_bytes(), "VOTE_COOKIE_KEY"),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-                    variable: "VOTE_COOKIE_KEY_FILE",
-                    message: format!("cannot read {}: {error}", path.display()),
-                })?;
-                (
-                    text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
-                    "VOTE_COOKIE_KEY_FILE",
-                )
-            }
-            (None, None) => return Ok(DEV_COOKIE_KEY.as_bytes().to_vec()),
-        };
-        let (bytes, variable) = key;
-        if bytes.len() < MIN_COOKIE_KEY_BYTES {
-            return Err(ConfigError {
-                variable,
-                message: format!("the key must be at least {MIN_COOKIE_KEY_BYTES} bytes"),
-            });
+        CookieKeySource {
+            value: self.cookie_key.as_deref(),
+            file: self.cookie_key_file.as_deref(),
+            value_variable: "VOTE_COOKIE_KEY",
+            file_variable: "VOTE_COOKIE_KEY_FILE",
+            reachable_on: self.published_on.unwrap_or(self.listen.ip()),
+            allow_public: self.allow_public_cookie_key,
+            allow_variable: "VOTE_ALLOW_PUBLIC_COOKIE_KEY",
         }
-        Ok(bytes)
+        .load()
+        .map_err(|problem| ConfigError {
+            variable: problem.variable,
+            message: problem.message,
+        })
     }
 
     /// The name this replica reports in `x-tally-replica`.
@@ -179,18 +174,18 @@ mod tests {
     }
 
     #[test]
-    fn short_cookie_keys_are_refused() {
-        let config = parse(&["--cookie-key", "short"]).unwrap();
-        assert_eq!(config.cookie_key().unwrap_err().variable, "VOTE_COOKIE_KEY");
-    }
-
-    #[test]
-    fn key_file_is_read_without_its_newline() {
-        let dir = std::env::temp_dir().join(format!("tally-vote-key-{}", std::process::id()));
-        std::fs::write(&dir, format!("{}\n", "k".repeat(40))).unwrap();
-        let config = parse(&["--cookie-key-file", dir.to_str().unwrap()]).unwrap();
-        assert_eq!(config.cookie_key().unwrap(), "k".repeat(40).into_bytes());
-        std::fs::remove_file(dir).unwrap();
+    fn the_public_key_is_refused_where_others_can_vote() {
+        let key = |args: &[&str]| parse(args).unwrap().cookie_key();
+        let error = key(&[]).expect_err("0.0.0.0 with the built-in key");
+        assert_eq!(error.variable, "VOTE_COOKIE_KEY_FILE");
+        assert!(error.message.contains("0.0.0.0"), "{}", error.message);
+        assert!(key(&["--listen", "127.0.0.1:8081"]).is_ok());
+        assert!(key(&["--published-on", "127.0.0.1"]).is_ok());
+        assert!(key(&["--published-on", "192.0.2.7"]).is_err());
+        assert!(key(&["--allow-public-cookie-key", "true"]).is_ok());
+        assert!(key(&["--allow-public-cookie-key", "false"]).is_err());
+        let error = key(&["--cookie-key", "short"]).expect_err("short");
+        assert_eq!(error.variable, "VOTE_COOKIE_KEY");
     }
 
     #[test]

@@ -7,7 +7,6 @@ pub mod accept;
 pub mod admin;
 pub mod ballot;
 pub mod config;
-pub mod cookie;
 pub mod create;
 pub mod durability;
 pub mod error;
@@ -31,7 +30,6 @@ use tally_model::Keys;
 use tally_runtime::{AdminServer, Handler, Http2Clients, HttpMetrics, Ports, Registry};
 
 pub use config::Config;
-use cookie::VoterSigner;
 use durability::{Durability, FsyncCheck};
 use events::EventDefinitions;
 use metrics::VoteMetrics;
@@ -39,6 +37,7 @@ use polls::PollDefinitions;
 use queue::{Appending, Backlog, Queue};
 use replicated::ReplicatedAppender;
 use service::VoteService;
+use tally_voter::VoterSigner;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +57,14 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let signer = VoterSigner::new(&config.cookie_key()?);
-    if config.uses_development_key() {
+    let key = config.cookie_key()?;
+    if tally_voter::is_public(&key) {
         tracing::warn!(
-            "VOTE_COOKIE_KEY is not set: signing voter cookies with the public development key, \
-             so anyone can forge a voter id. Set VOTE_COOKIE_KEY_FILE in production."
+            "signing voter cookies with the public development key, so anyone can forge a \
+             voter id: fine on this machine only. Set VOTE_COOKIE_KEY_FILE wherever others vote."
         );
     }
+    let signer = VoterSigner::new(&key);
     let link = tally_connect::RedisLink::new(config.redis_url.clone());
     let redis = link.connect(REDIS_RESPONSE_TIMEOUT)?;
     let keys = Keys::new(config.redis_key_prefix.clone());

@@ -10,7 +10,6 @@ use tally_runtime::{Body, Handler, HttpError, Request, RequestContext, OTHER_ROU
 
 use crate::accept::accept;
 use crate::admin::{command, command_of};
-use crate::cookie::VoterSigner;
 use crate::create::create;
 use crate::error::VoteError;
 use crate::event_command::{event_command, event_command_of, EVENTS_PATH};
@@ -19,6 +18,7 @@ use crate::events::EventDefinitions;
 use crate::metrics::{command_label, event_command_label, reason_of, VoteMetrics};
 use crate::polls::PollDefinitions;
 use crate::queue::{Backlog, Queue};
+use tally_voter::VoterSigner;
 
 /// Names the replica that answered, so that balancing can be seen from outside.
 pub const REPLICA_HEADER: &str = "x-tally-replica";

@@ -68,6 +68,61 @@ fn an_admin_port_equal_to_the_public_port_exits_64() {
 }
 
 #[test]
+fn the_public_cookie_key_is_refused_where_others_can_vote() {
+    let key_file = std::env::temp_dir().join(format!("tally-public-key-{}", std::process::id()));
+    std::fs::write(&key_file, format!("{}\n", tally_voter::DEV_COOKIE_KEY)).expect("key");
+    let key_file = key_file.to_str().expect("utf-8 path").to_owned();
+    let all_interfaces = format!("0.0.0.0:{}", free_port());
+    let loopback = format!("127.0.0.1:{}", free_port());
+    for env in [
+        vec![("VOTE_LISTEN", all_interfaces.as_str())],
+        vec![
+            ("VOTE_LISTEN", loopback.as_str()),
+            ("VOTE_COOKIE_KEY_FILE", key_file.as_str()),
+            ("VOTE_PUBLISHED_ON", "203.0.113.9"),
+        ],
+    ] {
+        let output = Command::new(BINARY)
+            .envs(env.iter().copied())
+            .env("VOTE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(64), "{env:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("VOTE_COOKIE_KEY_FILE"), "{stderr}");
+    }
+
+    // Published on loopback only, or allowed explicitly, it starts (and answers /healthz).
+    for env in [
+        vec![("VOTE_PUBLISHED_ON", "127.0.0.1")],
+        vec![("VOTE_ALLOW_PUBLIC_COOKIE_KEY", "true")],
+    ] {
+        let port = free_port();
+        let mut child = Command::new(BINARY)
+            .envs(env.iter().copied())
+            .env("VOTE_LISTEN", format!("0.0.0.0:{port}"))
+            .env("VOTE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("VOTE_COOKIE_KEY_FILE", &key_file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tally-vote");
+        let answered = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Command::new(BINARY)
+                .args(["healthcheck", "/healthz"])
+                .env("VOTE_LISTEN", format!("127.0.0.1:{port}"))
+                .status()
+                .is_ok_and(|status| status.success())
+        });
+        child.kill().expect("kill by pid");
+        child.wait().expect("reaped");
+        assert!(answered, "started with {env:?}");
+    }
+    std::fs::remove_file(&key_file).expect("remove key");
+}
+
+#[test]
 fn help_lists_every_variable_with_its_default() {
     let output = Command::new(BINARY).arg("--help").output().expect("run");
     assert!(output.status.success());
@@ -77,6 +132,9 @@ fn help_lists_every_variable_with_its_default() {
         "VOTE_ADMIN_LISTEN",
         "REDIS_URL",
         "VOTE_COOKIE_KEY_FILE",
+        "VOTE_ALLOW_PUBLIC_COOKIE_KEY",
+        "VOTE_PUBLISHED_ON",
+        "VOTE_DURABILITY",
         "VOTE_QUEUE_HIGH_WATER",
         "VOTE_MAX_BODY_BYTES",
         "HTTP_HEADER_READ_TIMEOUT",

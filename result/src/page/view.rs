@@ -8,9 +8,7 @@ use http::{header, HeaderMap};
 use serde::Deserialize;
 use tally_model::poll::is_valid_option_id;
 use tally_model::{Choice, Scale, ScaleSummary, WordCount, Words};
-
-/// The readable cookie the vote service sets after a vote, followed by the poll id.
-const CHOICE_COOKIE_PREFIX: &str = "tally_choice_";
+use tally_voter::CHOICE_COOKIE_PREFIX;
 
 /// One option as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

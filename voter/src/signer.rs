@@ -11,14 +11,11 @@ use sha2::Sha256;
 /// The cookie's name.
 pub const VOTER_COOKIE: &str = "tally_voter";
 
-/// Prefix of the readable cookie that remembers a voter's choice in one poll, for the page.
-pub const CHOICE_COOKIE_PREFIX: &str = "tally_choice_";
-
 /// Random bytes in a voter id: 128 bits, so ids never collide in practice.
 const VOTER_ID_BYTES: usize = 16;
 
 /// A year: voters keep their identity (and can change their vote) across visits.
-const COOKIE_MAX_AGE_SECS: i64 = 365 * 24 * 60 * 60;
+pub(crate) const COOKIE_MAX_AGE_SECS: i64 = 365 * 24 * 60 * 60;
 
 /// Domain separation for the MAC, so a signature made here means nothing elsewhere.
 const MAC_CONTEXT: &[u8] = b"tally voter v1:";
@@ -93,17 +90,6 @@ impl VoterSigner {
             .build()
             .to_string()
     }
-}
-
-/// The readable `Set-Cookie` that lets the page show which option(s) this browser chose.
-pub fn choice_cookie(poll: &str, options: &[String], secure: bool) -> String {
-    Cookie::build((format!("{CHOICE_COOKIE_PREFIX}{poll}"), options.join(",")))
-        .path("/")
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::seconds(COOKIE_MAX_AGE_SECS))
-        .build()
-        .to_string()
 }
 
 #[cfg(test)]
