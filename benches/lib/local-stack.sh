@@ -67,6 +67,7 @@ start_local_stack() {
   psql_run -d postgres -c "CREATE DATABASE tally"
   psql_run -d tally -c "CREATE ROLE tally_reader NOLOGIN; CREATE ROLE tally_result LOGIN IN ROLE tally_reader"
 
+  local cookie_key=bench-only-cookie-key-0123456789abcdefghij
   export REDIS_URL=redis://127.0.0.1:$redis_port/ RUST_LOG=${RUST_LOG:-warn}
   DATABASE_URL=postgres://tally@127.0.0.1:$pg_port/tally WORKER_LISTEN=127.0.0.1:$worker_port \
     "$bin/tally-worker" & pids+=($!)
@@ -74,9 +75,9 @@ start_local_stack() {
     "$bin/tally-result" & result_pid=$!; pids+=($result_pid)
   # Without persistence flags Redis keeps no files: votes are then only `written`.
   VOTE_DURABILITY=${VOTE_DURABILITY:-written} \
-  VOTE_COOKIE_KEY=bench-only-cookie-key-0123456789abcdefghij VOTE_LISTEN=127.0.0.1:$vote_port \
+  VOTE_COOKIE_KEY=$cookie_key VOTE_LISTEN=127.0.0.1:$vote_port \
     "$bin/tally-vote" & pids+=($!)
-  EDGE_LISTEN=127.0.0.1:$edge_port EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port \
+  EDGE_COOKIE_KEY=$cookie_key EDGE_LISTEN=127.0.0.1:$edge_port EDGE_VOTE_UPSTREAMS=127.0.0.1:$vote_port \
     EDGE_RESULT_UPSTREAMS=127.0.0.1:$result_port EDGE_WWW_DIR=www EDGE_RATE_LIMIT=off \
     "$bin/tally-edge" & pids+=($!)
 

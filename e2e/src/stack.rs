@@ -307,8 +307,13 @@ impl Stack {
             &result.to_string(),
             "--www-dir",
             www,
-            // Every test voter comes from 127.0.0.1; the per-client limit is tested in edge/.
+            // Every test voter comes from 127.0.0.1 and votes as fast as it can; the
+            // limits are tested in edge/.
             "--rate-limit=off",
+            "--voter-rate-limit=off",
+            "--create-rate-limit=off",
+            "--cookie-key",
+            TEST_COOKIE_KEY,
         ])
         .expect("edge config");
         Running::spawn(|listener, stopped| tally_edge::run(listener, config, until(stopped))).await

@@ -12,8 +12,8 @@ use tally_runtime::{empty, error_body, Body, HttpError, RequestContext};
 use crate::client_ip::{add_forwarded, TrustedProxies};
 use crate::limits::{HeaderLimits, LimitError};
 use crate::metrics::Counter;
-use crate::rate_limit::RateLimiter;
 use crate::routes::Route;
+use crate::vote_limits::VoteLimits;
 
 /// The port browsers use for `https://` URLs without one (RFC 9110 §4.2.2).
 const DEFAULT_HTTPS_PORT: u16 = 443;
@@ -23,8 +23,8 @@ const DEFAULT_HTTPS_PORT: u16 = 443;
 pub struct Admission {
     /// Size and count limits of the request head.
     pub limits: HeaderLimits,
-    /// Token buckets for the vote routes; `None` when `EDGE_RATE_LIMIT=off`.
-    pub rate: Option<RateLimiter>,
+    /// Token buckets for the vote routes: per address, per voter, for creation.
+    pub rate: VoteLimits,
     /// Peers allowed to say who the client is.
     pub trusted: TrustedProxies,
     /// The HTTPS port plain requests are sent to, when TLS is on.
@@ -50,12 +50,12 @@ impl Admission {
         }
         let peer = context.peer.ip();
         self.trusted.drop_untrusted(peer, request.headers_mut());
-        if let (Route::Vote, Some(rate)) = (route, &self.rate) {
+        if route == Route::Vote {
             let client = self.trusted.client_ip(peer, request.headers());
-            if let Err(wait) = rate.check(client) {
-                tracing::debug!(%client, ?wait, "rate limited");
+            if let Err(refusal) = self.rate.spend(request, client) {
+                tracing::debug!(%client, wait = ?refusal.wait, limit = refusal.limit, "rate limited");
                 self.rate_limited.inc();
-                return Some(LimitError::RateLimited(wait).to_response());
+                return Some(LimitError::RateLimited(refusal.wait).to_response());
             }
         }
         if route != Route::Static {
@@ -164,10 +164,17 @@ mod tests {
                 max_bytes: 8192,
                 max_count: 100,
             },
-            rate: Some(RateLimiter::new(crate::rate_limit::RateSpec {
-                per_second: 1.0,
-                burst: 2,
-            })),
+            rate: VoteLimits::new(
+                Some(crate::rate_limit::RateLimiter::new(
+                    crate::rate_limit::RateSpec {
+                        per_second: 1.0,
+                        burst: 2,
+                    },
+                )),
+                None,
+                None,
+                tally_voter::VoterSigner::new(b"admission-test-key-0123456789abcdef"),
+            ),
             trusted: TrustedProxies::new(Vec::new()),
             https_port: None,
             rate_limited: Counter::default(),

@@ -12,6 +12,8 @@ use crate::client_ip::{parse_network, TrustedProxies};
 use crate::limits::HeaderLimits;
 use crate::metrics::Counter;
 use crate::rate_limit::{parse_rate, RateLimiter, RateSpec};
+use crate::vote_limits::VoteLimits;
+use tally_voter::VoterSigner;
 
 /// TLS, limits, rate limit and trusted proxies, from flags and `EDGE_*` variables.
 #[derive(Debug, Clone, Args)]
@@ -44,11 +46,23 @@ pub struct ClientSideArgs {
     #[arg(long, env = "EDGE_MAX_HEADERS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(8..=10_000))]
     pub max_headers: u64,
 
-    /// Per-client rate on the vote routes, as `N/s|m|h [burst M]`, or `off`. A client is an
-    /// IP address, and a room of voters often shares one behind NAT: the default lets a
-    /// room of 200 vote in the same second and stops a script far sooner than it hurts.
+    /// Per-address rate on the vote routes for requests without a valid voter cookie
+    /// (a first vote, a script), as `N/s|m|h [burst M]`, or `off`. An address (an IPv6
+    /// /64) may be a room behind NAT: the default lets 200 first votes through at once.
     #[arg(long, env = "EDGE_RATE_LIMIT", default_value = "50/s burst 200", value_parser = parse_rate_setting)]
     pub rate_limit: RateSetting,
+
+    /// Per-voter rate on the vote routes for requests with a valid voter cookie, or
+    /// `off`: however many voters share an address, each has this. A person changing
+    /// their mind taps a few times a second at most.
+    #[arg(long, env = "EDGE_VOTER_RATE_LIMIT", default_value = "10/s burst 20", value_parser = parse_rate_setting)]
+    pub voter_rate_limit: RateSetting,
+
+    /// Per-address rate of creating polls and events (`POST /polls`, `POST /events`),
+    /// or `off`: each writes to Redis and Postgres and stays. A presenter preparing a
+    /// session creates a handful.
+    #[arg(long, env = "EDGE_CREATE_RATE_LIMIT", default_value = "30/h burst 10", value_parser = parse_rate_setting)]
+    pub create_rate_limit: RateSetting,
 
     /// Proxies (addresses or CIDR networks, comma-separated) whose Forwarded and
     /// X-Forwarded-* fields are believed; others' are removed.
@@ -78,9 +92,14 @@ impl ClientSideArgs {
         }
     }
 
-    /// The vote routes' limiter, unless the rate limit is off.
-    pub fn rate_limiter(&self) -> Option<RateLimiter> {
-        self.rate_limit.0.map(RateLimiter::new)
+    /// The vote routes' limits, checking voter cookies with `signer`.
+    pub fn vote_limits(&self, signer: VoterSigner) -> VoteLimits {
+        VoteLimits::new(
+            self.rate_limit.0.map(RateLimiter::new),
+            self.voter_rate_limit.0.map(RateLimiter::new),
+            self.create_rate_limit.0.map(RateLimiter::new),
+            signer,
+        )
     }
 
     /// The trusted proxies.
@@ -91,10 +110,10 @@ impl ClientSideArgs {
     /// The request filter, redirecting plain requests to `https_port` when TLS is on.
     /// The request filter; `https_port` is the bound HTTPS port when TLS is on, which
     /// EDGE_TLS_PUBLIC_PORT overrides in redirects.
-    pub fn admission(&self, https_port: Option<u16>) -> Admission {
+    pub fn admission(&self, https_port: Option<u16>, signer: VoterSigner) -> Admission {
         Admission {
             limits: self.header_limits(),
-            rate: self.rate_limiter(),
+            rate: self.vote_limits(signer),
             trusted: self.trusted(),
             https_port: https_port.map(|bound| self.tls_public_port.unwrap_or(bound)),
             rate_limited: Counter::default(),
@@ -114,6 +133,10 @@ mod tests {
         args: ClientSideArgs,
     }
 
+    fn signer() -> VoterSigner {
+        VoterSigner::new(b"client-side-args-test-key-0123456789")
+    }
+
     fn parse(args: &[&str]) -> Result<ClientSideArgs, clap::Error> {
         Test::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|t| t.args)
     }
@@ -121,8 +144,8 @@ mod tests {
     #[test]
     fn the_public_https_port_wins_in_redirects() {
         let args = parse(&["--tls-public-port", "443"]).expect("port");
-        assert_eq!(args.admission(Some(8443)).https_port, Some(443));
-        assert_eq!(args.admission(None).https_port, None, "TLS off");
+        assert_eq!(args.admission(Some(8443), signer()).https_port, Some(443));
+        assert_eq!(args.admission(None, signer()).https_port, None, "TLS off");
         assert!(parse(&["--tls-public-port", "0"]).is_err());
     }
 
@@ -131,8 +154,8 @@ mod tests {
         let args = parse(&[]).expect("defaults");
         assert!(args.tls_files().is_none());
         assert_eq!(args.tls_listen.port(), 8443);
-        assert_eq!(args.admission(Some(8443)).https_port, Some(8443));
-        assert_eq!(args.admission(None).https_port, None);
+        assert_eq!(args.admission(Some(8443), signer()).https_port, Some(8443));
+        assert_eq!(args.admission(None, signer()).https_port, None);
         assert_eq!(
             args.rate_limit.0,
             Some(RateSpec {
@@ -140,6 +163,8 @@ mod tests {
                 burst: 200
             })
         );
+        assert_eq!(args.voter_rate_limit.0.map(|spec| spec.burst), Some(20));
+        assert_eq!(args.create_rate_limit.0.map(|spec| spec.burst), Some(10));
         assert!(args.trusted_proxies.is_empty());
         assert_eq!(args.header_limits().max_count, 50);
     }
@@ -153,7 +178,7 @@ mod tests {
             "--tls-key=k.pem",
         ])
         .expect("parses");
-        assert!(args.rate_limiter().is_none());
+        assert!(args.vote_limits(signer()).per_address.is_none());
         assert!(args.trusted().contains("192.168.1.1".parse().expect("ip")));
         assert!(args.tls_files().is_some());
     }

@@ -11,6 +11,7 @@ use crate::body_limits::BodyLimits;
 use crate::client_side_args::ClientSideArgs;
 use crate::routes::{parse_rule, RouteRule};
 use crate::upstream_args::UpstreamArgs;
+use crate::voter_key_args::VoterKeyArgs;
 
 /// tally-edge: the public port; static files, and proxying to the vote and result services.
 #[derive(Debug, Clone, Parser)]
@@ -70,6 +71,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub client_side: ClientSideArgs,
+
+    #[command(flatten)]
+    pub voter_key: VoterKeyArgs,
 }
 
 impl Config {

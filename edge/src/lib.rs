@@ -42,6 +42,8 @@ pub mod tls;
 pub mod tunnel;
 pub mod upstream;
 pub mod upstream_args;
+pub mod vote_limits;
+pub mod voter_key_args;
 pub mod workers;
 pub mod write_ledger;
 pub mod zero_copy;
@@ -78,6 +80,9 @@ pub enum StartError {
     /// A listening socket could not be handed to the workers, or a worker not started.
     #[error("cannot start the workers: {0}")]
     Workers(#[from] std::io::Error),
+    /// The voter cookie key cannot be used.
+    #[error("{}: {}", .0.variable, .0.message)]
+    VoterKey(tally_voter::KeyProblem),
 }
 
 /// Serves the edge on `listener` until `shutdown` completes, then drains. Upstream
@@ -100,6 +105,12 @@ pub async fn run_with_resolver(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let mut listeners = listener.into();
+    // Where voters reach this edge: the port it was given (a test's is on loopback).
+    let listening_on = listeners.plain.local_addr()?;
+    let signer = config
+        .voter_key
+        .signer(listening_on)
+        .map_err(StartError::VoterKey)?;
     let admin = listeners.admin.take();
     let listeners = listeners.prepare(&config.client_side).await?;
     let balance = config.upstream.balance;
@@ -158,7 +169,7 @@ pub async fn run_with_resolver(
         result: result.clone(),
         files,
         metrics: http,
-        admission: config.client_side.admission(listeners.https_port()),
+        admission: config.client_side.admission(listeners.https_port(), signer),
     });
     let tunnels: Vec<Tunnels> = (0..config.worker_count())
         .map(|_| Tunnels::new(config.upstream.tunnel_idle_timeout))

@@ -25,11 +25,15 @@ async fn main() -> ExitCode {
     .await
 }
 
-/// The front end's directory exists and the TLS files, when given, load.
+/// The front end's directory exists, the voter cookie key may be used here, and the TLS
+/// files, when given, load.
 fn check(config: &Config) -> Result<(), ConfigProblem> {
     if !config.www_dir.is_dir() {
         let message = format!("{} is not a directory", config.www_dir.display());
         return Err(("EDGE_WWW_DIR", message));
+    }
+    if let Err(problem) = config.voter_key.key(config.listen) {
+        return Err((problem.variable, problem.message));
     }
     if let Some((cert, key)) = config.client_side.tls_files() {
         if let Err(error) = tally_edge::tls::TlsHandshake::from_pem_files(cert, key) {

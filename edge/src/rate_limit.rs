@@ -1,13 +1,13 @@
 //! Per-client token buckets for the vote routes (`EDGE_RATE_LIMIT`, e.g. `20/s burst 40`).
-//! Each client address (an IPv6 client's /64, which one subscriber usually holds) gets
-//! `burst` tokens refilled at `rate` per second; a request spends one or gets 429 with
-//! the wait until the next token. Memory is bounded: a bucket idle long enough to be
-//! full again is the same as none and is dropped, and past [`MAX_TRACKED_CLIENTS`] the
-//! longest-idle bucket makes room.
+//! Each client (an address, an IPv6 client's /64, which one subscriber usually holds; or
+//! a voter, see `vote_limits`) gets `burst` tokens refilled at `rate` per second; a
+//! request spends one or gets 429 with the wait until the next token. Memory is bounded:
+//! a bucket idle long enough to be full again is the same as none and is dropped, and
+//! past [`MAX_TRACKED_CLIENTS`] the longest-idle bucket makes room.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -76,22 +76,30 @@ struct Bucket {
 }
 
 #[derive(Debug)]
-struct Shard {
-    buckets: HashMap<IpAddr, Bucket>,
+struct Shard<K> {
+    buckets: HashMap<K, Bucket>,
     swept: Instant,
 }
 
-/// The token buckets of every client seen recently.
+/// The token buckets of every client seen recently, each client known by a `K`.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     spec: RateSpec,
     /// Time an empty bucket takes to fill: a bucket idle this long can be forgotten.
     refill: Duration,
     hasher: RandomState,
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Mutex<Shard<K>>>,
 }
 
-impl RateLimiter {
+impl RateLimiter<IpAddr> {
+    /// Spends a token of the bucket of the client at `client`, or says how long until
+    /// one is there.
+    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
+        self.spend(bucket_key(client))
+    }
+}
+
+impl<K: Hash + Eq + Copy> RateLimiter<K> {
     /// A limiter with `spec` for every client.
     pub fn new(spec: RateSpec) -> Self {
         let now = Instant::now();
@@ -110,9 +118,8 @@ impl RateLimiter {
         }
     }
 
-    /// Spends a token of `client`'s bucket, or says how long until one is there.
-    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
-        let key = bucket_key(client);
+    /// Spends a token of `key`'s bucket, or says how long until one is there.
+    pub fn spend(&self, key: K) -> Result<(), Duration> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
         let now = Instant::now();
         // A poisoned lock only means another request panicked mid-update; the numbers
@@ -151,7 +158,7 @@ impl RateLimiter {
 
     /// Before a new client is added: drop idle buckets now and then, and when the shard
     /// is full; if it is still full, drop the longest-idle one.
-    fn make_room(&self, shard: &mut Shard, now: Instant) {
+    fn make_room(&self, shard: &mut Shard<K>, now: Instant) {
         let capacity = MAX_TRACKED_CLIENTS / SHARDS;
         let full = shard.buckets.len() >= capacity;
         if full || now.saturating_duration_since(shard.swept) >= SWEEP_INTERVAL {

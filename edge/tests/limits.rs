@@ -104,6 +104,74 @@ async fn trusted_proxies_name_the_client() {
     assert_eq!(status(&raw(edge.plain, forwarded).await), "202");
 }
 
+/// A hall behind one address: each voter with a valid cookie has a bucket of its own;
+/// without one, or with a cookie signed by another key, the address's bucket.
+#[tokio::test]
+async fn voters_behind_one_address_each_have_their_own_rate() {
+    const KEY: &str = "limits-test-cookie-key-0123456789abcdef";
+    let (edge, _www) = edge(&[
+        "--rate-limit=1/m burst 1",
+        "--voter-rate-limit=1/m burst 2",
+        &format!("--cookie-key={KEY}"),
+    ])
+    .await;
+    let vote = |cookie: &str| {
+        format!(
+            "POST /vote HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\nContent-Length: 6\r\n\r\nvote=a"
+        )
+    };
+    let signer = tally_voter::VoterSigner::new(KEY.as_bytes());
+    for n in 0..50 {
+        let cookie = format!("tally_voter={}", signer.sign(&format!("phone{n}")));
+        assert_eq!(
+            status(&raw(edge.plain, &vote(&cookie)).await),
+            "202",
+            "phone {n}"
+        );
+        assert_eq!(
+            status(&raw(edge.plain, &vote(&cookie)).await),
+            "202",
+            "phone {n}"
+        );
+        assert_eq!(
+            status(&raw(edge.plain, &vote(&cookie)).await),
+            "429",
+            "phone {n}"
+        );
+    }
+    let forged = tally_voter::VoterSigner::new(b"some-other-key-0123456789abcdef012345");
+    let forged = format!("tally_voter={}", forged.sign("mallory"));
+    assert_eq!(status(&raw(edge.plain, &vote(&forged)).await), "202");
+    assert_eq!(
+        status(&raw(edge.plain, &vote(&forged)).await),
+        "429",
+        "a forged cookie spends the address's one token"
+    );
+}
+
+/// Creating polls and events has a bucket of its own, per address, whatever the cookie.
+#[tokio::test]
+async fn creation_is_limited_on_its_own() {
+    let (edge, _www) = edge(&["--create-rate-limit=2/h burst 2"]).await;
+    let create = |path: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}")
+    };
+    assert_ne!(status(&raw(edge.plain, &create("/polls")).await), "429");
+    assert_ne!(status(&raw(edge.plain, &create("/events")).await), "429");
+    let limited = raw(edge.plain, &create("/polls")).await;
+    assert_eq!(status(&limited), "429", "{limited}");
+    let wait: u64 = header_of(&limited, "retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=1800).contains(&wait), "{wait}");
+    let vote = "POST /vote HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nvote=a";
+    assert_eq!(
+        status(&raw(edge.plain, vote).await),
+        "202",
+        "votes are not creations"
+    );
+}
+
 #[tokio::test]
 async fn the_rate_limit_can_be_switched_off() {
     let (edge, _www) = edge(&["--rate-limit=off"]).await;

@@ -1,6 +1,7 @@
 //! Casting the votes: `concurrency` tasks share one pooled HTTP/1.1 client, each sends
 //! its share of the classic form post `vote=a|b` in turn, paced to `rate` when set. No
-//! cookie is kept, so every request is a new voter.
+//! cookie is kept, so every request is a new voter: cookieless, or with a new voter's
+//! cookie signed with the plan's key.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub(crate) struct Plan {
     pub(crate) rate: u64,
     /// Percentage of votes for `b`.
     pub(crate) share_b: u64,
+    /// Signs a new voter's cookie for each vote, when set.
+    pub(crate) signer: Option<tally_voter::VoterSigner>,
 }
 
 /// What came back.
@@ -94,7 +97,12 @@ pub(crate) async fn cast_all(client: &HttpClient, plan: &Plan) -> Outcome {
                         tokio::time::sleep_until(started + due).await;
                     }
                     let option = if index % 100 < plan.share_b { "b" } else { "a" };
-                    record(&mut outcome, send(&client, &uri, option).await);
+                    let cookie = plan.signer.as_ref().map(|signer| {
+                        let voter = tally_voter::VoterSigner::new_voter_id();
+                        format!("{}={}", tally_voter::VOTER_COOKIE, signer.sign(&voter))
+                    });
+                    let sent = send(&client, &uri, option, cookie.as_deref()).await;
+                    record(&mut outcome, sent);
                     index += plan.concurrency;
                 }
                 outcome
@@ -129,9 +137,18 @@ fn record(outcome: &mut Outcome, result: Result<u16, String>) {
     }
 }
 
-/// One classic form post `vote=<option>`, without a cookie; the status, body drained.
-async fn send(client: &HttpClient, uri: &http::Uri, option: &str) -> Result<u16, String> {
-    let request = Request::builder()
+/// One classic form post `vote=<option>`, with `cookie` if any; the status, body drained.
+async fn send(
+    client: &HttpClient,
+    uri: &http::Uri,
+    option: &str,
+    cookie: Option<&str>,
+) -> Result<u16, String> {
+    let mut request = Request::builder();
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let request = request
         .method(Method::POST)
         .uri(uri.clone())
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -1,6 +1,9 @@
-//! tally-seed: casts `--votes` ballots through the edge, each from a new voter (no
-//! cookie is ever sent back, so the vote service signs a fresh voter id every time),
-//! with `--concurrency` requests in flight and at most `--rate` per second. With
+//! tally-seed: casts `--votes` ballots through the edge, each from a new voter: without
+//! a cookie (the vote service signs a fresh voter id every time), or, with
+//! `--cookie-key-file`, with a voter cookie of its own signed with the stack's key, as
+//! phones that loaded the page earlier would send; the edge then rate-limits each voter
+//! on its own however many share the seed's address. `--concurrency` requests are in
+//! flight and at most `--rate` go out per second. With
 //! `--wait-counted` it then polls `/results` until every accepted vote is counted and
 //! prints the time from the first vote to the last one counted.
 //!
@@ -14,6 +17,7 @@ mod count;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Parser;
 
 /// tally-seed: casts votes from distinct voters through the edge.
@@ -44,6 +48,11 @@ struct Config {
     #[arg(long, env = "SEED_WAIT_COUNTED")]
     wait_counted: bool,
 
+    /// The stack's voter cookie key: each vote then carries a cookie of a new voter
+    /// signed with it (otherwise none, and the edge limits them per address).
+    #[arg(long, env = "SEED_COOKIE_KEY_FILE")]
+    cookie_key_file: Option<std::path::PathBuf>,
+
     /// Longest wait for the count.
     #[arg(long, env = "SEED_WAIT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     wait_timeout: Duration,
@@ -63,6 +72,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<bool> {
+    let signer = match &config.cookie_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("SEED_COOKIE_KEY_FILE: cannot read {}", path.display()))?;
+            Some(tally_voter::VoterSigner::new(
+                text.trim_end_matches(['\n', '\r']).as_bytes(),
+            ))
+        }
+        None => None,
+    };
     let base = config.url.trim_end_matches('/').to_owned();
     let client = cast::client();
     let before = count::wait_for_total(&client, &base, Duration::from_secs(60)).await?;
@@ -83,6 +102,7 @@ async fn run(config: Config) -> anyhow::Result<bool> {
         concurrency: config.concurrency,
         rate: config.rate,
         share_b: config.share_b,
+        signer,
     };
     let started = Instant::now();
     let outcome = cast::cast_all(&client, &plan).await;

@@ -430,8 +430,10 @@ impl Edge {
             format!("--vote-upstreams={vote}"),
             format!("--result-upstreams={result}"),
             format!("--www-dir={}", www.path().display()),
-            // The load here comes from one address; the rate limit has tests of its own.
+            // The load here comes from one address; the rate limits have tests of their own.
             "--rate-limit=off".to_owned(),
+            "--voter-rate-limit=off".to_owned(),
+            "--create-rate-limit=off".to_owned(),
         ];
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let config = tally_edge::Config::try_parse_from(args).expect("config");
