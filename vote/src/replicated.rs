@@ -41,12 +41,6 @@ pub struct ReplicatedAppender {
     replicas: u32,
 }
 
-impl std::fmt::Debug for Pending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pending")
-    }
-}
-
 /// What every writer needs.
 struct Writing {
     keys: Keys,
@@ -159,12 +153,15 @@ async fn append_group(
             entries = group.len(),
             "replicas did not confirm appended votes in time"
         );
+        return group
+            .iter()
+            .map(|_| Err(VoteError::NotReplicated))
+            .collect();
     }
     replies
         .iter()
         .take(group.len())
         .map(|reply| match reply {
-            _ if confirmed < i64::from(writing.replicas) => Err(VoteError::NotReplicated),
             Value::BulkString(id) => Ok(String::from_utf8_lossy(id).into_owned()),
             Value::SimpleString(id) => Ok(id.clone()),
             _ => Err(VoteError::QueueUnavailable),
