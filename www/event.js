@@ -348,11 +348,7 @@
       el.submit.disabled = true;
       form.setAttribute("aria-busy", "true");
       try {
-        const r = await Tally.requestJSON("/vote", {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(words ? { poll: poll, words: options } : { poll: poll, options: options }),
-        }, 10000);
+        const r = await Tally.sendBallot(words ? { poll: poll, words: options } : { poll: poll, options: options }, 10000);
         if (r.ok) {
           mine.set(poll, options);
           Tally.announce(el.status, words ?
@@ -360,7 +356,8 @@
             "Your vote was received — you can change it while voting is open.");
         } else {
           // Not the current question any more, locked, or closed: the server says which.
-          Tally.announce(el.status, TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : ""), true);
+          const why = r.status === 403 ? Tally.COOKIE_REQUIRED : TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : "");
+          Tally.announce(el.status, why, true);
           if (r.status === 409) feed.refresh();
         }
       } catch (e) {
@@ -413,6 +410,7 @@
       "#voted": ["Your vote was received — you can change it while voting is open.", false],
       "#closed": ["Voting is closed: your vote was not counted.", true],
       "#not-current": ["The presenter had moved on, so that vote was not counted. This is the question now.", true],
+      "#cookie-required": [Tally.COOKIE_REQUIRED, true],
     };
     arrival = arrivals[location.hash] || null;
     if (arrival) {

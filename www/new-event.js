@@ -188,6 +188,7 @@
     const blocked = form.elements.blocked_words ? form.elements.blocked_words.value : "";
     return {
       title: form.elements.title.value.trim(),
+      identity: form.elements.identity.value || "browser",
       blocked_words: blocked.split(/[\n,]/).map((word) => word.trim()).filter(Boolean),
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();

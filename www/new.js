@@ -38,6 +38,7 @@
       options: options,
       choice: form.elements.choice.value || "single",
       hide_results: form.elements.hide_results.checked,
+      identity: form.elements.identity.value || "browser",
     };
     // The field holds local time; the server wants an instant.
     if (closes) body.closes_at = new Date(closes).toISOString();

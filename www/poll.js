@@ -61,16 +61,14 @@
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {
-      const r = await Tally.requestJSON("/vote", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ poll: POLL, options: options }),
-      }, 10000);
+      const r = await Tally.sendBallot({ poll: POLL, options: options }, 10000);
       if (r.ok) {
         Tally.announce(status, "Your vote was received — you can change it while the poll is open.");
         markMine(options);
       } else if (r.status === 409) {
         Tally.announce(status, "This poll is closed: your vote was not counted.", true);
+      } else if (r.status === 403) {
+        Tally.announce(status, Tally.COOKIE_REQUIRED, true);
       } else {
         Tally.announce(status, Tally.errorMessage(r), true);
       }
@@ -89,10 +87,13 @@
     });
   }
 
-  // Arrived by the form post's redirect (/p/<id>#voted): say it once, then drop the
+  // Arrived by the form post's redirect (/p/<id>#voted, #cookie-required): say it once, then drop the
   // fragment so that a reload does not repeat it.
   if (location.hash === "#voted") {
     Tally.announce(status, "Your vote was received — you can change it while the poll is open.");
+    history.replaceState(null, "", location.pathname + location.search);
+  } else if (location.hash === "#cookie-required") {
+    Tally.announce(status, Tally.COOKIE_REQUIRED, true);
     history.replaceState(null, "", location.pathname + location.search);
   }
   markMine(Tally.readChoice(POLL));

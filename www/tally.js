@@ -39,6 +39,31 @@
     }
   }
 
+  // What a voter reads when a ballot was refused for want of the voter cookie.
+  const COOKIE_REQUIRED = "Your vote was not counted: this poll takes one vote per browser, " +
+    "and this browser did not send Tally's cookie. Allow cookies for this site, reload the page and vote again.";
+
+  // POST /vote with `ballot` (JSON). A poll that takes one vote per browser refuses a
+  // ballot without the voter cookie (403), which the edge hands out with this page: a
+  // browser that lost it (the page came from its cache, or the hall's address was over
+  // its rate when it loaded) fetches the page again for one, then sends the ballot once
+  // more.
+  async function sendBallot(ballot, timeoutMs) {
+    const post = () => requestJSON("/vote", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(ballot),
+    }, timeoutMs);
+    const first = await post();
+    if (first.status !== 403) return first;
+    try {
+      await fetch(location.pathname, { credentials: "same-origin", cache: "no-store" });
+    } catch (e) {
+      return first;
+    }
+    return post();
+  }
+
   // A sentence for a failed request, preferring the server's own {"error": "..."}.
   function errorMessage(result) {
     const fromServer = result.data && typeof result.data.error === "string" && result.data.error.trim();
@@ -418,7 +443,7 @@
   }
 
   window.Tally = {
-    readChoice, requestJSON, errorMessage, isResults, votesText, percentText,
+    readChoice, requestJSON, sendBallot, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
     answeredText, totalText,
   };

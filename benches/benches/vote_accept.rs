@@ -31,6 +31,7 @@ fn poll() -> PollDefinition {
         event: None,
         blocked_words: Vec::new(),
         words: None,
+        identity: Default::default(),
     }
 }
 

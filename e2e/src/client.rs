@@ -44,6 +44,9 @@ pub struct Client {
     base: SocketAddr,
     http: HyperClient<HttpConnector, Full<Bytes>>,
     voter_cookie: Mutex<Option<String>>,
+    /// Whether a `tally_voter` cookie the server sets is kept (a browser) or dropped (a
+    /// script, such as the classic app's seed tool).
+    keeps_cookies: bool,
 }
 
 impl Client {
@@ -53,7 +56,46 @@ impl Client {
             base,
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
             voter_cookie: Mutex::new(None),
+            keeps_cookies: true,
         }
+    }
+
+    /// A client that never keeps a cookie, so that each of its requests comes from a
+    /// stranger, as each of the classic seed tool's does.
+    pub fn cookieless(base: SocketAddr) -> Self {
+        Client {
+            keeps_cookies: false,
+            ..Client::new(base)
+        }
+    }
+
+    /// A new voter who opened `page` first, as a person does: the edge hands out the
+    /// voter cookie with a voting page (`/`, `/p/<id>`, `/e/<code>`).
+    pub async fn visitor(base: SocketAddr, page: &str) -> Self {
+        let client = Client::new(base);
+        client.visit(page).await;
+        client
+    }
+
+    /// `count` new voters who each opened `page`.
+    pub async fn visitors(base: SocketAddr, page: &str, count: usize) -> Vec<Client> {
+        let mut voters = Vec::with_capacity(count);
+        for _ in 0..count {
+            voters.push(Client::visitor(base, page).await);
+        }
+        voters
+    }
+
+    /// `GET page` (a voting page), asserting it gave this client a voter cookie if it had
+    /// none.
+    pub async fn visit(&self, page: &str) {
+        let had = self.cookie().is_some();
+        let reply = self.get(page).await;
+        assert!(
+            reply.status.is_success() && (had || self.cookie().is_some()),
+            "{page} answered {} without a voter cookie",
+            reply.status
+        );
     }
 
     /// Sends a request with this voter's cookie and returns the whole reply.
@@ -77,7 +119,12 @@ impl Client {
         let response = self.http.request(request).await.expect("request sent");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("body read").to_bytes();
-        for value in parts.headers.get_all(header::SET_COOKIE) {
+        let kept = parts
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter(|_| self.keeps_cookies);
+        for value in kept {
             let text = value.to_str().unwrap_or_default();
             if text.starts_with("tally_voter=") {
                 let pair = text.split(';').next().unwrap_or_default().to_owned();

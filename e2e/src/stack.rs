@@ -312,6 +312,7 @@ impl Stack {
             "--rate-limit=off",
             "--voter-rate-limit=off",
             "--create-rate-limit=off",
+            "--new-voter-rate-limit=off",
             "--cookie-key",
             TEST_COOKIE_KEY,
         ])

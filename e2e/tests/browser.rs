@@ -319,7 +319,7 @@ async fn the_admin_link_closes_the_poll_and_downloads_the_csv() {
         .await
         .0
         .contains("received"));
-    let other = Client::new(stack.edge());
+    let other = Client::visitor(stack.edge(), &format!("/p/{}", created.id)).await;
     assert_eq!(other.vote_json(&created.id, "b").await.status, 202);
     let api = Client::new(stack.edge());
     api_eventually(&api, &created.id, |results| results["total"] == 2).await;

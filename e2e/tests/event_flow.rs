@@ -140,7 +140,7 @@ async fn a_presenter_paces_the_room_through_an_event() {
     assert_eq!(before["title"], "Quarterly all hands");
     assert!(before.get("owner_hash").is_none() && before.get("questions_list").is_none());
 
-    let room: Vec<Client> = (0..3).map(|_| Client::new(stack.edge())).collect();
+    let room = Client::visitors(stack.edge(), &format!("/e/{}", event.code), 3).await;
     let length = entries_added(&stack).await;
     let early = room[0].vote_json(&event.questions[0], "a").await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{:?}", early.body);

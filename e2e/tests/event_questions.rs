@@ -152,7 +152,7 @@ async fn questions_change_while_the_event_runs_until_the_room_has_seen_them() {
         (state["current"]["poll"].as_str() == Some(added.as_str())).then_some(())
     })
     .await;
-    let voter = Client::new(stack.edge());
+    let voter = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
     let ballot = voter
         .send(
             Method::POST,

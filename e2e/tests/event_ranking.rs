@@ -136,7 +136,7 @@ async fn a_ranking_is_counted_by_borda_count_exactly_as_a_recount() {
         ["d", "c", "b", "a"],
         ["a", "d", "b", "c"],
     ];
-    let voters: Vec<Client> = (0..12).map(|_| Client::new(stack.edge())).collect();
+    let voters = Client::visitors(stack.edge(), &format!("/e/{}", event.code), 12).await;
     let mut ballots: Vec<Vec<&str>> = Vec::new();
     for (index, voter) in voters.iter().enumerate() {
         let order = orders[index % orders.len()];

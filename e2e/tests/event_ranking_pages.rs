@@ -134,7 +134,7 @@ async fn a_phone_ranks_with_move_buttons_and_the_room_sees_borda_points() {
 
     // A second voter's ranking (Rust, Go, Zig, C) moves both screens live:
     // Go 2+2, Zig 3+1 (a tie: display order first), Rust 0+3, C 1+0.
-    let second = Client::new(stack.edge());
+    let second = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
     let reply = second
         .send(
             http::Method::POST,

@@ -98,7 +98,7 @@ async fn a_scale_question_counts_points_and_summarises_them() {
 
     // Answers 0, 7, 10, 10 (options a, h, k, k): mean 6.75, median (7 + 10) / 2.
     for option in ["a", "h", "k", "k"] {
-        let voter = Client::new(stack.edge());
+        let voter = Client::visitor(stack.edge(), &format!("/e/{code}")).await;
         let reply = eventually(WAIT, "the shown question takes ballots", || async {
             let reply = voter.vote_json(&poll, option).await;
             (reply.status != StatusCode::CONFLICT).then_some(reply)

@@ -128,7 +128,7 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
         &["Cafe\u{301}", "rust"],
         &["java"],
     ];
-    let voters: Vec<Client> = (0..6).map(|_| Client::new(stack.edge())).collect();
+    let voters = Client::visitors(stack.edge(), &format!("/e/{}", event.code), 6).await;
     for (voter, words) in voters.iter().zip(ballots) {
         let reply = eventually(WAIT, "the shown question takes ballots", || async {
             let reply = write(voter, &poll, words).await;
@@ -241,7 +241,7 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
 
     // Refused answers: blocked, too many, too long, invisible, empty, options instead.
     let before = last_entry_id(&stack).await;
-    let stranger = Client::new(stack.edge());
+    let stranger = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
     for (bad, status) in [
         (
             json!({"poll": poll, "words": ["You IDIOT!"]}),
@@ -458,7 +458,7 @@ async fn a_word_cloud_counts_normalised_answers_and_its_owner_moderates_them() {
         |state| state["blocked_words"] == json!(["calm", "idiot"]),
     )
     .await;
-    let late = Client::new(stack.edge());
+    let late = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
     eventually(WAIT, "the new list refuses calm", || async {
         let reply = write(&late, &poll, &["CALM"]).await;
         (reply.status == StatusCode::UNPROCESSABLE_ENTITY).then_some(())

@@ -41,9 +41,11 @@ async fn until_cloud(browser: &Browser, wanted: &Value, what: &str) {
         .await;
 }
 
-/// Sends `words` as a participant of its own, through the API.
+/// Sends `words` as a participant of its own (whose browser opened the front page,
+/// which hands out the voter cookie as every voting page does), through the API.
 async fn send_answers(stack: &Stack, poll: &str, words: &[&str]) -> Reply {
-    Client::new(stack.edge())
+    Client::visitor(stack.edge(), "/")
+        .await
         .send(
             http::Method::POST,
             "/vote",

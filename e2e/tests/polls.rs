@@ -153,7 +153,11 @@ async fn a_created_poll_takes_ballots_closes_reopens_and_exports_csv() {
     assert_eq!(counts(&document), expected(&[("a", 0), ("b", 0), ("c", 0)]));
 
     // Two voters; the first replaces a two-option ballot with a one-option ballot.
-    let (ann, bob) = (Client::new(stack.edge()), Client::new(stack.edge()));
+    let page = format!("/p/{id}");
+    let (ann, bob) = (
+        Client::visitor(stack.edge(), &page).await,
+        Client::visitor(stack.edge(), &page).await,
+    );
     assert_eq!(
         vote(&ann, id, &["a", "c"]).await.status,
         StatusCode::ACCEPTED
@@ -335,7 +339,7 @@ async fn hidden_results_stay_hidden_until_close() {
     .await;
     let id = poll.id.as_str();
     appears(&creator, id).await;
-    let voters = [Client::new(stack.edge()), Client::new(stack.edge())];
+    let voters = Client::visitors(stack.edge(), &format!("/p/{id}"), 2).await;
     for (voter, option) in voters.iter().zip(["a", "b"]) {
         assert_eq!(
             vote(voter, id, &[option]).await.status,
@@ -393,6 +397,7 @@ async fn closing_times_in_the_past_are_refused_and_a_poll_closes_by_itself() {
     )
     .await;
     let document = appears(&client, &poll.id).await;
+    client.visit(&format!("/p/{}", poll.id)).await;
     assert_eq!(document["closes_at"], rfc3339(closes_at));
     assert_eq!(document["open"], true);
     assert_eq!(

@@ -13,6 +13,7 @@ use crate::limits::HeaderLimits;
 use crate::metrics::Counter;
 use crate::rate_limit::{parse_rate, RateLimiter, RateSpec};
 use crate::vote_limits::VoteLimits;
+use crate::voter_issue::VoterIssue;
 use tally_voter::VoterSigner;
 
 /// TLS, limits, rate limit and trusted proxies, from flags and `EDGE_*` variables.
@@ -64,6 +65,13 @@ pub struct ClientSideArgs {
     #[arg(long, env = "EDGE_CREATE_RATE_LIMIT", default_value = "30/h burst 10", value_parser = parse_rate_setting)]
     pub create_rate_limit: RateSetting,
 
+    /// Per-address rate of handing out new voter cookies with voting pages, or `off`.
+    /// A poll whose identity is `browser` counts one ballot per cookie, so this is how
+    /// fast one address can become new voters: the burst lets a hall of 1000 phones
+    /// behind one address in at once, and 1200 more a minute after that.
+    #[arg(long, env = "EDGE_NEW_VOTER_RATE_LIMIT", default_value = "20/s burst 1000", value_parser = parse_rate_setting)]
+    pub new_voter_rate_limit: RateSetting,
+
     /// Proxies (addresses or CIDR networks, comma-separated) whose Forwarded and
     /// X-Forwarded-* fields are believed; others' are removed.
     #[arg(long, env = "EDGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
@@ -100,6 +108,11 @@ impl ClientSideArgs {
             self.create_rate_limit.0.map(RateLimiter::new),
             signer,
         )
+    }
+
+    /// Who hands out voter cookies with voting pages, signing them with `signer`.
+    pub fn voter_issue(&self, signer: VoterSigner) -> VoterIssue {
+        VoterIssue::new(signer, self.new_voter_rate_limit.0.map(RateLimiter::new))
     }
 
     /// The trusted proxies.

@@ -43,6 +43,7 @@ pub mod tunnel;
 pub mod upstream;
 pub mod upstream_args;
 pub mod vote_limits;
+pub mod voter_issue;
 pub mod voter_key_args;
 pub mod workers;
 pub mod write_ledger;
@@ -169,6 +170,7 @@ pub async fn run_with_resolver(
         result: result.clone(),
         files,
         metrics: http,
+        voters: config.client_side.voter_issue(signer.clone()),
         admission: config.client_side.admission(listeners.https_port(), signer),
     });
     let tunnels: Vec<Tunnels> = (0..config.worker_count())
@@ -180,6 +182,7 @@ pub async fn run_with_resolver(
         &shared.admission.rate_limited,
         tunnels.clone(),
     );
+    shared.voters.register(&mut registry);
     // The admin port's readiness is the edge's: a proxy of its own for the checks.
     let readiness = Arc::new(EdgeService {
         proxy: Proxy::new(

@@ -1,5 +1,5 @@
 //! The edge's request handling: route, admit (redirect, limits, rate), then proxy or
-//! serve a file; and its readiness. Security headers are set by the serve loop.
+//! serve a file, and hand a new voter its cookie with a voting page; and its readiness. Security headers are set by the serve loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::proxy::Proxy;
 use crate::routes::{self, static_alias, Route, Routes};
 use crate::static_files::StaticFiles;
 use crate::upstream::Pool;
+use crate::voter_issue::VoterIssue;
 
 /// Longest a readiness check waits for replicas the health checks have not judged yet
 /// (the edge just started, or DNS just named them): they are checked within
@@ -41,6 +42,7 @@ pub struct SharedState {
     pub(crate) files: StaticFiles,
     pub(crate) metrics: HttpMetrics,
     pub(crate) admission: Admission,
+    pub(crate) voters: VoterIssue,
 }
 
 impl Handler for EdgeService {
@@ -68,6 +70,13 @@ impl Handler for EdgeService {
             });
             let shared = &self.shared;
             let refused = shared.admission.refuse(&mut request, &context, route);
+            // Decided now: the response no longer knows the request's cookie.
+            let new_voter = shared.voters.wanted(&request).then(|| {
+                shared
+                    .admission
+                    .trusted
+                    .client_ip(context.peer.ip(), request.headers())
+            });
             let pool = match route {
                 Route::Vote => Some(&shared.vote),
                 Route::Result => Some(&shared.result),
@@ -88,7 +97,10 @@ impl Handler for EdgeService {
                     (served, None)
                 }
             };
-            let response = answer.unwrap_or_else(|error| error.to_response());
+            let mut response = answer.unwrap_or_else(|error| error.to_response());
+            if let Some(client) = new_voter {
+                shared.voters.issue(&mut response, client, context.tls);
+            }
             if let Some((started, method, uri)) = &logged {
                 AccessEntry {
                     method,

@@ -1,6 +1,7 @@
 //! Limits through a real socket: 431 for oversized heads (JSON below hyper's hard
 //! ceiling, bare above it), 429 + Retry-After per client on the vote routes, and
-//! forwarding fields believed only from trusted proxies.
+//! forwarding fields believed only from trusted proxies; voter cookies handed out with
+//! voting pages at the address's issuance rate.
 
 mod client_side;
 
@@ -170,6 +171,69 @@ async fn creation_is_limited_on_its_own() {
         "202",
         "votes are not creations"
     );
+}
+
+/// The voting page hands a new browser its voter cookie, which the vote service will
+/// take; a browser that sends a valid one gets none. Past the address's issuance rate
+/// the page is still served, without a cookie, and other pages never carry one.
+#[tokio::test]
+async fn voting_pages_hand_out_voter_cookies_at_the_address_rate() {
+    const KEY: &str = "issue-test-cookie-key-0123456789abcdef";
+    let (edge, _www) = edge(&[
+        "--new-voter-rate-limit=1/h burst 3",
+        &format!("--cookie-key={KEY}"),
+    ])
+    .await;
+    let page = |cookie: &str| format!("GET / HTTP/1.1\r\nHost: t\r\n{cookie}\r\n");
+    let signer = tally_voter::VoterSigner::new(KEY.as_bytes());
+    let first = raw(edge.plain, &page("")).await;
+    assert_eq!(status(&first), "200", "{first}");
+    let set = header_of(&first, "set-cookie").expect("a voter cookie");
+    let value = set
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix("tally_voter="))
+        .expect("tally_voter=…");
+    assert!(
+        signer.verify(value).is_some(),
+        "signed with the vote key: {set}"
+    );
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert_eq!(
+        header_of(&first, "cache-control"),
+        Some("private, no-cache")
+    );
+
+    let kept = raw(
+        edge.plain,
+        &page(&format!("Cookie: tally_voter={value}\r\n")),
+    )
+    .await;
+    assert_eq!(status(&kept), "200");
+    assert_eq!(header_of(&kept, "set-cookie"), None, "it has one");
+    assert_eq!(header_of(&kept, "cache-control"), Some("no-cache"));
+
+    let forged = tally_voter::VoterSigner::new(b"some-other-key-0123456789abcdef012345");
+    let forged = format!("Cookie: tally_voter={}\r\n", forged.sign("mallory"));
+    let replaced = raw(edge.plain, &page(&forged)).await;
+    assert!(
+        header_of(&replaced, "set-cookie").is_some(),
+        "a forged one is none"
+    );
+    assert!(header_of(&raw(edge.plain, &page("")).await, "set-cookie").is_some());
+
+    let over = raw(edge.plain, &page("")).await;
+    assert_eq!(status(&over), "200", "the page is served all the same");
+    assert_eq!(
+        header_of(&over, "set-cookie"),
+        None,
+        "over the address's burst of 3"
+    );
+    let missing = raw(edge.plain, "GET /missing.css HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(header_of(&missing, "set-cookie"), None);
 }
 
 #[tokio::test]

@@ -537,7 +537,9 @@ async fn serves_static_files() {
         page.headers[header::CONTENT_TYPE],
         "text/html; charset=utf-8"
     );
-    assert_eq!(page.headers[header::CACHE_CONTROL], "no-cache");
+    // A new browser: the page brings its voter cookie, so no shared cache may keep it.
+    assert_eq!(page.headers[header::CACHE_CONTROL], "private, no-cache");
+    assert!(page.headers.contains_key(header::SET_COOKIE));
     assert_security_headers(&page);
     let etag = page.headers[header::ETAG]
         .to_str()

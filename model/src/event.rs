@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll, PollRuleError};
 use crate::poll::Choice;
 use crate::scale::Scale;
@@ -196,6 +197,8 @@ pub struct NewEvent {
     /// Answers its word cloud questions refuse, normalised
     /// ([`crate::words::normalise_block_list`]).
     pub blocked_words: Vec<String>,
+    /// Who counts as a voter, on every question.
+    pub identity: Identity,
 }
 
 /// Which rule a new event breaks.
@@ -291,6 +294,7 @@ mod tests {
             hide_results: false,
             scale: None,
             words: None,
+            identity: Identity::Browser,
         }
     }
 
@@ -390,6 +394,7 @@ mod tests {
             title: title.into(),
             questions: (0..count).map(|i| question(&format!("Q{i}?"))).collect(),
             blocked_words: Vec::new(),
+            identity: Identity::Browser,
         };
         assert_eq!(event("Town hall", 3).check(), Ok(()));
         assert_eq!(event("", 3).check(), Err(EventRuleError::Title));

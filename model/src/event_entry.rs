@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin_token::is_valid_admin_hash;
 use crate::event::{is_event_id, is_join_code, EventQuestion, NewEvent, MAX_EVENT_QUESTIONS};
+use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{Choice, PollDefinition};
-use crate::poll_entry::{bad, Fields};
+use crate::poll_entry::{bad, identity_of, Fields};
 use crate::scale::Scale;
 use crate::vote_entry::EntryError;
 use crate::words::{is_normal_word, Words, MAX_BLOCKED_WORDS};
@@ -51,6 +52,8 @@ pub struct EventCreateEntry {
     pub questions: Vec<NewQuestion>,
     /// Answers its word cloud questions refuse, normalised.
     pub blocked_words: Vec<String>,
+    /// Who counts as a voter, on every question of the event.
+    pub identity: Identity,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
@@ -139,8 +142,9 @@ impl WireQuestion {
         }
     }
 
-    /// The question it spells, if its poll id has a created poll's shape.
-    fn into_question(self) -> Option<NewQuestion> {
+    /// The question it spells, if its poll id has a created poll's shape. The identity
+    /// is its event's, which a question added later learns from the worker's record.
+    fn into_question(self, identity: Identity) -> Option<NewQuestion> {
         is_created_poll_id(&self.poll).then_some(NewQuestion {
             poll: self.poll,
             new_poll: NewPoll {
@@ -151,6 +155,7 @@ impl WireQuestion {
                 hide_results: false,
                 scale: self.scale,
                 words: self.words,
+                identity,
             },
         })
     }
@@ -170,6 +175,7 @@ impl EventCreateEntry {
                 "questions",
                 serde_json::to_string(&questions).unwrap_or_default(),
             ),
+            ("identity", self.identity.name().to_owned()),
             ("at", self.at_ms.to_string()),
         ];
         if !self.blocked_words.is_empty() {
@@ -196,6 +202,7 @@ impl EventCreateEntry {
         if !is_valid_admin_hash(owner_hash) {
             return Err(bad("owner_hash", owner_hash));
         }
+        let identity = identity_of(fields)?;
         let text = fields.get("questions")?;
         let wire: Vec<WireQuestion> =
             serde_json::from_str(text).map_err(|_| bad("questions", text))?;
@@ -205,7 +212,7 @@ impl EventCreateEntry {
         let mut questions = Vec::with_capacity(wire.len());
         for question in wire {
             let poll = question.poll.clone();
-            match question.into_question() {
+            match question.into_question(identity) {
                 Some(question) if !questions_name(&questions, &poll) => questions.push(question),
                 _ => return Err(bad("questions", &poll)),
             }
@@ -217,6 +224,7 @@ impl EventCreateEntry {
             owner_hash: owner_hash.to_owned(),
             questions,
             blocked_words,
+            identity,
             at_ms: fields.at()?,
         };
         entry
@@ -232,6 +240,7 @@ impl EventCreateEntry {
             title: self.title.clone(),
             questions: self.questions.iter().map(|q| q.new_poll.clone()).collect(),
             blocked_words: self.blocked_words.clone(),
+            identity: self.identity,
         }
     }
 
@@ -285,6 +294,7 @@ impl EventCreateEntry {
                 } else {
                     Vec::new()
                 },
+                identity: self.identity,
             })
             .collect()
     }
@@ -445,7 +455,7 @@ where
     let text = fields.get("question")?;
     let question = serde_json::from_str::<WireQuestion>(text)
         .ok()
-        .and_then(WireQuestion::into_question)
+        .and_then(|wire| wire.into_question(Identity::default()))
         .ok_or_else(|| bad("question", text))?;
     question
         .new_poll
@@ -503,11 +513,13 @@ mod tests {
                         hide_results: false,
                         scale: None,
                         words: None,
+                        identity: Identity::Browser,
                     },
                 })
                 .collect(),
             at_ms: 1_700_000_000_000,
             blocked_words: Vec::new(),
+            identity: Identity::Browser,
         }
     }
 
@@ -546,9 +558,13 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
+        // A question added later carries no identity: the worker gives it its event's.
         let question = |poll: &str| NewQuestion {
             poll: poll.into(),
-            new_poll: create().questions[0].new_poll.clone(),
+            new_poll: NewPoll {
+                identity: Identity::default(),
+                ..create().questions[0].new_poll.clone()
+            },
         };
         for action in [
             EventAction::Show {

@@ -2,6 +2,7 @@
 //! and a closing time in the future. The vote service checks them before queueing a
 //! creation; the worker checks them again (except the clock) before applying one.
 
+use crate::identity::Identity;
 use crate::poll::{Choice, PollOption, DEFAULT_POLL_ID};
 use crate::scale::{Scale, ScaleRuleError};
 use crate::words::{Words, WordsRuleError};
@@ -40,6 +41,8 @@ pub struct NewPoll {
     pub scale: Option<Scale>,
     /// A word cloud question's limits (it then has no options); `None` otherwise.
     pub words: Option<Words>,
+    /// Who counts as a voter; an event's questions take the event's.
+    pub identity: Identity,
 }
 
 /// Which rule a new poll breaks.
@@ -192,6 +195,7 @@ mod tests {
             hide_results: false,
             scale: None,
             words: None,
+            identity: Identity::Browser,
         }
     }
 

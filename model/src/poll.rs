@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Identity;
 use crate::words::{is_blocked, is_normal_word, WordError, Words};
 
 /// The poll that exists from the first start: the classic app's "Cats vs Dogs".
@@ -98,6 +99,9 @@ pub struct PollDefinition {
     /// Answers its event refuses (normalised), for a word cloud question.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_words: Vec<String>,
+    /// Who counts as a voter: see [`Identity`].
+    #[serde(default)]
+    pub identity: Identity,
 }
 
 /// Why a ballot does not fit its poll.
@@ -296,6 +300,7 @@ mod tests {
             event: None,
             words: None,
             blocked_words: Vec::new(),
+            identity: Identity::Open,
         }
     }
 

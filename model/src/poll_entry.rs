@@ -8,6 +8,7 @@ use crate::admin_token::is_valid_admin_hash;
 use crate::event_entry::{
     EventCommandEntry, EventCreateEntry, KIND_EVENT_COMMAND, KIND_EVENT_CREATE,
 };
+use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{is_valid_poll_id, Choice, PollDefinition};
 use crate::vote_entry::{EntryError, VoteEntry, KIND_VOTE};
@@ -112,6 +113,7 @@ impl CreateEntry {
                 poll.closes_at.map(|ms| ms.to_string()).unwrap_or_default(),
             ),
             ("hide_results", u8::from(poll.hide_results).to_string()),
+            ("identity", poll.identity.name().to_owned()),
             ("admin_hash", self.admin_hash.clone()),
             ("at", self.at_ms.to_string()),
         ]
@@ -151,6 +153,7 @@ impl CreateEntry {
             hide_results,
             scale: None,
             words: None,
+            identity: identity_of(fields)?,
         };
         new_poll
             .check()
@@ -177,6 +180,7 @@ impl CreateEntry {
             event: None,
             blocked_words: Vec::new(),
             words: None,
+            identity: self.new_poll.identity,
         }
     }
 }
@@ -190,6 +194,17 @@ impl StatusEntry {
             ("poll", self.poll.clone()),
             ("at", self.at_ms.to_string()),
         ]
+    }
+}
+
+/// The `identity` field; an entry queued before polls had one was an open poll's.
+pub(crate) fn identity_of<'a, I>(fields: &Fields<I>) -> Result<Identity, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    match fields.get("identity") {
+        Ok(name) => Identity::from_name(name).ok_or_else(|| bad("identity", name)),
+        Err(_) => Ok(Identity::Open),
     }
 }
 
@@ -246,6 +261,7 @@ mod tests {
                 hide_results: true,
                 scale: None,
                 words: None,
+                identity: Identity::Browser,
             },
             admin_hash: hash_token("t"),
             at_ms: 1_700_000_000_000,
@@ -289,6 +305,19 @@ mod tests {
     }
 
     #[test]
+    fn a_creation_queued_before_identities_is_an_open_poll() {
+        let mut entry = create();
+        let fields: Vec<_> = entry
+            .to_fields()
+            .into_iter()
+            .filter(|(k, _)| *k != "identity")
+            .collect();
+        entry.new_poll.identity = Identity::Open;
+        assert_eq!(decode(&fields), Ok(StreamEntry::Create(entry.clone())));
+        assert_eq!(entry.definition().identity, Identity::Open);
+    }
+
+    #[test]
     fn close_and_reopen_round_trip() {
         for open in [false, true] {
             let entry = StatusEntry {
@@ -329,6 +358,8 @@ mod tests {
             ("options", "[\"a\",\"A\"]"),
             ("closes_at", "soon"),
             ("hide_results", "yes"),
+            ("identity", "code"),
+            ("identity", "Browser"),
             ("admin_hash", "short"),
             ("question", ""),
             ("at", "-1"),

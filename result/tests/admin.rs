@@ -65,6 +65,7 @@ async fn start() -> SocketAddr {
             event: None,
             blocked_words: Vec::new(),
             words: None,
+            identity: Default::default(),
         };
         let () = redis::cmd("SET")
             .arg(keys.poll_definition(id))

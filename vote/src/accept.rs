@@ -1,7 +1,8 @@
 //! The accept path: one request in, one ballot appended to the stream (or a reason why
 //! not), and the response a browser or an API client expects. A ballot on a question of
 //! an event is also checked against the event: the question must be the one shown, and
-//! the event not locked.
+//! the event not locked. A poll that counts one ballot per browser takes only ballots
+//! that bring the voter cookie its page handed out.
 
 use std::sync::Arc;
 
@@ -89,6 +90,14 @@ pub async fn accept(
         .signer
         .voter_from_headers(&parts.headers)
         .map(str::to_owned);
+    if known_voter.is_none() && definition.identity.needs_voter_cookie() {
+        if !browser {
+            return Err(VoteError::VoterCookieRequired);
+        }
+        // A page without JavaScript says how to vote: cookies on, the page loaded.
+        service.metrics.rejected("voter_cookie_required");
+        return Ok(redirect_to(&page("cookie-required")));
+    }
     let voter = known_voter
         .clone()
         .unwrap_or_else(VoterSigner::new_voter_id);

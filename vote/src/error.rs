@@ -68,6 +68,12 @@ pub enum VoteError {
     /// No owner token was presented for an event command.
     #[error("send the event's owner token as Authorization: Bearer <token>")]
     OwnerUnauthorized,
+    /// A ballot without a valid voter cookie on a poll that counts one per browser.
+    #[error(
+        "this poll takes one ballot per browser: load its page first (that gives this \
+         browser its voter cookie), then send the ballot with the cookie"
+    )]
+    VoterCookieRequired,
     /// The owner token is not this event's.
     #[error("this token does not own event {0:?}")]
     OwnerForbidden(String),
@@ -117,7 +123,9 @@ impl HttpError for VoteError {
             | VoteError::EventRule(_)
             | VoteError::NoSuchPosition(..) => StatusCode::UNPROCESSABLE_ENTITY,
             VoteError::Unauthorized | VoteError::OwnerUnauthorized => StatusCode::UNAUTHORIZED,
-            VoteError::Forbidden(_) | VoteError::OwnerForbidden(_) => StatusCode::FORBIDDEN,
+            VoteError::Forbidden(_)
+            | VoteError::OwnerForbidden(_)
+            | VoteError::VoterCookieRequired => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             VoteError::Busy
             | VoteError::QueueUnavailable

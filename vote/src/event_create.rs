@@ -99,6 +99,7 @@ pub async fn create_event(
             .collect(),
         at_ms: now_ms(),
         blocked_words: new_event.blocked_words,
+        identity: new_event.identity,
     };
     if let Err(error) = service.queue.append_fields(&entry.to_fields()).await {
         release_code(&service, &code, &event).await;

@@ -5,18 +5,20 @@
 //! cloud `"words":{"max_words","max_chars"}` or just `"choice":"words"`) or as a
 //! browser's form (`title`, then per question a `question` field followed by its
 //! `option` fields and an optional `choice`, and a `blocked_words` text of lines or
-//! commas), the position a presenter's `show` names, and the answer a moderation
-//! names. Shapes are checked here (400); the event's rules by the caller (422).
+//! commas), both with an optional `identity` (`browser`, the default, or `open`) for
+//! every question; the position a presenter's `show` names, and the answer a
+//! moderation names. Shapes are checked here (400); the event's rules by the caller
+//! (422).
 
 use serde::Deserialize;
 use tally_model::event::{EventRuleError, MAX_EVENT_QUESTIONS};
 use tally_model::new_poll::is_created_poll_id;
 use tally_model::words::{normalise_block_list, normalise_word, MAX_WORD_CHARS};
-use tally_model::{Choice, NewEvent, NewPoll, PollRuleError, Scale, Words};
+use tally_model::{Choice, Identity, NewEvent, NewPoll, PollRuleError, Scale, Words};
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::poll_request::{choice_of, MAX_FORM_OPTIONS};
+use crate::poll_request::{choice_of, identity_of, MAX_FORM_OPTIONS};
 
 /// What an event's question may ask for.
 const QUESTION_CHOICES: &[Choice] = &Choice::ALL;
@@ -36,6 +38,8 @@ struct JsonEvent {
     questions: Vec<JsonQuestion>,
     #[serde(default)]
     blocked_words: Vec<String>,
+    #[serde(default)]
+    identity: Option<String>,
 }
 
 /// One question as a request gives it.
@@ -120,20 +124,23 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
             "a new event's questions name no poll: Tally gives each one".into(),
         ));
     }
+    let identity = identity_of(raw.identity.as_deref())?;
     let questions = raw
         .questions
         .into_iter()
-        .map(new_poll_of)
+        .map(|question| new_poll_of(question).map(|poll| NewPoll { identity, ..poll }))
         .collect::<Result<Vec<_>, VoteError>>()?;
     Ok(NewEvent {
         title: raw.title.trim().to_owned(),
         questions,
         blocked_words: normalise_block_list(&raw.blocked_words).map_err(EventRuleError::from)?,
+        identity,
     })
 }
 
 /// The poll a question asks for; labels and texts are trimmed, a scale's points are its
-/// options, and a word cloud without limits takes the usual ones.
+/// options, and a word cloud without limits takes the usual ones. Its identity is its
+/// event's, which the caller (or for a question added later, the worker) gives it.
 pub(crate) fn new_poll_of(question: JsonQuestion) -> Result<NewPoll, VoteError> {
     let scale = question.scale.map(|scale| Scale {
         min: scale.min,
@@ -168,6 +175,7 @@ pub(crate) fn new_poll_of(question: JsonQuestion) -> Result<NewPoll, VoteError> 
         hide_results: false,
         scale,
         words,
+        identity: Identity::default(),
     })
 }
 
@@ -185,6 +193,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
     let mut title = None;
     let mut questions: Vec<JsonQuestion> = Vec::new();
     let mut blocked_words: Vec<String> = Vec::new();
+    let mut identity = None;
     for (name, value) in pairs {
         let position = questions.len();
         let current = || {
@@ -196,6 +205,8 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
             "title" if title.is_none() => title = Some(value),
             "title" => return Err(VoteError::Malformed("title is given twice".into())),
             "blocked_words" => blocked_words.extend(split_block_list(&value)),
+            "identity" if identity.is_none() => identity = Some(value),
+            "identity" => return Err(VoteError::Malformed("identity is given twice".into())),
             "question" => {
                 if position == MAX_FORM_QUESTIONS {
                     return Err(EventRuleError::TooManyQuestions.into());
@@ -241,6 +252,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         title: title.ok_or_else(|| VoteError::Malformed("title is missing".into()))?,
         questions,
         blocked_words,
+        identity,
     })
 }
 

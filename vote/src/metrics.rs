@@ -15,7 +15,7 @@ use crate::event_command::PresenterAction;
 /// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
 /// `rate()` sees the first refusal of each kind (a series that appears with its first
 /// event has no earlier sample to rise from).
-pub const REASONS: [&str; 12] = [
+pub const REASONS: [&str; 13] = [
     "malformed",
     "too_large",
     "unsupported_media_type",
@@ -28,6 +28,7 @@ pub const REASONS: [&str; 12] = [
     "busy",
     "unavailable",
     "not_durable",
+    "voter_cookie_required",
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
@@ -168,6 +169,7 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
         VoteError::QueueUnavailable => "unavailable",
         // Redis not fsyncing every write, or no replica confirming in time.
         VoteError::NotDurable(_) | VoteError::NotReplicated => "not_durable",
+        VoteError::VoterCookieRequired => "voter_cookie_required",
         VoteError::PollRule(_)
         | VoteError::EventRule(_)
         | VoteError::UnknownEvent(_)
@@ -230,6 +232,7 @@ mod tests {
             VoteError::Busy,
             VoteError::QueueUnavailable,
             VoteError::NotReplicated,
+            VoteError::VoterCookieRequired,
         ];
         let reasons: Vec<_> = refusals.iter().filter_map(reason_of).collect();
         assert_eq!(reasons, REASONS, "REASONS lists every reason, in order");

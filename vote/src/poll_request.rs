@@ -1,13 +1,15 @@
 //! Reading a new poll out of a request body: JSON
 //! (`{"question","options":[…],"choice","closes_at","hide_results"}`) or a browser's
 //! form (`question`, `option` repeated with empty ones ignored, `choice`, `closes_at`
-//! from a `datetime-local` field, `hide_results=on`). Shapes are checked here (400); the
-//! poll rules are checked by the caller against the clock (422).
+//! from a `datetime-local` field, `hide_results=on`); both may name an `identity`
+//! (`browser`, the default, or `open`). Shapes are checked here (400); the poll rules
+//! are checked by the caller against the clock (422).
 
 use serde::Deserialize;
+use tally_model::identity::unknown_identity;
 use tally_model::new_poll::MAX_OPTIONS;
 use tally_model::timestamp::parse_ms;
-use tally_model::{Choice, NewPoll, PollRuleError};
+use tally_model::{Choice, Identity, NewPoll, PollRuleError};
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
@@ -27,6 +29,8 @@ struct JsonPoll {
     closes_at: Option<String>,
     #[serde(default)]
     hide_results: bool,
+    #[serde(default)]
+    identity: Option<String>,
 }
 
 /// Reads a new poll from `body` in `format`; labels and question are trimmed.
@@ -51,7 +55,18 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         hide_results: raw.hide_results,
         scale: None,
         words: None,
+        identity: identity_of(raw.identity.as_deref())?,
     })
+}
+
+/// The identity a request names: [`Identity::FOR_CREATED`] when absent or empty.
+pub(crate) fn identity_of(text: Option<&str>) -> Result<Identity, VoteError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(Identity::FOR_CREATED),
+        Some(name) => {
+            Identity::from_name(name).ok_or_else(|| VoteError::Malformed(unknown_identity(name)))
+        }
+    }
 }
 
 /// What a poll of its own may ask for; a ranking is an event's question, whose
@@ -85,6 +100,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
     let mut choice = None;
     let mut closes_at = None;
     let mut hide_results = false;
+    let mut identity = None;
     for (name, value) in pairs {
         let once = |slot: &Option<String>| {
             if slot.is_some() {
@@ -97,6 +113,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
             "question" => question = once(&question)?,
             "choice" => choice = once(&choice)?,
             "closes_at" => closes_at = once(&closes_at)?,
+            "identity" => identity = once(&identity)?,
             "hide_results" => hide_results = matches!(value.as_str(), "on" | "true" | "1"),
             "option" | "options" => {
                 if value.trim().is_empty() {
@@ -121,6 +138,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
         choice,
         closes_at,
         hide_results,
+        identity,
     })
 }
 
@@ -143,13 +161,15 @@ mod tests {
         assert_eq!(labels(&poll), ["Tea", "Coffee"]);
         assert_eq!(poll.choice, Choice::Single);
         assert_eq!((poll.closes_at, poll.hide_results), (None, false));
+        assert_eq!(poll.identity, Identity::Browser);
 
         let poll = decode_poll(
             BodyFormat::Json,
             br#"{"question":"Q","options":["a","b"],"choice":"multiple",
-                 "closes_at":"2030-01-01T00:00:00Z","hide_results":true}"#,
+                 "closes_at":"2030-01-01T00:00:00Z","hide_results":true,"identity":"open"}"#,
         )
         .unwrap();
+        assert_eq!(poll.identity, Identity::Open);
         assert_eq!(poll.choice, Choice::Multiple);
         assert_eq!(poll.closes_at, Some(1_893_456_000_000));
         assert!(poll.hide_results);
@@ -160,9 +180,10 @@ mod tests {
         let poll = decode_poll(
             BodyFormat::Form,
             b"question=Lunch%3F&option=Pizza&option=&option=Salad&option=+&choice=multiple\
-              &closes_at=2030-01-01T00%3A00&hide_results=on",
+              &closes_at=2030-01-01T00%3A00&hide_results=on&identity=open",
         )
         .unwrap();
+        assert_eq!(poll.identity, Identity::Open);
         assert_eq!(poll.question, "Lunch?");
         assert_eq!(
             labels(&poll),
@@ -180,7 +201,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_bodies() {
-        let cases: [(BodyFormat, &[u8]); 11] = [
+        let cases: [(BodyFormat, &[u8]); 14] = [
             (BodyFormat::Json, b"{"),
             (BodyFormat::Json, b"[]"),
             (BodyFormat::Json, br#"{"options":["a","b"]}"#),
@@ -201,8 +222,20 @@ mod tests {
                 BodyFormat::Json,
                 br#"{"question":"Q","options":["a","b"],"hide_results":"yes"}"#,
             ),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"identity":"anyone"}"#,
+            ),
+            (
+                BodyFormat::Json,
+                br#"{"question":"Q","options":["a","b"],"identity":true}"#,
+            ),
             (BodyFormat::Form, b"option=a&option=b"),
             (BodyFormat::Form, b"question=Q&question=R&option=a&option=b"),
+            (
+                BodyFormat::Form,
+                b"question=Q&option=a&option=b&identity=open&identity=browser",
+            ),
             (
                 BodyFormat::Form,
                 b"question=Q&option=a&option=b&poll=default",

@@ -178,6 +178,7 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         event: None,
         blocked_words: Vec::new(),
         words: None,
+        identity: Default::default(),
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

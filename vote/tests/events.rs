@@ -281,6 +281,7 @@ fn poll_of(event: &EventDefinition, poll: &str, open: bool) -> PollDefinition {
         event: Some(event.id.clone()),
         blocked_words: Vec::new(),
         words: None,
+        identity: Default::default(),
     }
 }
 

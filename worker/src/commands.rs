@@ -83,9 +83,9 @@ pub async fn insert_poll(
             "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
                                 status_entry_ms, status_entry_seq, event_id, event_position,
                                 scale_min, scale_max, scale_min_label, scale_max_label,
-                                words_max, word_max_chars)
+                                words_max, word_max_chars, identity)
              VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10,
-                     $11, $12, $13, $14, $15, $16)
+                     $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &row.id,
@@ -104,6 +104,7 @@ pub async fn insert_poll(
                 &scale.max_label,
                 &words_max,
                 &word_max_chars,
+                &poll.identity.name(),
             ],
         )
         .await?;

@@ -101,8 +101,8 @@ pub async fn create_events(
         }
         let inserted = transaction
             .execute(
-                "INSERT INTO events (id, code, title, owner_hash, blocked_words)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO events (id, code, title, owner_hash, blocked_words, identity)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT DO NOTHING",
                 &[
                     &entry.event,
@@ -110,6 +110,7 @@ pub async fn create_events(
                     &entry.title,
                     &entry.owner_hash,
                     &entry.blocked_words,
+                    &entry.identity.name(),
                 ],
             )
             .await?;

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "replaced_questions",
         include_str!("../migrations/0011_replaced_questions.sql"),
     ),
+    (
+        12,
+        "voter_identity",
+        include_str!("../migrations/0012_voter_identity.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

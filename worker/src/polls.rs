@@ -7,7 +7,7 @@ use tally_model::{
     Choice, EventDefinition, Keys, PollDefinition, PollOption, PollResults, ResultsRow,
     DEFAULT_POLL_ID, SELECT_POLL_RESULTS, STORE_RESULTS_LUA,
 };
-use tally_model::{Scale, Words};
+use tally_model::{Identity, Scale, Words};
 use tokio_postgres::{Client, GenericClient};
 
 /// The default poll's question and option labels (the classic app's OPTION_A/OPTION_B).
@@ -74,7 +74,7 @@ pub async fn load_definitions(
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label,
                     (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
-                    p.event_id, p.words_max, p.word_max_chars, e.blocked_words
+                    p.event_id, p.words_max, p.word_max_chars, e.blocked_words, p.identity
                FROM polls p
                LEFT JOIN poll_options o ON o.poll_id = p.id
                LEFT JOIN events e ON e.id = p.event_id AND p.choice = 'words'
@@ -101,6 +101,7 @@ pub async fn load_definitions(
                 event: row.get(9),
                 words: Words::from_columns(row.get(10), row.get(11)),
                 blocked_words: row.get::<_, Option<Vec<String>>>(12).unwrap_or_default(),
+                identity: Identity::from_name(row.get(13)).unwrap_or_default(),
             });
         }
         let option: (Option<String>, Option<String>) = (row.get(4), row.get(5));

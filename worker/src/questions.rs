@@ -23,7 +23,7 @@
 
 use tally_model::event::MAX_EVENT_QUESTIONS;
 use tally_model::event_entry::NewQuestion;
-use tally_model::{EntryId, EventAction};
+use tally_model::{EntryId, EventAction, Identity};
 use tokio_postgres::Transaction;
 
 use crate::commands::{insert_poll, NewPollRow};
@@ -77,7 +77,7 @@ pub async fn apply_question_change(
 ) -> Result<QuestionChange, tokio_postgres::Error> {
     let Some(row) = transaction
         .query_opt(
-            "SELECT owner_hash, results_visible FROM events WHERE id = $1",
+            "SELECT owner_hash, results_visible, identity FROM events WHERE id = $1",
             &[&event],
         )
         .await?
@@ -88,6 +88,7 @@ pub async fn apply_question_change(
         event,
         hash: row.get(0),
         results_visible: row.get(1),
+        identity: Identity::from_name(row.get(2)).unwrap_or_default(),
         entry,
     };
     let questions = questions(transaction, event).await?;
@@ -113,6 +114,8 @@ struct Owner<'a> {
     event: &'a str,
     hash: String,
     results_visible: bool,
+    /// Who counts as a voter at this event: its new questions' identity too.
+    identity: Identity,
     entry: EntryId,
 }
 
@@ -177,6 +180,7 @@ async fn insert_question(
     let mut new_poll = question.new_poll.clone();
     // It joins the others: counts hidden from the room while the presenter hides them.
     new_poll.hide_results = !owner.results_visible;
+    new_poll.identity = owner.identity;
     let row = NewPollRow {
         id: &question.poll,
         poll: &new_poll,

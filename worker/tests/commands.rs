@@ -43,6 +43,7 @@ fn create(ms: u64) -> StreamCreate {
                 hide_results: true,
                 scale: None,
                 words: None,
+                identity: tally_model::Identity::Browser,
             },
             admin_hash: hash_token("token"),
             at_ms: ms,

@@ -25,6 +25,7 @@ fn new_question(poll: &str, text: &str) -> NewQuestion {
             hide_results: false,
             scale: None,
             words: None,
+            identity: Default::default(),
         },
     }
 }
@@ -72,6 +73,11 @@ async fn an_added_question_comes_last_once_and_takes_the_events_state() {
         "counts hidden like the event's others"
     );
     assert_eq!(polls[0].event.as_deref(), Some(EVENT));
+    assert_eq!(
+        polls[0].identity,
+        tally_model::Identity::Browser,
+        "the event's identity, though the entry names none"
+    );
 
     let version = event(&client).await.version;
     let again = commands(&mut client, vec![add]).await;

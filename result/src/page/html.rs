@@ -12,6 +12,12 @@ use super::ranking;
 use super::view::PageView;
 use super::words;
 
+/// The no-JavaScript notice of a ballot refused for want of the voter cookie (the page
+/// is reached at `#cookie-required`), on poll and event pages alike.
+pub(crate) const COOKIE_REQUIRED_NOTICE: &str = "      <p id=\"cookie-required\" class=\"notice\">\
+     Your vote was not counted: this poll takes one vote per browser, and this browser did not \
+     send Tally's cookie. Allow cookies for this site, reload the page and vote again.</p>\n";
+
 /// The script that enhances a poll's page (and the error pages, where it does nothing).
 const POLL_SCRIPT: &str = "/poll.js";
 
@@ -159,10 +165,11 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
         );
     }
     out.push_str(
-        "      <!-- Shown without JavaScript after the form post redirects to #voted or #closed. -->\n      \
+        "      <!-- Shown without JavaScript after the form post redirects to #voted, #closed or\n           #cookie-required. -->\n      \
          <p id=\"voted\" class=\"notice\">Your vote was received — you can change it.</p>\n      \
          <p id=\"closed\" class=\"notice\">This poll is closed: your vote was not counted.</p>\n",
     );
+    out.push_str(COOKIE_REQUIRED_NOTICE);
     let _ = write!(
         out,
         r#"      <form id="ballot" class="ballot" method="post" action="/vote">

@@ -58,11 +58,13 @@ pub(crate) fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> 
                         hide_results: false,
                         scale: None,
                         words: None,
+                        identity: tally_model::Identity::Browser,
                     },
                 })
                 .collect(),
             at_ms: ms,
             blocked_words: Vec::new(),
+            identity: tally_model::Identity::Browser,
         },
     }
 }

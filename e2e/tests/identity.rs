@@ -1,0 +1,253 @@
+//! Who counts as a voter, through the edge with every service running. A created poll
+//! (identity `browser`, the default) counts only ballots that bring the voter cookie its
+//! page handed out: 10,000 posts without one count nothing and each gets a clear JSON
+//! error, while the same 10,000 against the default poll (`open`, the classic app's
+//! habit) count as 10,000 new voters. Forged and tampered cookies count as none; a poll
+//! or an event created `open` takes cookieless ballots; an event's questions follow it.
+
+use futures_util::{stream, StreamExt};
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use tally_e2e::event_api::{
+    create_event_ready, create_poll, last_entry_id, post_ballot_form, show_first_question,
+};
+use tally_e2e::stack::{TEST_COOKIE_KEY, WAIT};
+use tally_e2e::{Client, Reply, Stack};
+use tally_testkit::eventually;
+use tally_voter::VoterSigner;
+
+/// The flood of cookieless ballots, as in the issue: a script's worth.
+const FLOOD: usize = 10_000;
+
+/// Ballots in flight at once during the flood.
+const IN_FLIGHT: usize = 64;
+
+/// What the vote service says to a ballot without the voter cookie.
+const LOAD_THE_PAGE: &str = "load its page first";
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const ACCEPT_JSON: (&str, &str) = ("accept", "application/json");
+
+/// Creates a poll with `extra` fields and waits until ballots on it are checked against
+/// it (a voter with a cookie is taken); returns its id.
+async fn created_poll(stack: &Stack, extra: Value) -> String {
+    let owner = Client::new(stack.edge());
+    let mut body = json!({"question": "Tea or coffee?", "options": ["Tea", "Coffee"]});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let reply = create_poll(&owner, &body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    let poll = reply.json()["poll"].as_str().expect("poll id").to_owned();
+    eventually(WAIT, "the created poll appears", || async {
+        let reply = owner.get(&format!("/results/{poll}")).await;
+        (reply.status == StatusCode::OK).then_some(())
+    })
+    .await;
+    poll
+}
+
+/// A ballot for option `a` of `poll`: JSON for even `n`, an API client's form for odd.
+async fn ballot(client: &Client, poll: &str, n: usize) -> Reply {
+    if n % 2 == 0 {
+        let body = json!({"poll": poll, "option": "a"}).to_string();
+        client
+            .send(Method::POST, "/vote", &[JSON, ACCEPT_JSON], body)
+            .await
+    } else {
+        let body = format!("poll={poll}&vote=a");
+        client
+            .send(Method::POST, "/vote", &[FORM, ACCEPT_JSON], body)
+            .await
+    }
+}
+
+/// Sends [`FLOOD`] cookieless ballots on `poll`; returns each status with its error.
+async fn flood(stack: &Stack, poll: &str) -> Vec<(StatusCode, String)> {
+    let script = Client::cookieless(stack.edge());
+    let started = std::time::Instant::now();
+    let answers: Vec<(StatusCode, String)> = stream::iter(0..FLOOD)
+        .map(|n| {
+            let script = &script;
+            async move {
+                let reply = ballot(script, poll, n).await;
+                let error = match reply.status {
+                    StatusCode::ACCEPTED => String::new(),
+                    _ => reply.error(),
+                };
+                (reply.status, error)
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    println!(
+        "{FLOOD} cookieless ballots on {poll} in {:?}",
+        started.elapsed()
+    );
+    answers
+}
+
+async fn ballots(stack: &Stack, poll: &str) -> i64 {
+    stack.wait_drained().await;
+    stack
+        .postgres()
+        .await
+        .query_one("SELECT count(*) FROM ballots WHERE poll_id = $1", &[&poll])
+        .await
+        .expect("count")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_cookieless_ballots_count_nothing_on_a_browser_poll_and_all_on_the_open_one() {
+    let stack = Stack::builder().start().await;
+    let poll = created_poll(&stack, json!({})).await;
+
+    // A person opens the poll's page, gets the cookie with it, and votes.
+    let person = Client::visitor(stack.edge(), &format!("/p/{poll}")).await;
+    assert_eq!(ballot(&person, &poll, 0).await.status, StatusCode::ACCEPTED);
+
+    let before = last_entry_id(&stack).await;
+    let refused = flood(&stack, &poll).await;
+    for (status, error) in &refused {
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{error}");
+        assert!(error.contains(LOAD_THE_PAGE), "{error}");
+    }
+    assert_eq!(refused.len(), FLOOD);
+    assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
+    assert_eq!(ballots(&stack, &poll).await, 1, "only the person's ballot");
+
+    // The same script against the default poll: the classic app's seed tool still works.
+    let counted_before = stack
+        .tallies("default")
+        .await
+        .get("a")
+        .copied()
+        .unwrap_or(0);
+    let accepted = flood(&stack, "default").await;
+    assert!(
+        accepted
+            .iter()
+            .all(|(status, _)| *status == StatusCode::ACCEPTED),
+        "{:?}",
+        accepted
+            .iter()
+            .find(|(status, _)| *status != StatusCode::ACCEPTED)
+    );
+    stack.wait_drained().await;
+    let counted = stack
+        .tallies("default")
+        .await
+        .get("a")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(counted - counted_before, FLOOD as i64, "each a new voter");
+    let mut tallies = stack.tallies("default").await;
+    tallies.retain(|_, votes| *votes > 0);
+    assert_eq!(tallies, stack.recount("default").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_tampered_cookies_count_as_none_and_a_page_without_script_says_why() {
+    let stack = Stack::builder().start().await;
+    let poll = created_poll(&stack, json!({"identity": "browser"})).await;
+    let person = Client::visitor(stack.edge(), &format!("/p/{poll}")).await;
+    let cookie = person.cookie().expect("the page's cookie");
+    assert_eq!(ballot(&person, &poll, 0).await.status, StatusCode::ACCEPTED);
+    let before = last_entry_id(&stack).await;
+
+    let value = cookie.strip_prefix("tally_voter=").expect("tally_voter=…");
+    let (voter, signature) = value.split_once('.').expect("<voter>.<signature>");
+    let other_key = VoterSigner::new(b"not-the-vote-services-key-0123456789ab");
+    let own_key = VoterSigner::new(TEST_COOKIE_KEY.as_bytes());
+    let someone_else = own_key.sign("someone-else");
+    let (_, their_signature) = someone_else.split_once('.').expect("signed");
+    let mut flipped = signature.to_owned();
+    let last = if flipped.pop() == Some('A') { 'B' } else { 'A' };
+    flipped.push(last);
+    for forged in [
+        other_key.sign(voter),
+        format!("{voter}.{flipped}"),
+        format!("{voter}.{their_signature}"),
+        format!("{voter}x.{signature}"),
+        voter.to_owned(),
+        String::new(),
+    ] {
+        let forger = Client::new(stack.edge());
+        forger.set_cookie(Some(format!("tally_voter={forged}")));
+        let reply = ballot(&forger, &poll, 0).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{forged:?}");
+        assert!(reply.error().contains(LOAD_THE_PAGE), "{forged:?}");
+    }
+
+    // A browser without JavaScript that kept no cookie is sent back to the page, which
+    // says why.
+    let no_cookies = Client::cookieless(stack.edge());
+    let reply = post_ballot_form(&no_cookies, format!("poll={poll}&vote=a")).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.headers["location"],
+        format!("/p/{poll}#cookie-required").as_str()
+    );
+    let page = no_cookies.get(&format!("/p/{poll}")).await;
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains(r#"id="cookie-required""#), "{html}");
+
+    assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
+    // The voter changes their mind: a ballot replaced, not added.
+    let again = json!({"poll": poll, "option": "b"}).to_string();
+    let reply = person
+        .send(Method::POST, "/vote", &[JSON, ACCEPT_JSON], again)
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(ballots(&stack, &poll).await, 1);
+    let tallies = stack.tallies(&poll).await;
+    assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&0), Some(&1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_and_events_created_open_take_cookieless_ballots_and_unknown_identities_are_refused()
+{
+    let stack = Stack::builder().start().await;
+    let open = created_poll(&stack, json!({"identity": "open"})).await;
+    let script = Client::cookieless(stack.edge());
+    for n in 0..3 {
+        assert_eq!(ballot(&script, &open, n).await.status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(ballots(&stack, &open).await, 3, "three strangers");
+
+    let owner = Client::new(stack.edge());
+    for identity in [json!("code"), json!("Browser"), json!(1)] {
+        let body = json!({"question": "Q", "options": ["a", "b"], "identity": identity});
+        let reply = create_poll(&owner, &body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{identity}");
+        if identity.is_string() {
+            let error = reply.error();
+            assert!(error.contains("is not one of: browser, open"), "{error}");
+        }
+    }
+
+    // An event's questions follow the event: `browser` by default, or `open`.
+    let question = json!([{"question": "Lunch?", "options": ["Pizza", "Salad"]}]);
+    for (identity, cookieless_status) in [
+        (None, StatusCode::FORBIDDEN),
+        (Some("open"), StatusCode::ACCEPTED),
+    ] {
+        let mut body = json!({"title": "All hands", "questions": question});
+        if let Some(identity) = identity {
+            body["identity"] = json!(identity);
+        }
+        let event = create_event_ready(&owner, &body).await;
+        show_first_question(&owner, &event).await;
+        let poll = &event.questions[0];
+        assert_eq!(
+            ballot(&script, poll, 0).await.status,
+            cookieless_status,
+            "{identity:?}"
+        );
+        let member = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
+        assert_eq!(ballot(&member, poll, 1).await.status, StatusCode::ACCEPTED);
+    }
+}
