@@ -32,6 +32,7 @@ fn poll() -> PollDefinition {
         blocked_words: Vec::new(),
         words: None,
         identity: Default::default(),
+        voter_code_hashes: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! error, while the same 10,000 against the default poll (`open`, the classic app's
 //! habit) count as 10,000 new voters. Forged and tampered cookies count as none; a poll
 //! or an event created `open` takes cookieless ballots; an event's questions follow it.
+//! A `code` poll counts one ballot per voter code, whoever sends it.
 
 use futures_util::{stream, StreamExt};
 use http::{Method, StatusCode};
@@ -219,13 +220,16 @@ async fn polls_and_events_created_open_take_cookieless_ballots_and_unknown_ident
     assert_eq!(ballots(&stack, &open).await, 3, "three strangers");
 
     let owner = Client::new(stack.edge());
-    for identity in [json!("code"), json!("Browser"), json!(1)] {
+    for identity in [json!("codes"), json!("Browser"), json!(1)] {
         let body = json!({"question": "Q", "options": ["a", "b"], "identity": identity});
         let reply = create_poll(&owner, &body).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{identity}");
         if identity.is_string() {
             let error = reply.error();
-            assert!(error.contains("is not one of: browser, open"), "{error}");
+            assert!(
+                error.contains("is not one of: browser, code, open"),
+                "{error}"
+            );
         }
     }
 
@@ -249,5 +253,112 @@ async fn polls_and_events_created_open_take_cookieless_ballots_and_unknown_ident
         );
         let member = Client::visitor(stack.edge(), &format!("/e/{}", event.code)).await;
         assert_eq!(ballot(&member, poll, 1).await.status, StatusCode::ACCEPTED);
+    }
+}
+
+/// A ballot for `option` on `poll` with voter `code`, from a client of its own.
+async fn code_ballot(stack: &Stack, poll: &str, option: &str, code: Option<&str>) -> Reply {
+    let mut body = json!({"poll": poll, "option": option});
+    if let Some(code) = code {
+        body["code"] = json!(code);
+    }
+    Client::cookieless(stack.edge())
+        .send(
+            Method::POST,
+            "/vote",
+            &[JSON, ACCEPT_JSON],
+            body.to_string(),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
+    let stack = Stack::builder().start().await;
+    let owner = Client::new(stack.edge());
+    let body = json!({"question": "Budget?", "options": ["Yes", "No"],
+                      "identity": "code", "voter_codes": 5});
+    let reply = create_poll(&owner, &body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    let answer = reply.json();
+    let poll = answer["poll"].as_str().expect("poll").to_owned();
+    let codes: Vec<String> = answer["voter_codes"]
+        .as_array()
+        .expect("the codes, shown once")
+        .iter()
+        .map(|code| code.as_str().expect("text").to_owned())
+        .collect();
+    assert_eq!(codes.len(), 5);
+    assert!(codes
+        .iter()
+        .all(|code| code.len() == 11 && code.as_bytes()[5] == b'-'));
+    let other = create_poll(&owner, &body).await.json();
+    let other_code = other["voter_codes"][0].as_str().expect("code").to_owned();
+    let other_poll = other["poll"].as_str().expect("poll").to_owned();
+    eventually(WAIT, "both code polls take ballots", || async {
+        let first = code_ballot(&stack, &poll, "a", Some(&codes[0])).await;
+        let second = code_ballot(&stack, &other_poll, "a", Some(&other_code)).await;
+        (first.status == StatusCode::ACCEPTED && second.status == StatusCode::ACCEPTED)
+            .then_some(())
+    })
+    .await;
+
+    // Every code votes once; typed lower case without the dash is the same code.
+    for code in &codes[1..] {
+        let typed = code.replace('-', "").to_lowercase();
+        let reply = code_ballot(&stack, &poll, "a", Some(&typed)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::ACCEPTED,
+            "{code}: {:?}",
+            reply.body
+        );
+    }
+    // Two change their minds: their ballots are replaced, not added.
+    for code in &codes[..2] {
+        let reply = code_ballot(&stack, &poll, "b", Some(code)).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+    }
+
+    let before = last_entry_id(&stack).await;
+    let mut unknown = codes[0].clone();
+    let last = if unknown.ends_with('Z') { 'Y' } else { 'Z' };
+    unknown.pop();
+    unknown.push(last);
+    for (code, why) in [
+        (None, "this poll takes one ballot per voter code"),
+        (Some(unknown.as_str()), "not one of this poll's voter codes"),
+        (
+            Some(other_code.as_str()),
+            "not one of this poll's voter codes",
+        ),
+        (Some("not-a-code"), "not one of this poll's voter codes"),
+        (Some(""), "not one of this poll's voter codes"),
+    ] {
+        let reply = code_ballot(&stack, &poll, "a", code).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code:?}");
+        assert!(reply.error().contains(why), "{code:?}: {}", reply.error());
+    }
+    // A page's cookie is no code.
+    let visitor = Client::visitor(stack.edge(), &format!("/p/{poll}")).await;
+    assert_eq!(
+        ballot(&visitor, &poll, 0).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
+
+    assert_eq!(ballots(&stack, &poll).await, 5, "one per code");
+    let tallies = stack.tallies(&poll).await;
+    assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&3), Some(&2)));
+    assert_eq!(stack.recount(&poll).await, tallies);
+
+    for bad in [
+        json!({"question": "Q", "options": ["a", "b"], "identity": "code"}),
+        json!({"question": "Q", "options": ["a", "b"], "identity": "code", "voter_codes": 1001}),
+        json!({"question": "Q", "options": ["a", "b"], "voter_codes": 3}),
+    ] {
+        let reply = create_poll(&owner, &bad).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(reply.error().contains("voter_codes"), "{}", reply.error());
     }
 }

@@ -295,6 +295,7 @@ mod tests {
             scale: None,
             words: None,
             identity: Identity::Browser,
+            voter_codes: 0,
         }
     }
 

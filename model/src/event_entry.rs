@@ -156,6 +156,7 @@ impl WireQuestion {
                 scale: self.scale,
                 words: self.words,
                 identity,
+                voter_codes: 0,
             },
         })
     }
@@ -295,6 +296,7 @@ impl EventCreateEntry {
                     Vec::new()
                 },
                 identity: self.identity,
+                voter_code_hashes: Vec::new(),
             })
             .collect()
     }
@@ -514,6 +516,7 @@ mod tests {
                         scale: None,
                         words: None,
                         identity: Identity::Browser,
+                        voter_codes: 0,
                     },
                 })
                 .collect(),
@@ -563,6 +566,7 @@ mod tests {
             poll: poll.into(),
             new_poll: NewPoll {
                 identity: Identity::default(),
+                voter_codes: 0,
                 ..create().questions[0].new_poll.clone()
             },
         };

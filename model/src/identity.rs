@@ -3,6 +3,9 @@
 //! - `browser`: one ballot per browser. The voter cookie is handed out with the poll's
 //!   page (the edge signs it on the page's `GET`), never by the vote itself, so a ballot
 //!   that comes without one is refused. What created polls and events get by default.
+//! - `code`: one ballot per voter code. The owner asks for N codes when creating the
+//!   poll and hands them out ([`crate::voter_code`]); a ballot names its code, and the
+//!   same code again replaces that ballot.
 //! - `open`: any request may be a new voter, as in the classic voting app. The default
 //!   "Cats vs Dogs" poll keeps it, so the classic seed tool (`vote=a`, no cookie) works.
 
@@ -14,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub enum Identity {
     /// A ballot needs the voter cookie its page handed out.
     Browser,
+    /// A ballot needs one of the poll's voter codes.
+    Code,
     /// A ballot without a cookie is a new voter's. Definitions and stream entries written
     /// before polls had an identity are read as this: it is how they behaved.
     #[default]
@@ -22,15 +27,16 @@ pub enum Identity {
 
 impl Identity {
     /// Every identity, in the order error messages list them.
-    pub const ALL: [Identity; 2] = [Identity::Browser, Identity::Open];
+    pub const ALL: [Identity; 3] = [Identity::Browser, Identity::Code, Identity::Open];
 
     /// What a created poll or event gets when its creator does not say.
     pub const FOR_CREATED: Identity = Identity::Browser;
 
-    /// `browser` or `open`, as the schema, the stream and the API spell it.
+    /// `browser`, `code` or `open`, as the schema, the stream and the API spell it.
     pub fn name(self) -> &'static str {
         match self {
             Identity::Browser => "browser",
+            Identity::Code => "code",
             Identity::Open => "open",
         }
     }
@@ -54,7 +60,7 @@ pub fn unknown_identity(name: &str) -> String {
     let shown: String = name.chars().take(40).collect();
     format!(
         "identity {shown:?} is not one of: {} (browser: one ballot per browser, the \
-         default; open: anyone, any number of times)",
+         default; code: one ballot per voter code; open: anyone, any number of times)",
         known.join(", ")
     )
 }
@@ -71,7 +77,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", identity.name()));
         }
         assert_eq!(Identity::from_name("Browser"), None);
-        assert!(unknown_identity("code").contains("\"code\" is not one of: browser, open"));
+        assert!(unknown_identity("codes").contains("\"codes\" is not one of: browser, code, open"));
         assert!(Identity::Browser.needs_voter_cookie());
         assert!(!Identity::Open.needs_voter_cookie());
         assert_eq!(Identity::default(), Identity::Open);

@@ -17,6 +17,7 @@ pub mod results;
 pub mod scale;
 pub mod timestamp;
 pub mod vote_entry;
+pub mod voter_code;
 pub mod words;
 
 pub use entry_id::EntryId;

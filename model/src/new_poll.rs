@@ -5,6 +5,7 @@
 use crate::identity::Identity;
 use crate::poll::{Choice, PollOption, DEFAULT_POLL_ID};
 use crate::scale::{Scale, ScaleRuleError};
+use crate::voter_code::MAX_VOTER_CODES;
 use crate::words::{Words, WordsRuleError};
 
 /// Fewest options a poll can have: one option is not a choice.
@@ -43,6 +44,9 @@ pub struct NewPoll {
     pub words: Option<Words>,
     /// Who counts as a voter; an event's questions take the event's.
     pub identity: Identity,
+    /// How many voter codes the poll has: 1 to [`MAX_VOTER_CODES`] when its identity
+    /// is `code`, else 0.
+    pub voter_codes: usize,
 }
 
 /// Which rule a new poll breaks.
@@ -78,6 +82,11 @@ pub enum PollRuleError {
     /// A scale question with written answers or several answers per ballot.
     #[error("a scale question takes one answer from its scale, and no options")]
     ScaleAnswers,
+    /// A `code` poll without codes or with too many, or codes on another poll.
+    #[error(
+        "a poll whose identity is code takes 1 to {MAX_VOTER_CODES} voter_codes; other polls none"
+    )]
+    VoterCodes,
     /// A word cloud's limits out of range.
     #[error(transparent)]
     Words(#[from] WordsRuleError),
@@ -91,6 +100,13 @@ impl NewPoll {
     pub fn check(&self) -> Result<(), PollRuleError> {
         if !is_text(&self.question, MAX_QUESTION_CHARS) {
             return Err(PollRuleError::Question);
+        }
+        let codes_fit = match self.identity {
+            Identity::Code => (1..=MAX_VOTER_CODES).contains(&self.voter_codes),
+            Identity::Browser | Identity::Open => self.voter_codes == 0,
+        };
+        if !codes_fit {
+            return Err(PollRuleError::VoterCodes);
         }
         match (self.choice == Choice::Words, self.words) {
             (true, Some(words)) => {
@@ -196,6 +212,7 @@ mod tests {
             scale: None,
             words: None,
             identity: Identity::Browser,
+            voter_codes: 0,
         }
     }
 

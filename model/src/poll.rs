@@ -102,6 +102,10 @@ pub struct PollDefinition {
     /// Who counts as a voter: see [`Identity`].
     #[serde(default)]
     pub identity: Identity,
+    /// The hashes of the poll's voter codes ([`crate::voter_code::hash_code`]), sorted,
+    /// for a poll whose identity is `code`; empty for every other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voter_code_hashes: Vec<String>,
 }
 
 /// Why a ballot does not fit its poll.
@@ -146,6 +150,16 @@ pub enum BallotError {
 }
 
 impl PollDefinition {
+    /// Whether `code` (as typed) is one of this poll's voter codes; returns it normalised.
+    pub fn voter_code(&self, typed: &str) -> Option<String> {
+        let code = crate::voter_code::normalise_code(typed)?;
+        let hash = crate::voter_code::hash_code(&self.id, &code);
+        self.voter_code_hashes
+            .binary_search(&hash)
+            .is_ok()
+            .then_some(code)
+    }
+
     /// Whether the poll takes votes at `now_ms`: open, and not past its closing time.
     pub fn is_open_at(&self, now_ms: u64) -> bool {
         self.open && self.closes_at.is_none_or(|closes_at| now_ms < closes_at)
@@ -301,6 +315,7 @@ mod tests {
             words: None,
             blocked_words: Vec::new(),
             identity: Identity::Open,
+            voter_code_hashes: Vec::new(),
         }
     }
 
@@ -463,5 +478,31 @@ mod tests {
             assert!(!is_valid_poll_id(bad), "{bad:?}");
         }
         assert!(!is_valid_option_id(&"x".repeat(33)));
+    }
+
+    #[test]
+    fn a_voter_code_is_known_by_its_hash_on_its_poll() {
+        use crate::voter_code::hash_code;
+        let mut definition = poll(Choice::Single, true);
+        definition.identity = Identity::Code;
+        definition.voter_code_hashes =
+            vec![hash_code("p", "K7P2Q9XQ4B"), hash_code("p", "0000000000")];
+        definition.voter_code_hashes.sort();
+        assert_eq!(
+            definition.voter_code("k7p2q-9xq4b").as_deref(),
+            Some("K7P2Q9XQ4B")
+        );
+        assert_eq!(
+            definition.voter_code("OOOOO-OOOOO").as_deref(),
+            Some("0000000000")
+        );
+        assert_eq!(
+            definition.voter_code("K7P2Q-9XQ4C"),
+            None,
+            "not one of them"
+        );
+        assert_eq!(definition.voter_code("K7P2Q"), None, "not a code");
+        definition.id = "q".into();
+        assert_eq!(definition.voter_code("K7P2Q-9XQ4B"), None, "another poll's");
     }
 }

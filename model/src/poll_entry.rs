@@ -12,6 +12,7 @@ use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{is_valid_poll_id, Choice, PollDefinition};
 use crate::vote_entry::{EntryError, VoteEntry, KIND_VOTE};
+use crate::voter_code::MAX_VOTER_CODES;
 
 /// The `kind` of a poll creation.
 pub const KIND_CREATE: &str = "create";
@@ -29,6 +30,8 @@ pub struct CreateEntry {
     pub new_poll: NewPoll,
     /// SHA-256 (hex) of the admin token.
     pub admin_hash: String,
+    /// The hashes of its voter codes, for a poll whose identity is `code`.
+    pub code_hashes: Vec<String>,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
@@ -115,6 +118,10 @@ impl CreateEntry {
             ("hide_results", u8::from(poll.hide_results).to_string()),
             ("identity", poll.identity.name().to_owned()),
             ("admin_hash", self.admin_hash.clone()),
+            (
+                "code_hashes",
+                serde_json::to_string(&self.code_hashes).unwrap_or_default(),
+            ),
             ("at", self.at_ms.to_string()),
         ]
     }
@@ -145,6 +152,8 @@ impl CreateEntry {
         if !is_valid_admin_hash(admin_hash) {
             return Err(bad("admin_hash", admin_hash));
         }
+        let identity = identity_of(fields)?;
+        let code_hashes = code_hashes_of(fields, identity)?;
         let new_poll = NewPoll {
             question: fields.get("question")?.to_owned(),
             choice,
@@ -153,7 +162,8 @@ impl CreateEntry {
             hide_results,
             scale: None,
             words: None,
-            identity: identity_of(fields)?,
+            identity,
+            voter_codes: code_hashes.len(),
         };
         new_poll
             .check()
@@ -162,6 +172,7 @@ impl CreateEntry {
             poll: poll.to_owned(),
             new_poll,
             admin_hash: admin_hash.to_owned(),
+            code_hashes,
             at_ms: fields.at()?,
         })
     }
@@ -181,6 +192,11 @@ impl CreateEntry {
             blocked_words: Vec::new(),
             words: None,
             identity: self.new_poll.identity,
+            voter_code_hashes: {
+                let mut hashes = self.code_hashes.clone();
+                hashes.sort();
+                hashes
+            },
         }
     }
 }
@@ -206,6 +222,30 @@ where
         Ok(name) => Identity::from_name(name).ok_or_else(|| bad("identity", name)),
         Err(_) => Ok(Identity::Open),
     }
+}
+
+/// The `code_hashes` field: 1 to [`MAX_VOTER_CODES`] distinct hashes for a poll whose
+/// identity is `code`, none for any other (an entry queued before codes has none).
+fn code_hashes_of<'a, I>(fields: &Fields<I>, identity: Identity) -> Result<Vec<String>, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    let text = fields.get("code_hashes").unwrap_or("[]");
+    let hashes: Vec<String> = serde_json::from_str(text).map_err(|_| bad("code_hashes", text))?;
+    let mut distinct = hashes.clone();
+    distinct.sort();
+    distinct.dedup();
+    let count_fits = match identity {
+        Identity::Code => (1..=MAX_VOTER_CODES).contains(&hashes.len()),
+        Identity::Browser | Identity::Open => hashes.is_empty(),
+    };
+    if !count_fits
+        || distinct.len() != hashes.len()
+        || !hashes.iter().all(|hash| is_valid_admin_hash(hash))
+    {
+        return Err(bad("code_hashes", text));
+    }
+    Ok(hashes)
 }
 
 /// Looks fields up by name.
@@ -262,8 +302,10 @@ mod tests {
                 scale: None,
                 words: None,
                 identity: Identity::Browser,
+                voter_codes: 0,
             },
             admin_hash: hash_token("t"),
+            code_hashes: Vec::new(),
             at_ms: 1_700_000_000_000,
         }
     }
@@ -315,6 +357,36 @@ mod tests {
         entry.new_poll.identity = Identity::Open;
         assert_eq!(decode(&fields), Ok(StreamEntry::Create(entry.clone())));
         assert_eq!(entry.definition().identity, Identity::Open);
+    }
+
+    #[test]
+    fn a_code_poll_carries_its_code_hashes_and_only_it_does() {
+        let mut entry = create();
+        entry.new_poll.identity = Identity::Code;
+        entry.new_poll.voter_codes = 2;
+        entry.code_hashes = vec![hash_token("2"), hash_token("1")];
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::Create(entry.clone()))
+        );
+        let definition = entry.definition();
+        assert_eq!(definition.voter_code_hashes.len(), 2);
+        assert!(
+            definition.voter_code_hashes.is_sorted(),
+            "for binary search"
+        );
+        let fields = entry.to_fields();
+        let twice = serde_json::to_string(&[hash_token("1"), hash_token("1")]).unwrap();
+        for (field, value) in [
+            ("code_hashes", "[]"),
+            ("code_hashes", twice.as_str()),
+            ("code_hashes", "[\"short\"]"),
+            ("code_hashes", "not json"),
+        ] {
+            assert!(decode(&replaced(&fields, field, value)).is_err(), "{value}");
+        }
+        let browser = replaced(&fields, "identity", "browser");
+        assert!(decode(&browser).is_err(), "codes on a browser poll");
     }
 
     #[test]

@@ -66,6 +66,7 @@ async fn start() -> SocketAddr {
             blocked_words: Vec::new(),
             words: None,
             identity: Default::default(),
+            voter_code_hashes: Vec::new(),
         };
         let () = redis::cmd("SET")
             .arg(keys.poll_definition(id))

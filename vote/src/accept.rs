@@ -2,7 +2,8 @@
 //! not), and the response a browser or an API client expects. A ballot on a question of
 //! an event is also checked against the event: the question must be the one shown, and
 //! the event not locked. A poll that counts one ballot per browser takes only ballots
-//! that bring the voter cookie its page handed out.
+//! that bring the voter cookie its page handed out; one that counts a ballot per voter
+//! code takes only ballots that name one of its codes.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use tally_model::event::is_join_code;
 use tally_model::poll::BallotError;
 use tally_model::timestamp::now_ms;
 use tally_model::EventBallotError;
-use tally_model::{Choice, VoteEntry, DEFAULT_POLL_ID};
+use tally_model::{Choice, Identity, VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, HttpError, Request};
 
 use crate::ballot::{decode_ballot, BodyFormat};
@@ -86,10 +87,26 @@ pub async fn accept(
         return Ok(redirect_to(&page(anchor)));
     }
 
-    let known_voter = service
-        .signer
-        .voter_from_headers(&parts.headers)
-        .map(str::to_owned);
+    // A voter code is its voter; on other polls the cookie says who votes.
+    let code_voter = match (definition.identity, ballot.code.as_deref()) {
+        (Identity::Code, None) => return Err(VoteError::VoterCodeRequired),
+        (Identity::Code, Some(typed)) => {
+            let code = definition
+                .voter_code(typed)
+                .ok_or(VoteError::UnknownVoterCode)?;
+            Some(service.signer.code_voter(&definition.id, &code))
+        }
+        (Identity::Browser | Identity::Open, Some(_)) => {
+            return Err(VoteError::Malformed("this poll takes no voter code".into()))
+        }
+        (Identity::Browser | Identity::Open, None) => None,
+    };
+    let known_voter = code_voter.or_else(|| {
+        service
+            .signer
+            .voter_from_headers(&parts.headers)
+            .map(str::to_owned)
+    });
     if known_voter.is_none() && definition.identity.needs_voter_cookie() {
         if !browser {
             return Err(VoteError::VoterCookieRequired);

@@ -1,6 +1,7 @@
 //! Reading a ballot out of a request body: JSON (`{"poll","option"}`, `"options"`, or a
 //! word cloud's `"words"`), a form (`poll=…&option=…`, or `word=…` repeated with empty
-//! ones ignored), or the classic app's form (`vote=a`, default poll).
+//! ones ignored), or the classic app's form (`vote=a`, default poll); any of them with
+//! the voter `code` of a poll whose identity is `code`.
 
 use serde::Deserialize;
 use tally_model::poll::{is_valid_option_id, is_valid_poll_id};
@@ -29,7 +30,12 @@ pub struct BallotRequest {
     pub options: Vec<String>,
     /// A word cloud's written answers, as typed (normalised against the question).
     pub words: Vec<String>,
+    /// The voter code, as typed (checked against the poll).
+    pub code: Option<String>,
 }
+
+/// Longest voter code read, as typed: room for separators around its ten characters.
+const MAX_TYPED_CODE_CHARS: usize = 32;
 
 /// The body's format, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +67,7 @@ struct JsonBallot {
     option: Option<String>,
     options: Option<Vec<String>>,
     words: Option<Vec<String>>,
+    code: Option<String>,
 }
 
 /// What a ballot names: options, or a word cloud's written answers.
@@ -71,10 +78,18 @@ enum Answers {
 
 /// Reads a ballot from `body` in `format`, checking the shape of every id.
 pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, VoteError> {
-    let (poll, answers) = match format {
+    let (poll, answers, code) = match format {
         BodyFormat::Json => decode_json(body)?,
         BodyFormat::Form => decode_form(body)?,
     };
+    if code
+        .as_ref()
+        .is_some_and(|code| code.chars().count() > MAX_TYPED_CODE_CHARS)
+    {
+        return Err(VoteError::Malformed(format!(
+            "a voter code is at most {MAX_TYPED_CODE_CHARS} characters"
+        )));
+    }
     let poll = poll.unwrap_or_else(|| DEFAULT_POLL_ID.to_owned());
     if !is_valid_poll_id(&poll) {
         return Err(VoteError::Malformed(
@@ -82,7 +97,9 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
         ));
     }
     let options = match answers {
-        Answers::Words(words) => return decode_words(poll, words),
+        Answers::Words(words) => {
+            return decode_words(poll, words).map(|ballot| BallotRequest { code, ..ballot })
+        }
         Answers::Options(options) => options,
     };
     if options.is_empty() {
@@ -103,6 +120,7 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
         poll,
         options,
         words: Vec::new(),
+        code,
     })
 }
 
@@ -132,10 +150,14 @@ fn decode_words(poll: String, words: Vec<String>) -> Result<BallotRequest, VoteE
         poll,
         options: Vec::new(),
         words,
+        code: None,
     })
 }
 
-fn decode_json(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
+/// The poll, the answers and the voter code a body names.
+type BallotParts = (Option<String>, Answers, Option<String>);
+
+fn decode_json(body: &[u8]) -> Result<BallotParts, VoteError> {
     let ballot: JsonBallot = serde_json::from_slice(body)
         .map_err(|error| VoteError::Malformed(format!("invalid JSON ballot: {error}")))?;
     let answers = match (ballot.option, ballot.options, ballot.words) {
@@ -149,17 +171,20 @@ fn decode_json(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
             ))
         }
     };
-    Ok((ballot.poll, answers))
+    Ok((ballot.poll, answers, ballot.code))
 }
 
-fn decode_form(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
+fn decode_form(body: &[u8]) -> Result<BallotParts, VoteError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|error| VoteError::Malformed(format!("invalid form: {error}")))?;
     let mut poll = None;
     let mut options = Vec::new();
     let mut words: Vec<String> = Vec::new();
+    let mut code = None;
     for (name, value) in pairs {
         match name.as_str() {
+            "code" if code.is_none() => code = Some(value),
+            "code" => return Err(VoteError::Malformed("code is given twice".into())),
             "poll" if poll.is_none() => poll = Some(value),
             "poll" => return Err(VoteError::Malformed("poll is given twice".into())),
             // `vote` is the classic voting app's field name.
@@ -179,8 +204,8 @@ fn decode_form(body: &[u8]) -> Result<(Option<String>, Answers), VoteError> {
         }
     }
     match (options.is_empty(), words.is_empty()) {
-        (true, false) => Ok((poll, Answers::Words(words))),
-        (_, true) => Ok((poll, Answers::Options(options))),
+        (true, false) => Ok((poll, Answers::Words(words), code)),
+        (_, true) => Ok((poll, Answers::Options(options), code)),
         (false, false) => Err(VoteError::Malformed(
             "send options or written answers, not both".into(),
         )),
@@ -196,7 +221,34 @@ mod tests {
             poll: poll.into(),
             options: options.iter().map(|o| (*o).into()).collect(),
             words: Vec::new(),
+            code: None,
         }
+    }
+
+    #[test]
+    fn reads_a_voter_code_in_json_and_forms() {
+        let json = decode_ballot(
+            BodyFormat::Json,
+            br#"{"poll":"p1","option":"a","code":"k7p2q-9xq4b"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.code.as_deref(), Some("k7p2q-9xq4b"));
+        let form = decode_ballot(BodyFormat::Form, b"poll=p1&option=a&code=K7P2Q9XQ4B").unwrap();
+        assert_eq!(form.code.as_deref(), Some("K7P2Q9XQ4B"));
+        for (format, body) in [
+            (BodyFormat::Form, &b"poll=p1&option=a&code=A&code=B"[..]),
+            (
+                BodyFormat::Json,
+                &br#"{"poll":"p1","option":"a","code":1}"#[..],
+            ),
+        ] {
+            assert!(decode_ballot(format, body).is_err());
+        }
+        let long = format!(
+            r#"{{"poll":"p1","option":"a","code":"{}"}}"#,
+            "A".repeat(33)
+        );
+        assert!(decode_ballot(BodyFormat::Json, long.as_bytes()).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `POST /polls`: a new poll goes into the stream like a vote (this service never
 //! touches Postgres); the worker creates it. The creator gets the poll's id, its links
-//! and the admin token, which is shown once: only its SHA-256 travels on.
+//! and the admin token, which is shown once: only its SHA-256 travels on. A poll whose
+//! identity is `code` also gets its voter codes, shown once the same way.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 use tally_model::admin_token::hash_token;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::timestamp::now_ms;
+use tally_model::voter_code::{code_from_random, display_code, hash_code, VOTER_CODE_CHARS};
 use tally_model::CreateEntry;
 use tally_runtime::{json, Body, Request};
 
@@ -35,6 +37,9 @@ struct Created {
     live_path: String,
     admin_path: String,
     admin_token: String,
+    /// A `code` poll's voter codes, shown once: only their hashes are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    voter_codes: Vec<String>,
 }
 
 /// Handles `POST /polls`.
@@ -50,7 +55,9 @@ pub async fn create(
 
     let poll = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
     let token = new_admin_token();
+    let codes = new_voter_codes(new_poll.voter_codes);
     let entry = CreateEntry {
+        code_hashes: codes.iter().map(|code| hash_code(&poll, code)).collect(),
         poll: poll.clone(),
         new_poll,
         admin_hash: hash_token(&token),
@@ -70,6 +77,7 @@ pub async fn create(
                 live_path: format!("/p/{poll}/live"),
                 admin_path,
                 admin_token: token,
+                voter_codes: codes.iter().map(|code| display_code(code)).collect(),
                 poll,
             },
         )
@@ -85,6 +93,21 @@ pub(crate) fn new_admin_token() -> String {
     let mut bytes = [0u8; ADMIN_TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `count` distinct fresh voter codes.
+fn new_voter_codes(count: usize) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::with_capacity(count);
+    while codes.len() < count {
+        let mut random = [0u8; VOTER_CODE_CHARS];
+        rand::rng().fill_bytes(&mut random);
+        let code = code_from_random(random);
+        // Two alike among a thousand happen about once in 2^31 polls; drawn again.
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
 }
 
 /// Whether the client asked for JSON; a browser's form post asks for HTML or anything.
@@ -107,6 +130,23 @@ mod tests {
         assert!(a
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+
+    #[test]
+    fn voter_codes_are_distinct_and_typeable() {
+        let codes = new_voter_codes(1000);
+        let mut distinct = codes.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 1000);
+        for code in &codes {
+            let typed = display_code(code).to_lowercase();
+            assert_eq!(
+                tally_model::voter_code::normalise_code(&typed).as_ref(),
+                Some(code)
+            );
+        }
+        assert!(new_voter_codes(0).is_empty());
     }
 
     #[test]

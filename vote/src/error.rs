@@ -74,6 +74,12 @@ pub enum VoteError {
          browser its voter cookie), then send the ballot with the cookie"
     )]
     VoterCookieRequired,
+    /// A ballot without a voter code on a poll that counts one per code.
+    #[error("this poll takes one ballot per voter code: send the code you were given as \"code\"")]
+    VoterCodeRequired,
+    /// A voter code that is not one of the poll's.
+    #[error("this is not one of this poll's voter codes")]
+    UnknownVoterCode,
     /// The owner token is not this event's.
     #[error("this token does not own event {0:?}")]
     OwnerForbidden(String),
@@ -125,7 +131,9 @@ impl HttpError for VoteError {
             VoteError::Unauthorized | VoteError::OwnerUnauthorized => StatusCode::UNAUTHORIZED,
             VoteError::Forbidden(_)
             | VoteError::OwnerForbidden(_)
-            | VoteError::VoterCookieRequired => StatusCode::FORBIDDEN,
+            | VoteError::VoterCookieRequired
+            | VoteError::VoterCodeRequired
+            | VoteError::UnknownVoterCode => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             VoteError::Busy
             | VoteError::QueueUnavailable

@@ -125,6 +125,11 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
         ));
     }
     let identity = identity_of(raw.identity.as_deref())?;
+    if identity == Identity::Code {
+        return Err(VoteError::Malformed(
+            "an event's identity is browser or open: voter codes are for polls of their own".into(),
+        ));
+    }
     let questions = raw
         .questions
         .into_iter()
@@ -176,6 +181,7 @@ pub(crate) fn new_poll_of(question: JsonQuestion) -> Result<NewPoll, VoteError> 
         scale,
         words,
         identity: Identity::default(),
+        voter_codes: 0,
     })
 }
 

@@ -15,7 +15,7 @@ use crate::event_command::PresenterAction;
 /// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
 /// `rate()` sees the first refusal of each kind (a series that appears with its first
 /// event has no earlier sample to rise from).
-pub const REASONS: [&str; 13] = [
+pub const REASONS: [&str; 15] = [
     "malformed",
     "too_large",
     "unsupported_media_type",
@@ -29,6 +29,8 @@ pub const REASONS: [&str; 13] = [
     "unavailable",
     "not_durable",
     "voter_cookie_required",
+    "voter_code_required",
+    "unknown_voter_code",
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
@@ -170,6 +172,8 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
         // Redis not fsyncing every write, or no replica confirming in time.
         VoteError::NotDurable(_) | VoteError::NotReplicated => "not_durable",
         VoteError::VoterCookieRequired => "voter_cookie_required",
+        VoteError::VoterCodeRequired => "voter_code_required",
+        VoteError::UnknownVoterCode => "unknown_voter_code",
         VoteError::PollRule(_)
         | VoteError::EventRule(_)
         | VoteError::UnknownEvent(_)
@@ -233,6 +237,8 @@ mod tests {
             VoteError::QueueUnavailable,
             VoteError::NotReplicated,
             VoteError::VoterCookieRequired,
+            VoteError::VoterCodeRequired,
+            VoteError::UnknownVoterCode,
         ];
         let reasons: Vec<_> = refusals.iter().filter_map(reason_of).collect();
         assert_eq!(reasons, REASONS, "REASONS lists every reason, in order");

@@ -2,7 +2,7 @@
 //! (`{"question","options":[…],"choice","closes_at","hide_results"}`) or a browser's
 //! form (`question`, `option` repeated with empty ones ignored, `choice`, `closes_at`
 //! from a `datetime-local` field, `hide_results=on`); both may name an `identity`
-//! (`browser`, the default, or `open`). Shapes are checked here (400); the poll rules
+//! (`browser`, the default, `code` with `voter_codes` (how many), or `open`). Shapes are checked here (400); the poll rules
 //! are checked by the caller against the clock (422).
 
 use serde::Deserialize;
@@ -31,6 +31,8 @@ struct JsonPoll {
     hide_results: bool,
     #[serde(default)]
     identity: Option<String>,
+    #[serde(default)]
+    voter_codes: usize,
 }
 
 /// Reads a new poll from `body` in `format`; labels and question are trimmed.
@@ -56,6 +58,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         scale: None,
         words: None,
         identity: identity_of(raw.identity.as_deref())?,
+        voter_codes: raw.voter_codes,
     })
 }
 
@@ -139,6 +142,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
         closes_at,
         hide_results,
         identity,
+        voter_codes: 0,
     })
 }
 

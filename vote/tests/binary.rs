@@ -179,6 +179,7 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         blocked_words: Vec::new(),
         words: None,
         identity: Default::default(),
+        voter_code_hashes: Vec::new(),
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

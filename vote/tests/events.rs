@@ -282,6 +282,7 @@ fn poll_of(event: &EventDefinition, poll: &str, open: bool) -> PollDefinition {
         blocked_words: Vec::new(),
         words: None,
         identity: Default::default(),
+        voter_code_hashes: Vec::new(),
     }
 }
 

@@ -44,6 +44,7 @@ async fn define_default_poll(redis_url: &str, keys: &Keys) {
         blocked_words: Vec::new(),
         words: None,
         identity: Default::default(),
+        voter_code_hashes: Vec::new(),
     };
     let mut redis = redis::Client::open(redis_url)
         .unwrap()

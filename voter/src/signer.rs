@@ -20,6 +20,12 @@ pub(crate) const COOKIE_MAX_AGE_SECS: i64 = 365 * 24 * 60 * 60;
 /// Domain separation for the MAC, so a signature made here means nothing elsewhere.
 const MAC_CONTEXT: &[u8] = b"tally voter v1:";
 
+/// Domain separation for a voter code's voter id: never equal to a cookie's signature.
+const CODE_CONTEXT: &[u8] = b"tally code voter v1:";
+
+/// Characters of the MAC in a code's voter id: 126 bits, the length of a cookie's id.
+const CODE_VOTER_TAG_CHARS: usize = 21;
+
 /// Signs and verifies voter cookies with one key.
 #[derive(Clone)]
 pub struct VoterSigner {
@@ -45,6 +51,19 @@ impl VoterSigner {
         let mut bytes = [0u8; VOTER_ID_BYTES];
         rand::rng().fill_bytes(&mut bytes);
         URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The voter id of whoever holds voter `code` of `poll`: the same for every ballot
+    /// with that code, unlike any cookie's (a `c` then 21 characters of a MAC under this
+    /// key), and not to be worked back to the code by whoever reads the ballots.
+    pub fn code_voter(&self, poll: &str, code: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(CODE_CONTEXT);
+        mac.update(poll.as_bytes());
+        mac.update(b":");
+        mac.update(code.as_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("c{}", &tag[..CODE_VOTER_TAG_CHARS])
     }
 
     /// The cookie value for `voter`: `<voter>.<signature>`.
@@ -95,6 +114,19 @@ impl VoterSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_codes_voter_is_stable_per_poll_and_key() {
+        let signer = VoterSigner::new(b"k");
+        let voter = signer.code_voter("aB3dE5gH9k", "K7P2Q9XQ4B");
+        assert_eq!(voter.len(), 22);
+        assert_eq!(voter, signer.code_voter("aB3dE5gH9k", "K7P2Q9XQ4B"));
+        assert_ne!(voter, signer.code_voter("zB3dE5gH9k", "K7P2Q9XQ4B"));
+        assert_ne!(
+            voter,
+            VoterSigner::new(b"j").code_voter("aB3dE5gH9k", "K7P2Q9XQ4B")
+        );
+    }
 
     #[test]
     fn signed_voter_verifies() {

@@ -46,6 +46,15 @@ pub async fn create_polls(
             entry: create.id,
         };
         if insert_poll(transaction, &poll).await? {
+            if !entry.code_hashes.is_empty() {
+                transaction
+                    .execute(
+                        "INSERT INTO poll_voter_codes (poll_id, code_hash)
+                         SELECT $1, unnest($2::text[])",
+                        &[&entry.poll, &entry.code_hashes],
+                    )
+                    .await?;
+            }
             created.push(entry.poll.clone());
         }
     }

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "voter_identity",
         include_str!("../migrations/0012_voter_identity.sql"),
     ),
+    (
+        13,
+        "voter_codes",
+        include_str!("../migrations/0013_voter_codes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

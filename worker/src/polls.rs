@@ -74,7 +74,9 @@ pub async fn load_definitions(
         .query(
             "SELECT p.id, p.question, p.choice, p.open, o.id, o.label,
                     (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
-                    p.event_id, p.words_max, p.word_max_chars, e.blocked_words, p.identity
+                    p.event_id, p.words_max, p.word_max_chars, e.blocked_words, p.identity,
+                    (SELECT array_agg(c.code_hash ORDER BY c.code_hash)
+                       FROM poll_voter_codes c WHERE c.poll_id = p.id)
                FROM polls p
                LEFT JOIN poll_options o ON o.poll_id = p.id
                LEFT JOIN events e ON e.id = p.event_id AND p.choice = 'words'
@@ -102,6 +104,7 @@ pub async fn load_definitions(
                 words: Words::from_columns(row.get(10), row.get(11)),
                 blocked_words: row.get::<_, Option<Vec<String>>>(12).unwrap_or_default(),
                 identity: Identity::from_name(row.get(13)).unwrap_or_default(),
+                voter_code_hashes: row.get::<_, Option<Vec<String>>>(14).unwrap_or_default(),
             });
         }
         let option: (Option<String>, Option<String>) = (row.get(4), row.get(5));

@@ -44,8 +44,10 @@ fn create(ms: u64) -> StreamCreate {
                 scale: None,
                 words: None,
                 identity: tally_model::Identity::Browser,
+                voter_codes: 0,
             },
             admin_hash: hash_token("token"),
+            code_hashes: Vec::new(),
             at_ms: ms,
         },
     }
@@ -120,6 +122,8 @@ async fn a_creation_makes_the_poll_once_and_its_votes_in_the_same_batch_count() 
         .map(|o| (o.id.as_str(), o.label.as_str()))
         .collect();
     assert_eq!(labels, [("a", "Tea"), ("b", "Coffee"), ("c", "Water")]);
+    assert_eq!(definition.identity, tally_model::Identity::Browser);
+    assert!(definition.voter_code_hashes.is_empty());
 
     let tallies: Vec<(String, i64)> = client
         .query(
@@ -132,6 +136,27 @@ async fn a_creation_makes_the_poll_once_and_its_votes_in_the_same_batch_count() 
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     assert_eq!(tallies, [("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+}
+
+#[tokio::test]
+async fn a_code_polls_code_hashes_are_kept_and_come_back_sorted() {
+    let (mut client, _database) = database().await;
+    let mut creation = create(1);
+    creation.entry.new_poll.identity = tally_model::Identity::Code;
+    creation.entry.new_poll.voter_codes = 3;
+    creation.entry.code_hashes = ["c", "a", "b"].iter().map(|t| hash_token(t)).collect();
+    let batch = Batch {
+        creates: vec![creation.clone()],
+        ..Batch::default()
+    };
+    apply_entries(&mut client, &batch).await.unwrap();
+    apply_entries(&mut client, &batch).await.unwrap();
+    let definitions = load_definitions(&client, Some(&[POLL])).await.unwrap();
+    let mut expected = creation.entry.code_hashes.clone();
+    expected.sort();
+    assert_eq!(definitions[0].identity, tally_model::Identity::Code);
+    assert_eq!(definitions[0].voter_code_hashes, expected, "once, sorted");
+    assert_eq!(definitions[0], creation.entry.definition());
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ fn new_question(poll: &str, text: &str) -> NewQuestion {
             scale: None,
             words: None,
             identity: Default::default(),
+            voter_codes: 0,
         },
     }
 }

@@ -59,6 +59,7 @@ pub(crate) fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> 
                         scale: None,
                         words: None,
                         identity: tally_model::Identity::Browser,
+                        voter_codes: 0,
                     },
                 })
                 .collect(),
