@@ -90,6 +90,11 @@ async fn flood(stack: &Stack, poll: &str) -> Vec<(StatusCode, String)> {
     answers
 }
 
+/// Votes for option `a` of `poll`, as the tallies table keeps them.
+async fn votes_for_a(stack: &Stack, poll: &str) -> i64 {
+    stack.tallies(poll).await.get("a").copied().unwrap_or(0)
+}
+
 async fn ballots(stack: &Stack, poll: &str) -> i64 {
     stack.wait_drained().await;
     stack
@@ -121,12 +126,7 @@ async fn ten_thousand_cookieless_ballots_count_nothing_on_a_browser_poll_and_all
     assert_eq!(ballots(&stack, &poll).await, 1, "only the person's ballot");
 
     // The same script against the default poll: the classic app's seed tool still works.
-    let counted_before = stack
-        .tallies("default")
-        .await
-        .get("a")
-        .copied()
-        .unwrap_or(0);
+    let counted_before = votes_for_a(&stack, "default").await;
     let accepted = flood(&stack, "default").await;
     assert!(
         accepted
@@ -138,12 +138,7 @@ async fn ten_thousand_cookieless_ballots_count_nothing_on_a_browser_poll_and_all
             .find(|(status, _)| *status != StatusCode::ACCEPTED)
     );
     stack.wait_drained().await;
-    let counted = stack
-        .tallies("default")
-        .await
-        .get("a")
-        .copied()
-        .unwrap_or(0);
+    let counted = votes_for_a(&stack, "default").await;
     assert_eq!(counted - counted_before, FLOOD as i64, "each a new voter");
     let mut tallies = stack.tallies("default").await;
     tallies.retain(|_, votes| *votes > 0);

@@ -1,5 +1,6 @@
 //! The edge's request handling: route, admit (redirect, limits, rate), then proxy or
-//! serve a file, and hand a new voter its cookie with a voting page; and its readiness. Security headers are set by the serve loop.
+//! serve a file, and hand a new voter its cookie with a voting page; and its readiness.
+//! Security headers are set by the serve loop.
 
 use std::sync::Arc;
 use std::time::Duration;

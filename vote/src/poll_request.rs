@@ -2,8 +2,9 @@
 //! (`{"question","options":[…],"choice","closes_at","hide_results"}`) or a browser's
 //! form (`question`, `option` repeated with empty ones ignored, `choice`, `closes_at`
 //! from a `datetime-local` field, `hide_results=on`); both may name an `identity`
-//! (`browser`, the default, `code` with `voter_codes` (how many), or `open`). Shapes are checked here (400); the poll rules
-//! are checked by the caller against the clock (422).
+//! (`browser`, the default, `code` with `voter_codes` (how many), or `open`). Shapes
+//! are checked here (400); the poll rules are checked by the caller against the clock
+//! (422).
 
 use serde::Deserialize;
 use tally_model::identity::unknown_identity;

@@ -57,20 +57,14 @@ impl VoterSigner {
     /// with that code, unlike any cookie's (a `c` then 21 characters of a MAC under this
     /// key), and not to be worked back to the code by whoever reads the ballots.
     pub fn code_voter(&self, poll: &str, code: &str) -> String {
-        let mut mac = self.mac.clone();
-        mac.update(CODE_CONTEXT);
-        mac.update(poll.as_bytes());
-        mac.update(b":");
-        mac.update(code.as_bytes());
+        let mac = self.mac_of(CODE_CONTEXT, &[poll.as_bytes(), b":", code.as_bytes()]);
         let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         format!("c{}", &tag[..CODE_VOTER_TAG_CHARS])
     }
 
     /// The cookie value for `voter`: `<voter>.<signature>`.
     pub fn sign(&self, voter: &str) -> String {
-        let mut mac = self.mac.clone();
-        mac.update(MAC_CONTEXT);
-        mac.update(voter.as_bytes());
+        let mac = self.mac_of(MAC_CONTEXT, &[voter.as_bytes()]);
         let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         format!("{voter}.{signature}")
     }
@@ -79,11 +73,19 @@ impl VoterSigner {
     pub fn verify<'v>(&self, value: &'v str) -> Option<&'v str> {
         let (voter, signature) = value.split_once('.')?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut mac = self.mac.clone();
-        mac.update(MAC_CONTEXT);
-        mac.update(voter.as_bytes());
+        let mac = self.mac_of(MAC_CONTEXT, &[voter.as_bytes()]);
         mac.verify_slice(&signature).ok()?;
         Some(voter)
+    }
+
+    /// This key's MAC over `context` then `parts`, not yet finalised.
+    fn mac_of(&self, context: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(context);
+        for part in parts {
+            mac.update(part);
+        }
+        mac
     }
 
     /// The verified voter id among a request's `Cookie` headers.
