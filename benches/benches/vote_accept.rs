@@ -33,6 +33,7 @@ fn poll() -> PollDefinition {
         words: None,
         identity: Default::default(),
         voter_code_hashes: Vec::new(),
+        passcode_hash: None,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::event::{is_event_id, is_join_code, EventQuestion, NewEvent, MAX_EVENT
 use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{Choice, PollDefinition};
-use crate::poll_entry::{bad, identity_of, Fields};
+use crate::poll_entry::{bad, identity_of, passcode_hash_of, Fields};
 use crate::scale::Scale;
 use crate::vote_entry::EntryError;
 use crate::words::{is_normal_word, Words, MAX_BLOCKED_WORDS};
@@ -54,6 +54,9 @@ pub struct EventCreateEntry {
     pub blocked_words: Vec<String>,
     /// Who counts as a voter, on every question of the event.
     pub identity: Identity,
+    /// The hash of the room passcode (bound to the event), when the identity is
+    /// `passcode`: every question takes it.
+    pub passcode_hash: Option<String>,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
@@ -183,6 +186,9 @@ impl EventCreateEntry {
             let list = serde_json::to_string(&self.blocked_words).unwrap_or_default();
             fields.push(("blocked_words", list));
         }
+        if let Some(hash) = &self.passcode_hash {
+            fields.push(("passcode_hash", hash.clone()));
+        }
         fields
     }
 
@@ -204,6 +210,7 @@ impl EventCreateEntry {
             return Err(bad("owner_hash", owner_hash));
         }
         let identity = identity_of(fields)?;
+        let passcode_hash = passcode_hash_of(fields, identity)?;
         let text = fields.get("questions")?;
         let wire: Vec<WireQuestion> =
             serde_json::from_str(text).map_err(|_| bad("questions", text))?;
@@ -226,6 +233,7 @@ impl EventCreateEntry {
             questions,
             blocked_words,
             identity,
+            passcode_hash,
             at_ms: fields.at()?,
         };
         entry
@@ -297,6 +305,7 @@ impl EventCreateEntry {
                 },
                 identity: self.identity,
                 voter_code_hashes: Vec::new(),
+                passcode_hash: self.passcode_hash.clone(),
             })
             .collect()
     }
@@ -523,6 +532,7 @@ mod tests {
             at_ms: 1_700_000_000_000,
             blocked_words: Vec::new(),
             identity: Identity::Browser,
+            passcode_hash: None,
         }
     }
 
@@ -557,6 +567,33 @@ mod tests {
             decode(&entry.to_fields()),
             Ok(StreamEntry::EventCreate(entry))
         );
+    }
+
+    #[test]
+    fn a_passcode_event_hands_its_hash_to_every_question() {
+        let mut entry = create();
+        entry.identity = Identity::Passcode;
+        for question in &mut entry.questions {
+            question.new_poll.identity = Identity::Passcode;
+        }
+        entry.passcode_hash = Some(crate::passcode::hash_passcode(&entry.event, "tiger"));
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::EventCreate(entry.clone()))
+        );
+        for definition in entry.poll_definitions() {
+            assert_eq!(definition.identity, Identity::Passcode);
+            assert!(definition.passcode_matches("TIGER"), "{}", definition.id);
+        }
+        let fields = entry.to_fields();
+        let without: Vec<_> = fields
+            .iter()
+            .filter(|(k, _)| *k != "passcode_hash")
+            .cloned()
+            .collect();
+        assert!(decode(&without).is_err(), "a passcode event without one");
+        let browser = replaced(&fields, "identity", "browser");
+        assert!(decode(&browser).is_err(), "a passcode on a browser event");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod event_entry;
 pub mod identity;
 pub mod keys;
 pub mod new_poll;
+pub mod passcode;
 pub mod poll;
 pub mod poll_entry;
 pub mod ranking;

@@ -103,7 +103,7 @@ impl NewPoll {
         }
         let codes_fit = match self.identity {
             Identity::Code => (1..=MAX_VOTER_CODES).contains(&self.voter_codes),
-            Identity::Browser | Identity::Open => self.voter_codes == 0,
+            Identity::Browser | Identity::Open | Identity::Passcode => self.voter_codes == 0,
         };
         if !codes_fit {
             return Err(PollRuleError::VoterCodes);

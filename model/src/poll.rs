@@ -106,6 +106,10 @@ pub struct PollDefinition {
     /// for a poll whose identity is `code`; empty for every other.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voter_code_hashes: Vec<String>,
+    /// The hash of the room passcode ([`crate::passcode::hash_passcode`], bound to the
+    /// event on an event's question, else to the poll) when the identity is `passcode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode_hash: Option<String>,
 }
 
 /// Why a ballot does not fit its poll.
@@ -158,6 +162,16 @@ impl PollDefinition {
             .binary_search(&hash)
             .is_ok()
             .then_some(code)
+    }
+
+    /// Whether `typed` is the room passcode this poll takes.
+    pub fn passcode_matches(&self, typed: &str) -> bool {
+        let Ok(passcode) = crate::passcode::normalise_passcode(typed) else {
+            return false;
+        };
+        let owner = self.event.as_deref().unwrap_or(&self.id);
+        let hash = crate::passcode::hash_passcode(owner, &passcode);
+        self.passcode_hash.as_deref() == Some(hash.as_str())
     }
 
     /// Whether the poll takes votes at `now_ms`: open, and not past its closing time.
@@ -316,6 +330,7 @@ mod tests {
             blocked_words: Vec::new(),
             identity: Identity::Open,
             voter_code_hashes: Vec::new(),
+            passcode_hash: None,
         }
     }
 
@@ -504,5 +519,30 @@ mod tests {
         assert_eq!(definition.voter_code("K7P2Q"), None, "not a code");
         definition.id = "q".into();
         assert_eq!(definition.voter_code("K7P2Q-9XQ4B"), None, "another poll's");
+    }
+
+    #[test]
+    fn a_passcode_is_checked_against_its_poll_or_its_event() {
+        use crate::passcode::hash_passcode;
+        let mut definition = poll(Choice::Single, true);
+        definition.identity = Identity::Passcode;
+        assert!(
+            !definition.passcode_matches("tiger lake"),
+            "no hash, no match"
+        );
+        definition.passcode_hash = Some(hash_passcode("p", "tiger lake"));
+        assert!(definition.passcode_matches(" Tiger  LAKE "));
+        assert!(!definition.passcode_matches("tiger lakes"));
+        assert!(!definition.passcode_matches("ti"), "not a passcode at all");
+        definition.event = Some("ev1".into());
+        assert!(
+            !definition.passcode_matches("tiger lake"),
+            "bound to the poll"
+        );
+        definition.passcode_hash = Some(hash_passcode("ev1", "tiger lake"));
+        assert!(
+            definition.passcode_matches("tiger lake"),
+            "bound to its event"
+        );
     }
 }

@@ -32,6 +32,8 @@ pub struct CreateEntry {
     pub admin_hash: String,
     /// The hashes of its voter codes, for a poll whose identity is `code`.
     pub code_hashes: Vec<String>,
+    /// The hash of its room passcode, for a poll whose identity is `passcode`.
+    pub passcode_hash: Option<String>,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
@@ -102,7 +104,7 @@ impl CreateEntry {
     /// The field/value pairs to pass to `XADD`.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let poll = &self.new_poll;
-        vec![
+        let mut fields = vec![
             ("kind", KIND_CREATE.to_owned()),
             ("poll", self.poll.clone()),
             ("question", poll.question.clone()),
@@ -123,7 +125,11 @@ impl CreateEntry {
                 serde_json::to_string(&self.code_hashes).unwrap_or_default(),
             ),
             ("at", self.at_ms.to_string()),
-        ]
+        ];
+        if let Some(hash) = &self.passcode_hash {
+            fields.push(("passcode_hash", hash.clone()));
+        }
+        fields
     }
 
     fn from_fields<'a, I>(fields: &Fields<I>) -> Result<Self, EntryError>
@@ -154,6 +160,7 @@ impl CreateEntry {
         }
         let identity = identity_of(fields)?;
         let code_hashes = code_hashes_of(fields, identity)?;
+        let passcode_hash = passcode_hash_of(fields, identity)?;
         let new_poll = NewPoll {
             question: fields.get("question")?.to_owned(),
             choice,
@@ -173,6 +180,7 @@ impl CreateEntry {
             new_poll,
             admin_hash: admin_hash.to_owned(),
             code_hashes,
+            passcode_hash,
             at_ms: fields.at()?,
         })
     }
@@ -197,6 +205,7 @@ impl CreateEntry {
                 hashes.sort();
                 hashes
             },
+            passcode_hash: self.passcode_hash.clone(),
         }
     }
 }
@@ -237,7 +246,7 @@ where
     distinct.dedup();
     let count_fits = match identity {
         Identity::Code => (1..=MAX_VOTER_CODES).contains(&hashes.len()),
-        Identity::Browser | Identity::Open => hashes.is_empty(),
+        Identity::Browser | Identity::Open | Identity::Passcode => hashes.is_empty(),
     };
     if !count_fits
         || distinct.len() != hashes.len()
@@ -246,6 +255,24 @@ where
         return Err(bad("code_hashes", text));
     }
     Ok(hashes)
+}
+
+/// The `passcode_hash` field: there for a poll (or event) whose identity is `passcode`,
+/// absent for any other.
+pub(crate) fn passcode_hash_of<'a, I>(
+    fields: &Fields<I>,
+    identity: Identity,
+) -> Result<Option<String>, EntryError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+{
+    match (identity, fields.get("passcode_hash")) {
+        (Identity::Passcode, Ok(hash)) if is_valid_admin_hash(hash) => Ok(Some(hash.to_owned())),
+        (Identity::Passcode, Ok(hash)) => Err(bad("passcode_hash", hash)),
+        (Identity::Passcode, Err(missing)) => Err(missing),
+        (_, Ok(hash)) => Err(bad("passcode_hash", hash)),
+        (_, Err(_)) => Ok(None),
+    }
 }
 
 /// Looks fields up by name.
@@ -306,6 +333,7 @@ mod tests {
             },
             admin_hash: hash_token("t"),
             code_hashes: Vec::new(),
+            passcode_hash: None,
             at_ms: 1_700_000_000_000,
         }
     }
@@ -387,6 +415,27 @@ mod tests {
         }
         let browser = replaced(&fields, "identity", "browser");
         assert!(decode(&browser).is_err(), "codes on a browser poll");
+    }
+
+    #[test]
+    fn a_passcode_poll_carries_its_passcode_hash_and_only_it_does() {
+        let mut entry = create();
+        entry.new_poll.identity = Identity::Passcode;
+        entry.passcode_hash = Some(hash_token("tiger lake"));
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::Create(entry.clone()))
+        );
+        assert_eq!(entry.definition().passcode_hash, entry.passcode_hash);
+        let fields = entry.to_fields();
+        assert!(decode(&replaced(&fields, "passcode_hash", "short")).is_err());
+        let browser = replaced(&fields, "identity", "browser");
+        assert!(decode(&browser).is_err(), "a passcode on a browser poll");
+        let without: Vec<_> = fields
+            .into_iter()
+            .filter(|(k, _)| *k != "passcode_hash")
+            .collect();
+        assert!(decode(&without).is_err(), "a passcode poll without one");
     }
 
     #[test]

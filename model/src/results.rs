@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Identity;
 use crate::poll::Choice;
 use crate::ranking::borda_score;
 use crate::scale::{Scale, ScaleSummary};
@@ -78,6 +79,10 @@ pub struct PollResults {
     /// A word cloud question's limits: how many answers a participant gives, how long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_limits: Option<Words>,
+    /// Who counts as a voter: the pages ask for a voter code or the room's passcode
+    /// where the poll takes one.
+    #[serde(default)]
+    pub identity: Identity,
 }
 
 fn open_by_default() -> bool {
@@ -102,7 +107,7 @@ pub const SELECT_POLL_RESULTS: &str = "\
            p.scale_min, p.scale_max, p.scale_min_label, p.scale_max_label, \
            (SELECT array_agg(r.votes ORDER BY r.place) FROM rank_tallies r \
              WHERE r.poll_id = o.poll_id AND r.option_id = o.id), \
-           w.words, w.counts, p.words_max, p.word_max_chars \
+           w.words, w.counts, p.words_max, p.word_max_chars, p.identity \
       FROM polls p \
       LEFT JOIN poll_options o ON o.poll_id = p.id \
       LEFT JOIN LATERAL ( \
@@ -153,6 +158,8 @@ pub struct ResultsRow {
     pub word_counts: Option<Vec<i64>>,
     /// `p.words_max` and `p.word_max_chars`, when the poll is a word cloud
     pub word_limits: Option<Words>,
+    /// `p.identity`
+    pub identity: String,
 }
 
 impl ResultsRow {
@@ -200,6 +207,7 @@ impl PollResults {
                 summary: None,
                 words,
                 word_limits: row.word_limits,
+                identity: Identity::from_name(&row.identity).unwrap_or_default(),
             });
             if let (Some(id), Some(label)) = (row.option_id, row.label) {
                 results.options.push(OptionResult {
@@ -297,6 +305,7 @@ mod tests {
             words: None,
             word_counts: None,
             word_limits: None,
+            identity: "passcode".into(),
         }
     }
 
@@ -310,6 +319,7 @@ mod tests {
         assert_eq!(results.version, 3);
         assert_eq!(results.choice, Choice::Multiple);
         assert!(results.open && results.hide_results && !results.hidden);
+        assert_eq!(results.identity, Identity::Passcode);
         let ids: Vec<_> = results
             .options
             .iter()

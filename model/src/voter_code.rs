@@ -59,12 +59,18 @@ pub fn display_code(code: &str) -> String {
 
 /// The stored form of `code` (normalised) on `poll`: lowercase hex SHA-256 of both.
 pub fn hash_code(poll: &str, code: &str) -> String {
+    bound_hash(HASH_CONTEXT, poll, code)
+}
+
+/// Lowercase hex SHA-256 of `value` bound to `owner` under `context`, the stored form
+/// of a secret a person types (a voter code, a room passcode).
+pub(crate) fn bound_hash(context: &str, owner: &str, value: &str) -> String {
     let mut digest = Sha256::new();
-    digest.update(HASH_CONTEXT.as_bytes());
+    digest.update(context.as_bytes());
     digest.update(b":");
-    digest.update(poll.as_bytes());
+    digest.update(owner.as_bytes());
     digest.update(b":");
-    digest.update(code.as_bytes());
+    digest.update(value.as_bytes());
     digest
         .finalize()
         .iter()

@@ -138,6 +138,7 @@ mod tests {
             summary: None,
             word_limits: None,
             words: None,
+            identity: tally_model::Identity::Open,
         }
     }
 

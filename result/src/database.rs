@@ -114,6 +114,7 @@ impl ResultsDatabase {
                     words: row.try_get(17)?,
                     word_counts: row.try_get(18)?,
                     word_limits: Words::from_columns(row.try_get(19)?, row.try_get(20)?),
+                    identity: row.try_get(21)?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

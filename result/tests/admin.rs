@@ -67,6 +67,7 @@ async fn start() -> SocketAddr {
             words: None,
             identity: Default::default(),
             voter_code_hashes: Vec::new(),
+            passcode_hash: None,
         };
         let () = redis::cmd("SET")
             .arg(keys.poll_definition(id))

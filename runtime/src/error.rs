@@ -1,5 +1,6 @@
 //! Errors as HTTP responses: every service's error type says its status once, and
-//! the body is always `{"error": "..."}`.
+//! the body is always `{"error": "..."}`, with a fixed `reason` word beside it where a
+//! client acts on which refusal it got (a page asking for a passcode, say).
 
 use std::time::Duration;
 
@@ -18,9 +19,19 @@ pub trait HttpError: std::fmt::Display {
         None
     }
 
+    /// A fixed word for this refusal that clients may branch on; `None` where the
+    /// status says enough.
+    fn reason(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The JSON error response.
     fn to_response(&self) -> Response<Body> {
-        let mut response = error_body(self.status(), &self.to_string());
+        let body = ErrorBody {
+            error: &self.to_string(),
+            reason: self.reason(),
+        };
+        let mut response = json(self.status(), &body);
         if let Some(wait) = self.retry_after() {
             // Retry-After takes whole seconds (RFC 9110 §10.2.3); never advertise 0.
             let seconds = wait.as_secs().max(1);
@@ -35,9 +46,15 @@ pub trait HttpError: std::fmt::Display {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 /// A `{"error": message}` response with `status`.
 pub fn error_body(status: StatusCode, message: &str) -> Response<Body> {
-    json(status, &ErrorBody { error: message })
+    let body = ErrorBody {
+        error: message,
+        reason: None,
+    };
+    json(status, &body)
 }

@@ -3,7 +3,8 @@
 //! an event is also checked against the event: the question must be the one shown, and
 //! the event not locked. A poll that counts one ballot per browser takes only ballots
 //! that bring the voter cookie its page handed out; one that counts a ballot per voter
-//! code takes only ballots that name one of its codes.
+//! code takes only ballots that name one of its codes; one behind a room passcode takes
+//! only ballots that bring the passcode and the cookie.
 
 use std::sync::Arc;
 
@@ -16,10 +17,10 @@ use tally_model::event::is_join_code;
 use tally_model::poll::BallotError;
 use tally_model::timestamp::now_ms;
 use tally_model::EventBallotError;
-use tally_model::{Choice, Identity, VoteEntry, DEFAULT_POLL_ID};
+use tally_model::{Choice, Identity, PollDefinition, VoteEntry, DEFAULT_POLL_ID};
 use tally_runtime::{drain, empty, json, Body, HttpError, Request};
 
-use crate::ballot::{decode_ballot, BodyFormat};
+use crate::ballot::{decode_ballot, BallotRequest, BodyFormat};
 use crate::error::VoteError;
 use crate::events::BallotGate;
 use crate::service::VoteService;
@@ -88,18 +89,16 @@ pub async fn accept(
     }
 
     // A voter code is its voter; on other polls the cookie says who votes.
-    let code_voter = match (definition.identity, ballot.code.as_deref()) {
-        (Identity::Code, None) => return Err(VoteError::VoterCodeRequired),
-        (Identity::Code, Some(typed)) => {
-            let code = definition
-                .voter_code(typed)
-                .ok_or(VoteError::UnknownVoterCode)?;
-            Some(service.signer.code_voter(&definition.id, &code))
-        }
-        (Identity::Browser | Identity::Open, Some(_)) => {
-            return Err(VoteError::Malformed("this poll takes no voter code".into()))
-        }
-        (Identity::Browser | Identity::Open, None) => None,
+    let code_voter = match credential_voter(&service.signer, &definition, &ballot) {
+        Ok(voter) => voter,
+        Err(refusal) => match credential_notice(&refusal).filter(|_| browser) {
+            // A page without JavaScript says what to type.
+            Some((reason, anchor)) => {
+                service.metrics.rejected(reason);
+                return Ok(redirect_to(&page(anchor)));
+            }
+            None => return Err(refusal),
+        },
     };
     let known_voter = code_voter.or_else(|| {
         service
@@ -166,6 +165,60 @@ pub async fn accept(
         append_cookie(headers, &choice_cookie(&entry.poll, &entry.options, secure));
     }
     Ok(response)
+}
+
+/// Who the ballot's credentials say votes: its voter code's voter on a `code` poll,
+/// `None` where the cookie says. Refused when the poll wants a code or the room's
+/// passcode and the ballot lacks it, or the ballot brings one the poll does not take.
+fn credential_voter(
+    signer: &VoterSigner,
+    definition: &PollDefinition,
+    ballot: &BallotRequest,
+) -> Result<Option<String>, VoteError> {
+    let typed = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|typed| !typed.is_empty())
+            .map(str::to_owned)
+    };
+    let (code, passcode) = (typed(&ballot.code), typed(&ballot.passcode));
+    let identity = definition.identity;
+    if code.is_some() && identity != Identity::Code {
+        return Err(VoteError::Malformed("this poll takes no voter code".into()));
+    }
+    if passcode.is_some() && identity != Identity::Passcode {
+        return Err(VoteError::Malformed("this poll takes no passcode".into()));
+    }
+    match identity {
+        Identity::Code => {
+            let typed = code.ok_or(VoteError::VoterCodeRequired)?;
+            let code = definition
+                .voter_code(&typed)
+                .ok_or(VoteError::UnknownVoterCode)?;
+            Ok(Some(signer.code_voter(&definition.id, &code)))
+        }
+        Identity::Passcode => {
+            let typed = passcode.ok_or(VoteError::PasscodeRequired)?;
+            if !definition.passcode_matches(&typed) {
+                return Err(VoteError::WrongPasscode);
+            }
+            Ok(None)
+        }
+        Identity::Browser | Identity::Open => Ok(None),
+    }
+}
+
+/// The `reason` and page anchor of a credential refusal that a page without JavaScript
+/// explains (CSS `:target`); `None` for the ones it does not.
+fn credential_notice(refusal: &VoteError) -> Option<(&'static str, &'static str)> {
+    match refusal {
+        VoteError::VoterCodeRequired => Some(("voter_code_required", "code-required")),
+        VoteError::UnknownVoterCode => Some(("unknown_voter_code", "unknown-code")),
+        VoteError::PasscodeRequired => Some(("passcode_required", "passcode-required")),
+        VoteError::WrongPasscode => Some(("wrong_passcode", "wrong-passcode")),
+        _ => None,
+    }
 }
 
 /// What every command that goes into the stream does first: refuse it while the queue

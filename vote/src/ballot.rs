@@ -1,7 +1,8 @@
 //! Reading a ballot out of a request body: JSON (`{"poll","option"}`, `"options"`, or a
 //! word cloud's `"words"`), a form (`poll=…&option=…`, or `word=…` repeated with empty
 //! ones ignored), or the classic app's form (`vote=a`, default poll); any of them with
-//! the voter `code` of a poll whose identity is `code`.
+//! the voter `code` of a poll whose identity is `code`, or the room `passcode` of one
+//! whose identity is `passcode`.
 
 use serde::Deserialize;
 use tally_model::poll::{is_valid_option_id, is_valid_poll_id};
@@ -32,10 +33,15 @@ pub struct BallotRequest {
     pub words: Vec<String>,
     /// The voter code, as typed (checked against the poll).
     pub code: Option<String>,
+    /// The room passcode, as typed (checked against the poll).
+    pub passcode: Option<String>,
 }
 
 /// Longest voter code read, as typed: room for separators around its ten characters.
 const MAX_TYPED_CODE_CHARS: usize = 32;
+
+/// Longest passcode read, as typed: room for white space around the longest one.
+const MAX_TYPED_PASSCODE_CHARS: usize = 2 * tally_model::passcode::MAX_PASSCODE_CHARS;
 
 /// The body's format, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +74,7 @@ struct JsonBallot {
     options: Option<Vec<String>>,
     words: Option<Vec<String>>,
     code: Option<String>,
+    passcode: Option<String>,
 }
 
 /// What a ballot names: options, or a word cloud's written answers.
@@ -78,7 +85,12 @@ enum Answers {
 
 /// Reads a ballot from `body` in `format`, checking the shape of every id.
 pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, VoteError> {
-    let (poll, answers, code) = match format {
+    let BallotParts {
+        poll,
+        answers,
+        code,
+        passcode,
+    } = match format {
         BodyFormat::Json => decode_json(body)?,
         BodyFormat::Form => decode_form(body)?,
     };
@@ -90,6 +102,14 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
             "a voter code is at most {MAX_TYPED_CODE_CHARS} characters"
         )));
     }
+    if passcode
+        .as_ref()
+        .is_some_and(|passcode| passcode.chars().count() > MAX_TYPED_PASSCODE_CHARS)
+    {
+        return Err(VoteError::Malformed(format!(
+            "a passcode is at most {MAX_TYPED_PASSCODE_CHARS} characters"
+        )));
+    }
     let poll = poll.unwrap_or_else(|| DEFAULT_POLL_ID.to_owned());
     if !is_valid_poll_id(&poll) {
         return Err(VoteError::Malformed(
@@ -98,7 +118,11 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
     }
     let options = match answers {
         Answers::Words(words) => {
-            return decode_words(poll, words).map(|ballot| BallotRequest { code, ..ballot })
+            return decode_words(poll, words).map(|ballot| BallotRequest {
+                code,
+                passcode,
+                ..ballot
+            })
         }
         Answers::Options(options) => options,
     };
@@ -121,6 +145,7 @@ pub fn decode_ballot(format: BodyFormat, body: &[u8]) -> Result<BallotRequest, V
         options,
         words: Vec::new(),
         code,
+        passcode,
     })
 }
 
@@ -151,11 +176,17 @@ fn decode_words(poll: String, words: Vec<String>) -> Result<BallotRequest, VoteE
         options: Vec::new(),
         words,
         code: None,
+        passcode: None,
     })
 }
 
-/// The poll, the answers and the voter code a body names.
-type BallotParts = (Option<String>, Answers, Option<String>);
+/// What a body names: the poll, the answers, and what proves its voter may vote.
+struct BallotParts {
+    poll: Option<String>,
+    answers: Answers,
+    code: Option<String>,
+    passcode: Option<String>,
+}
 
 fn decode_json(body: &[u8]) -> Result<BallotParts, VoteError> {
     let ballot: JsonBallot = serde_json::from_slice(body)
@@ -171,7 +202,12 @@ fn decode_json(body: &[u8]) -> Result<BallotParts, VoteError> {
             ))
         }
     };
-    Ok((ballot.poll, answers, ballot.code))
+    Ok(BallotParts {
+        poll: ballot.poll,
+        answers,
+        code: ballot.code,
+        passcode: ballot.passcode,
+    })
 }
 
 fn decode_form(body: &[u8]) -> Result<BallotParts, VoteError> {
@@ -181,10 +217,13 @@ fn decode_form(body: &[u8]) -> Result<BallotParts, VoteError> {
     let mut options = Vec::new();
     let mut words: Vec<String> = Vec::new();
     let mut code = None;
+    let mut passcode = None;
     for (name, value) in pairs {
         match name.as_str() {
             "code" if code.is_none() => code = Some(value),
             "code" => return Err(VoteError::Malformed("code is given twice".into())),
+            "passcode" if passcode.is_none() => passcode = Some(value),
+            "passcode" => return Err(VoteError::Malformed("passcode is given twice".into())),
             "poll" if poll.is_none() => poll = Some(value),
             "poll" => return Err(VoteError::Malformed("poll is given twice".into())),
             // `vote` is the classic voting app's field name.
@@ -203,13 +242,21 @@ fn decode_form(body: &[u8]) -> Result<BallotParts, VoteError> {
             }
         }
     }
-    match (options.is_empty(), words.is_empty()) {
-        (true, false) => Ok((poll, Answers::Words(words), code)),
-        (_, true) => Ok((poll, Answers::Options(options), code)),
-        (false, false) => Err(VoteError::Malformed(
-            "send options or written answers, not both".into(),
-        )),
-    }
+    let answers = match (options.is_empty(), words.is_empty()) {
+        (true, false) => Answers::Words(words),
+        (_, true) => Answers::Options(options),
+        (false, false) => {
+            return Err(VoteError::Malformed(
+                "send options or written answers, not both".into(),
+            ))
+        }
+    };
+    Ok(BallotParts {
+        poll,
+        answers,
+        code,
+        passcode,
+    })
 }
 
 #[cfg(test)]
@@ -222,7 +269,28 @@ mod tests {
             options: options.iter().map(|o| (*o).into()).collect(),
             words: Vec::new(),
             code: None,
+            passcode: None,
         }
+    }
+
+    #[test]
+    fn reads_a_passcode_in_json_and_forms() {
+        let json = decode_ballot(
+            BodyFormat::Json,
+            br#"{"poll":"p1","option":"a","passcode":"Tiger Lake"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.passcode.as_deref(), Some("Tiger Lake"));
+        let form = decode_ballot(BodyFormat::Form, b"poll=p1&word=go&passcode=tiger").unwrap();
+        assert_eq!(form.passcode.as_deref(), Some("tiger"));
+        let twice = decode_ballot(BodyFormat::Form, b"poll=p1&option=a&passcode=a&passcode=b");
+        assert!(matches!(twice, Err(VoteError::Malformed(_))));
+        let long = format!(
+            r#"{{"poll":"p1","option":"a","passcode":"{}"}}"#,
+            "x".repeat(MAX_TYPED_PASSCODE_CHARS + 1)
+        );
+        let long = decode_ballot(BodyFormat::Json, long.as_bytes());
+        assert!(matches!(long, Err(VoteError::Malformed(_))));
     }
 
     #[test]

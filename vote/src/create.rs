@@ -1,7 +1,8 @@
 //! `POST /polls`: a new poll goes into the stream like a vote (this service never
 //! touches Postgres); the worker creates it. The creator gets the poll's id, its links
 //! and the admin token, which is shown once: only its SHA-256 travels on. A poll whose
-//! identity is `code` also gets its voter codes, shown once the same way.
+//! identity is `code` also gets its voter codes, shown once the same way; one whose
+//! identity is `passcode` gets its room passcode back (drawn if none was typed).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use rand::RngCore;
 use serde::Serialize;
 use tally_model::admin_token::hash_token;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
+use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
 use tally_model::voter_code::{code_from_random, display_code, hash_code, VOTER_CODE_CHARS};
 use tally_model::CreateEntry;
@@ -21,7 +23,8 @@ use tally_runtime::{json, Body, Request};
 use crate::accept::{read_request, redirect_to};
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::poll_request::decode_poll;
+use crate::passcode::room_passcode;
+use crate::poll_request::{decode_poll, PollRequest};
 use crate::service::VoteService;
 
 /// Random bytes in an admin token: 256 bits, 43 characters of URL-safe base64.
@@ -40,6 +43,9 @@ struct Created {
     /// A `code` poll's voter codes, shown once: only their hashes are kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     voter_codes: Vec<String>,
+    /// A `passcode` poll's room passcode, as voters may type it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passcode: Option<String>,
 }
 
 /// Handles `POST /polls`.
@@ -49,15 +55,21 @@ pub async fn create(
 ) -> Result<Response<Body>, VoteError> {
     let limit = service.max_poll_body_bytes;
     let (parts, format, body) = read_request(&service, request, limit).await?;
-    let new_poll = decode_poll(format, &body)?;
+    let PollRequest {
+        poll: new_poll,
+        passcode,
+    } = decode_poll(format, &body)?;
     let now = now_ms();
     new_poll.check_at(now)?;
+    let redirected = format == BodyFormat::Form && !wants_json(&parts.headers);
+    let passcode = room_passcode("poll", new_poll.identity, passcode.as_deref(), !redirected)?;
 
     let poll = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
     let token = new_admin_token();
     let codes = new_voter_codes(new_poll.voter_codes);
     let entry = CreateEntry {
         code_hashes: codes.iter().map(|code| hash_code(&poll, code)).collect(),
+        passcode_hash: passcode.as_deref().map(|typed| hash_passcode(&poll, typed)),
         poll: poll.clone(),
         new_poll,
         admin_hash: hash_token(&token),
@@ -67,7 +79,7 @@ pub async fn create(
     tracing::info!(poll, "poll creation queued");
 
     let admin_path = format!("/p/{poll}/admin#{token}");
-    let mut response = if format == BodyFormat::Form && !wants_json(&parts.headers) {
+    let mut response = if redirected {
         redirect_to(&admin_path)
     } else {
         json(
@@ -78,6 +90,7 @@ pub async fn create(
                 admin_path,
                 admin_token: token,
                 voter_codes: codes.iter().map(|code| display_code(code)).collect(),
+                passcode,
                 poll,
             },
         )

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use tally_model::event::EventRuleError;
+use tally_model::passcode::PasscodeError;
 use tally_model::{BallotError, EventBallotError, PollRuleError};
 use tally_runtime::HttpError;
 
@@ -80,6 +81,15 @@ pub enum VoteError {
     /// A voter code that is not one of the poll's.
     #[error("this is not one of this poll's voter codes")]
     UnknownVoterCode,
+    /// A ballot without the room passcode on a poll that takes one.
+    #[error("this poll takes the room's passcode: send it as \"passcode\"")]
+    PasscodeRequired,
+    /// A passcode that is not the room's.
+    #[error("this is not the room's passcode")]
+    WrongPasscode,
+    /// A new poll's or event's passcode that cannot be taken.
+    #[error("{0}")]
+    Passcode(#[from] PasscodeError),
     /// The owner token is not this event's.
     #[error("this token does not own event {0:?}")]
     OwnerForbidden(String),
@@ -127,13 +137,16 @@ impl HttpError for VoteError {
             VoteError::Ballot(_)
             | VoteError::PollRule(_)
             | VoteError::EventRule(_)
-            | VoteError::NoSuchPosition(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            | VoteError::NoSuchPosition(..)
+            | VoteError::Passcode(_) => StatusCode::UNPROCESSABLE_ENTITY,
             VoteError::Unauthorized | VoteError::OwnerUnauthorized => StatusCode::UNAUTHORIZED,
             VoteError::Forbidden(_)
             | VoteError::OwnerForbidden(_)
             | VoteError::VoterCookieRequired
             | VoteError::VoterCodeRequired
-            | VoteError::UnknownVoterCode => StatusCode::FORBIDDEN,
+            | VoteError::UnknownVoterCode
+            | VoteError::PasscodeRequired
+            | VoteError::WrongPasscode => StatusCode::FORBIDDEN,
             VoteError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             VoteError::Busy
             | VoteError::QueueUnavailable
@@ -153,5 +166,18 @@ impl HttpError for VoteError {
                 | VoteError::NoFreeCode
         )
         .then_some(RETRY_AFTER)
+    }
+
+    /// The ballot's refusal reason (the metrics' label), for the refusals a page
+    /// answers by asking the voter for something: the cookie, a code, the passcode.
+    fn reason(&self) -> Option<&'static str> {
+        match self {
+            VoteError::VoterCookieRequired
+            | VoteError::VoterCodeRequired
+            | VoteError::UnknownVoterCode
+            | VoteError::PasscodeRequired
+            | VoteError::WrongPasscode => crate::metrics::reason_of(self),
+            _ => None,
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! touches Postgres); the worker creates it and its questions. Its join code is
 //! reserved in Redis first (`SET eventcode:<code> <id> NX`), so two events never hand
 //! out the same code; the worker later writes the same value there. The creator gets
-//! the event's paths and its owner token, shown once: only its SHA-256 travels on.
+//! the event's paths and its owner token, shown once: only its SHA-256 travels on; an
+//! event whose identity is `passcode` also gets its room passcode back.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use tally_model::admin_token::hash_token;
 use tally_model::event::{JOIN_CODE_DIGITS, MAX_EVENT_QUESTIONS};
 use tally_model::event_entry::NewQuestion;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
+use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
 use tally_model::EventCreateEntry;
 use tally_runtime::{json, Body, Request};
@@ -22,7 +24,8 @@ use crate::accept::{read_request, redirect_to};
 use crate::ballot::BodyFormat;
 use crate::create::{new_admin_token, wants_json, NO_STORE};
 use crate::error::VoteError;
-use crate::event_request::decode_event;
+use crate::event_request::{decode_event, EventRequest};
+use crate::passcode::room_passcode;
 use crate::service::VoteService;
 
 /// Codes tried before giving up: with a million events open, five random codes are all
@@ -57,6 +60,9 @@ struct Created {
     presenter_path: String,
     owner_token: String,
     questions: Vec<String>,
+    /// A `passcode` event's room passcode, as the room may type it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passcode: Option<String>,
 }
 
 /// The largest body read for a new event, given the poll body limit.
@@ -71,8 +77,18 @@ pub async fn create_event(
 ) -> Result<Response<Body>, VoteError> {
     let limit = event_body_limit(service.max_poll_body_bytes);
     let (parts, format, body) = read_request(&service, request, limit).await?;
-    let new_event = decode_event(format, &body)?;
+    let EventRequest {
+        event: new_event,
+        passcode,
+    } = decode_event(format, &body)?;
     new_event.check()?;
+    let redirected = format == BodyFormat::Form && !wants_json(&parts.headers);
+    let passcode = room_passcode(
+        "event",
+        new_event.identity,
+        passcode.as_deref(),
+        !redirected,
+    )?;
 
     let event = new_id();
     let mut polls: Vec<String> = Vec::with_capacity(new_event.questions.len());
@@ -100,6 +116,9 @@ pub async fn create_event(
         at_ms: now_ms(),
         blocked_words: new_event.blocked_words,
         identity: new_event.identity,
+        passcode_hash: passcode
+            .as_deref()
+            .map(|typed| hash_passcode(&event, typed)),
     };
     if let Err(error) = service.queue.append_fields(&entry.to_fields()).await {
         release_code(&service, &code, &event).await;
@@ -108,7 +127,7 @@ pub async fn create_event(
     tracing::info!(event, questions = polls.len(), "event creation queued");
 
     let presenter_path = format!("/e/{code}/present#{token}");
-    let mut response = if format == BodyFormat::Form && !wants_json(&parts.headers) {
+    let mut response = if redirected {
         redirect_to(&presenter_path)
     } else {
         json(
@@ -120,6 +139,7 @@ pub async fn create_event(
                 presenter_path,
                 owner_token: token,
                 questions: polls,
+                passcode,
                 event,
                 code,
             },

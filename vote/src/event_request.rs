@@ -5,8 +5,8 @@
 //! cloud `"words":{"max_words","max_chars"}` or just `"choice":"words"`) or as a
 //! browser's form (`title`, then per question a `question` field followed by its
 //! `option` fields and an optional `choice`, and a `blocked_words` text of lines or
-//! commas), both with an optional `identity` (`browser`, the default, or `open`) for
-//! every question; the position a presenter's `show` names, and the answer a
+//! commas), both with an optional `identity` (`browser`, the default, `passcode` with
+//! an optional `passcode`, or `open`) for every question; the position a presenter's `show` names, and the answer a
 //! moderation names. Shapes are checked here (400); the event's rules by the caller
 //! (422).
 
@@ -40,6 +40,18 @@ struct JsonEvent {
     blocked_words: Vec<String>,
     #[serde(default)]
     identity: Option<String>,
+    #[serde(default)]
+    passcode: Option<String>,
+}
+
+/// A new event as its creator asked for it, and the room passcode they typed (if any):
+/// the caller checks it ([`crate::passcode::room_passcode`]) and hashes it with the id.
+#[derive(Debug)]
+pub struct EventRequest {
+    /// The event.
+    pub event: NewEvent,
+    /// The passcode as typed.
+    pub passcode: Option<String>,
 }
 
 /// One question as a request gives it.
@@ -113,7 +125,7 @@ pub enum ShowTarget {
 }
 
 /// Reads a new event from `body` in `format`; title, questions and labels are trimmed.
-pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteError> {
+pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<EventRequest, VoteError> {
     let raw = match format {
         BodyFormat::Json => serde_json::from_slice::<JsonEvent>(body)
             .map_err(|error| VoteError::Malformed(format!("invalid JSON event: {error}")))?,
@@ -127,7 +139,9 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
     let identity = identity_of(raw.identity.as_deref())?;
     if identity == Identity::Code {
         return Err(VoteError::Malformed(
-            "an event's identity is browser or open: voter codes are for polls of their own".into(),
+            "an event's identity is browser, passcode or open: voter codes are for polls of \
+             their own"
+                .into(),
         ));
     }
     let questions = raw
@@ -135,11 +149,15 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<NewEvent, VoteErr
         .into_iter()
         .map(|question| new_poll_of(question).map(|poll| NewPoll { identity, ..poll }))
         .collect::<Result<Vec<_>, VoteError>>()?;
-    Ok(NewEvent {
+    let event = NewEvent {
         title: raw.title.trim().to_owned(),
         questions,
         blocked_words: normalise_block_list(&raw.blocked_words).map_err(EventRuleError::from)?,
         identity,
+    };
+    Ok(EventRequest {
+        event,
+        passcode: raw.passcode,
     })
 }
 
@@ -200,6 +218,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
     let mut questions: Vec<JsonQuestion> = Vec::new();
     let mut blocked_words: Vec<String> = Vec::new();
     let mut identity = None;
+    let mut passcode = None;
     for (name, value) in pairs {
         let position = questions.len();
         let current = || {
@@ -213,6 +232,8 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
             "blocked_words" => blocked_words.extend(split_block_list(&value)),
             "identity" if identity.is_none() => identity = Some(value),
             "identity" => return Err(VoteError::Malformed("identity is given twice".into())),
+            "passcode" if passcode.is_none() => passcode = Some(value),
+            "passcode" => return Err(VoteError::Malformed("passcode is given twice".into())),
             "question" => {
                 if position == MAX_FORM_QUESTIONS {
                     return Err(EventRuleError::TooManyQuestions.into());
@@ -259,6 +280,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         questions,
         blocked_words,
         identity,
+        passcode,
     })
 }
 
@@ -424,7 +446,8 @@ mod tests {
                 {"question":"How useful?","scale":{"min_label":" Not at all ","max_label":"Very"}},
                 {"question":"Recommend us?","scale":{"min":0,"max":10}}]}"#,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         let useful = event.questions[0].scale.clone().unwrap();
         assert_eq!((useful.min, useful.max), (1, 5), "1 to 5 unless named");
         assert_eq!(useful.min_label, "Not at all");
@@ -436,7 +459,8 @@ mod tests {
             BodyFormat::Json,
             br#"{"title":"T","questions":[{"question":"Q","options":["a","b"],"scale":{}}]}"#,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(
             written.check(),
             Err(EventRuleError::Question(1, PollRuleError::ScaleAnswers))
@@ -465,7 +489,8 @@ mod tests {
                 {"question":" Lunch? ","options":["Pizza"," Salad "]},
                 {"question":"Topics","options":["a","b","c"],"choice":"multiple"}]}"#,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(event.title, "All hands");
         assert_eq!(event.questions.len(), 2);
         assert_eq!(event.questions[0].question, "Lunch?");
@@ -486,7 +511,8 @@ mod tests {
             b"title=Town+hall&question=Lunch%3F&option=Pizza&option=&option=Salad\
               &question=Topics&option=a&choice=multiple&option=b&option=+",
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(event.title, "Town hall");
         assert_eq!(event.questions.len(), 2);
         assert_eq!(labels(&event.questions[0]), ["Pizza", "Salad"]);
@@ -494,7 +520,7 @@ mod tests {
         assert_eq!(labels(&event.questions[1]), ["a", "b"]);
         assert_eq!(event.questions[1].choice, Choice::Multiple);
 
-        let none = decode_event(BodyFormat::Form, b"title=T").unwrap();
+        let none = decode_event(BodyFormat::Form, b"title=T").unwrap().event;
         assert_eq!(none.check(), Err(EventRuleError::NoQuestions));
     }
 
@@ -563,7 +589,8 @@ mod tests {
                 {"question":"Two words?","words":{"max_words":2}},
                 {"question":"Lunch?","options":["a","b"]}]}"#,
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(event.blocked_words, ["idiot", "dumb"]);
         assert_eq!(event.questions[0].choice, Choice::Words);
         assert_eq!(event.questions[0].words, Some(Words::default()));
@@ -578,7 +605,8 @@ mod tests {
             BodyFormat::Form,
             b"title=T&question=One+word%3F&choice=words&blocked_words=spam%0D%0Aeggs%2C+ham",
         )
-        .unwrap();
+        .unwrap()
+        .event;
         assert_eq!(form.blocked_words, ["spam", "eggs", "ham"]);
         assert_eq!(form.questions[0].words, Some(Words::default()));
 
@@ -609,7 +637,7 @@ mod tests {
             ),
         ] {
             match decode_event(BodyFormat::Json, body.as_bytes()) {
-                Ok(event) => assert!(rule && event.check().is_err(), "{body}"),
+                Ok(request) => assert!(rule && request.event.check().is_err(), "{body}"),
                 Err(error) => assert!(!rule && matches!(error, VoteError::Malformed(_)), "{body}"),
             }
         }

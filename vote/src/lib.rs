@@ -15,6 +15,7 @@ pub mod event_create;
 pub mod event_request;
 pub mod events;
 pub mod metrics;
+pub mod passcode;
 pub mod poll_request;
 pub mod polls;
 pub mod question_command;

@@ -15,7 +15,7 @@ use crate::event_command::PresenterAction;
 /// Every `reason` [`reason_of`] gives, created at 0 on start so that a dashboard's
 /// `rate()` sees the first refusal of each kind (a series that appears with its first
 /// event has no earlier sample to rise from).
-pub const REASONS: [&str; 15] = [
+pub const REASONS: [&str; 17] = [
     "malformed",
     "too_large",
     "unsupported_media_type",
@@ -31,6 +31,8 @@ pub const REASONS: [&str; 15] = [
     "voter_cookie_required",
     "voter_code_required",
     "unknown_voter_code",
+    "passcode_required",
+    "wrong_passcode",
 ];
 
 /// Every `command` label, created at 0 on start like [`REASONS`].
@@ -174,7 +176,10 @@ pub fn reason_of(error: &VoteError) -> Option<&'static str> {
         VoteError::VoterCookieRequired => "voter_cookie_required",
         VoteError::VoterCodeRequired => "voter_code_required",
         VoteError::UnknownVoterCode => "unknown_voter_code",
+        VoteError::PasscodeRequired => "passcode_required",
+        VoteError::WrongPasscode => "wrong_passcode",
         VoteError::PollRule(_)
+        | VoteError::Passcode(_)
         | VoteError::EventRule(_)
         | VoteError::UnknownEvent(_)
         | VoteError::EventState(_)
@@ -239,6 +244,8 @@ mod tests {
             VoteError::VoterCookieRequired,
             VoteError::VoterCodeRequired,
             VoteError::UnknownVoterCode,
+            VoteError::PasscodeRequired,
+            VoteError::WrongPasscode,
         ];
         let reasons: Vec<_> = refusals.iter().filter_map(reason_of).collect();
         assert_eq!(reasons, REASONS, "REASONS lists every reason, in order");

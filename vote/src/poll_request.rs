@@ -2,7 +2,8 @@
 //! (`{"question","options":[…],"choice","closes_at","hide_results"}`) or a browser's
 //! form (`question`, `option` repeated with empty ones ignored, `choice`, `closes_at`
 //! from a `datetime-local` field, `hide_results=on`); both may name an `identity`
-//! (`browser`, the default, `code` with `voter_codes` (how many), or `open`). Shapes
+//! (`browser`, the default, `code` with `voter_codes` (how many), `passcode` with an
+//! optional `passcode`, or `open`). Shapes
 //! are checked here (400); the poll rules are checked by the caller against the clock
 //! (422).
 
@@ -34,10 +35,22 @@ struct JsonPoll {
     identity: Option<String>,
     #[serde(default)]
     voter_codes: usize,
+    #[serde(default)]
+    passcode: Option<String>,
+}
+
+/// A new poll as its creator asked for it, and the room passcode they typed (if any):
+/// the caller checks it ([`crate::passcode::room_passcode`]) and hashes it with the id.
+#[derive(Debug)]
+pub struct PollRequest {
+    /// The poll.
+    pub poll: NewPoll,
+    /// The passcode as typed.
+    pub passcode: Option<String>,
 }
 
 /// Reads a new poll from `body` in `format`; labels and question are trimmed.
-pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError> {
+pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<PollRequest, VoteError> {
     let raw = match format {
         BodyFormat::Json => serde_json::from_slice::<JsonPoll>(body)
             .map_err(|error| VoteError::Malformed(format!("invalid JSON poll: {error}")))?,
@@ -50,7 +63,7 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
             Some(parse_ms(text).map_err(|error| VoteError::Malformed(error.to_string()))?)
         }
     };
-    Ok(NewPoll {
+    let poll = NewPoll {
         question: raw.question.trim().to_owned(),
         choice,
         labels: raw.options.iter().map(|l| l.trim().to_owned()).collect(),
@@ -60,6 +73,10 @@ pub fn decode_poll(format: BodyFormat, body: &[u8]) -> Result<NewPoll, VoteError
         words: None,
         identity: identity_of(raw.identity.as_deref())?,
         voter_codes: raw.voter_codes,
+    };
+    Ok(PollRequest {
+        poll,
+        passcode: raw.passcode,
     })
 }
 
@@ -105,6 +122,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
     let mut closes_at = None;
     let mut hide_results = false;
     let mut identity = None;
+    let mut passcode = None;
     for (name, value) in pairs {
         let once = |slot: &Option<String>| {
             if slot.is_some() {
@@ -118,6 +136,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
             "choice" => choice = once(&choice)?,
             "closes_at" => closes_at = once(&closes_at)?,
             "identity" => identity = once(&identity)?,
+            "passcode" => passcode = once(&passcode)?,
             "hide_results" => hide_results = matches!(value.as_str(), "on" | "true" | "1"),
             "option" | "options" => {
                 if value.trim().is_empty() {
@@ -144,6 +163,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
         hide_results,
         identity,
         voter_codes: 0,
+        passcode,
     })
 }
 
@@ -161,7 +181,8 @@ mod tests {
             BodyFormat::Json,
             br#"{"question":" Tea? ","options":["Tea"," Coffee "]}"#,
         )
-        .unwrap();
+        .unwrap()
+        .poll;
         assert_eq!(poll.question, "Tea?");
         assert_eq!(labels(&poll), ["Tea", "Coffee"]);
         assert_eq!(poll.choice, Choice::Single);
@@ -173,7 +194,8 @@ mod tests {
             br#"{"question":"Q","options":["a","b"],"choice":"multiple",
                  "closes_at":"2030-01-01T00:00:00Z","hide_results":true,"identity":"open"}"#,
         )
-        .unwrap();
+        .unwrap()
+        .poll;
         assert_eq!(poll.identity, Identity::Open);
         assert_eq!(poll.choice, Choice::Multiple);
         assert_eq!(poll.closes_at, Some(1_893_456_000_000));
@@ -187,7 +209,8 @@ mod tests {
             b"question=Lunch%3F&option=Pizza&option=&option=Salad&option=+&choice=multiple\
               &closes_at=2030-01-01T00%3A00&hide_results=on&identity=open",
         )
-        .unwrap();
+        .unwrap()
+        .poll;
         assert_eq!(poll.identity, Identity::Open);
         assert_eq!(poll.question, "Lunch?");
         assert_eq!(
@@ -199,9 +222,32 @@ mod tests {
         assert_eq!(poll.closes_at, Some(1_893_456_000_000));
         assert!(poll.hide_results);
 
-        let plain =
-            decode_poll(BodyFormat::Form, b"question=Q&option=a&option=b&closes_at=").unwrap();
+        let plain = decode_poll(BodyFormat::Form, b"question=Q&option=a&option=b&closes_at=")
+            .unwrap()
+            .poll;
         assert_eq!((plain.closes_at, plain.hide_results), (None, false));
+    }
+
+    #[test]
+    fn reads_a_passcode_as_typed_in_json_and_forms() {
+        let json = decode_poll(
+            BodyFormat::Json,
+            br#"{"question":"Q","options":["a","b"],"identity":"passcode","passcode":" Tiger "}"#,
+        )
+        .unwrap();
+        assert_eq!(json.poll.identity, Identity::Passcode);
+        assert_eq!(json.passcode.as_deref(), Some(" Tiger "));
+        let form = decode_poll(
+            BodyFormat::Form,
+            b"question=Q&option=a&option=b&identity=passcode&passcode=tiger+lake",
+        )
+        .unwrap();
+        assert_eq!(form.passcode.as_deref(), Some("tiger lake"));
+        let twice = decode_poll(
+            BodyFormat::Form,
+            b"question=Q&option=a&option=b&passcode=x&passcode=y",
+        );
+        assert!(matches!(twice, Err(VoteError::Malformed(_))));
     }
 
     #[test]

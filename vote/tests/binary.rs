@@ -180,6 +180,7 @@ async fn sigterm_under_load_loses_no_accepted_vote() {
         words: None,
         identity: Default::default(),
         voter_code_hashes: Vec::new(),
+        passcode_hash: None,
     };
     let _: () = redis::cmd("SET")
         .arg(keys.poll_definition("default"))

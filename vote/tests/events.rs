@@ -283,6 +283,7 @@ fn poll_of(event: &EventDefinition, poll: &str, open: bool) -> PollDefinition {
         words: None,
         identity: Default::default(),
         voter_code_hashes: Vec::new(),
+        passcode_hash: None,
     }
 }
 

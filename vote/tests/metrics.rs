@@ -45,6 +45,7 @@ async fn define_default_poll(redis_url: &str, keys: &Keys) {
         words: None,
         identity: Default::default(),
         voter_code_hashes: Vec::new(),
+        passcode_hash: None,
     };
     let mut redis = redis::Client::open(redis_url)
         .unwrap()

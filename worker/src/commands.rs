@@ -42,6 +42,7 @@ pub async fn create_polls(
             id: &entry.poll,
             poll: &entry.new_poll,
             admin_hash: &entry.admin_hash,
+            passcode_hash: entry.passcode_hash.as_deref(),
             event: None,
             entry: create.id,
         };
@@ -70,6 +71,8 @@ pub struct NewPollRow<'a> {
     pub poll: &'a NewPoll,
     /// SHA-256 (hex) of the token that administers it.
     pub admin_hash: &'a str,
+    /// The hash of the room passcode, for a poll whose identity is `passcode`.
+    pub passcode_hash: Option<&'a str>,
     /// The event and position (0-based) of a question; `None` for a poll of its own.
     pub event: Option<(&'a str, i32)>,
     /// The stream entry that creates it (its first status).
@@ -92,9 +95,9 @@ pub async fn insert_poll(
             "INSERT INTO polls (id, question, choice, closes_at, hide_results, admin_hash,
                                 status_entry_ms, status_entry_seq, event_id, event_position,
                                 scale_min, scale_max, scale_min_label, scale_max_label,
-                                words_max, word_max_chars, identity)
+                                words_max, word_max_chars, identity, passcode_hash)
              VALUES ($1, $2, $3, to_timestamp($4::int8 / 1000.0), $5, $6, $7, $8, $9, $10,
-                     $11, $12, $13, $14, $15, $16, $17)
+                     $11, $12, $13, $14, $15, $16, $17, $18)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &row.id,
@@ -114,6 +117,7 @@ pub async fn insert_poll(
                 &words_max,
                 &word_max_chars,
                 &poll.identity.name(),
+                &row.passcode_hash,
             ],
         )
         .await?;

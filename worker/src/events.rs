@@ -101,8 +101,9 @@ pub async fn create_events(
         }
         let inserted = transaction
             .execute(
-                "INSERT INTO events (id, code, title, owner_hash, blocked_words, identity)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO events (id, code, title, owner_hash, blocked_words, identity,
+                                     passcode_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT DO NOTHING",
                 &[
                     &entry.event,
@@ -111,6 +112,7 @@ pub async fn create_events(
                     &entry.owner_hash,
                     &entry.blocked_words,
                     &entry.identity.name(),
+                    &entry.passcode_hash,
                 ],
             )
             .await?;
@@ -126,6 +128,7 @@ pub async fn create_events(
                 id: &question.poll,
                 poll: &question.new_poll,
                 admin_hash: &entry.owner_hash,
+                passcode_hash: entry.passcode_hash.as_deref(),
                 event: Some((&entry.event, position as i32)),
                 entry: create.id,
             };

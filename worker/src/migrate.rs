@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "voter_codes",
         include_str!("../migrations/0013_voter_codes.sql"),
     ),
+    (
+        14,
+        "room_passcodes",
+        include_str!("../migrations/0014_room_passcodes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

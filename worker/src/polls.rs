@@ -76,7 +76,8 @@ pub async fn load_definitions(
                     (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
                     p.event_id, p.words_max, p.word_max_chars, e.blocked_words, p.identity,
                     (SELECT array_agg(c.code_hash ORDER BY c.code_hash)
-                       FROM poll_voter_codes c WHERE c.poll_id = p.id)
+                       FROM poll_voter_codes c WHERE c.poll_id = p.id),
+                    p.passcode_hash
                FROM polls p
                LEFT JOIN poll_options o ON o.poll_id = p.id
                LEFT JOIN events e ON e.id = p.event_id AND p.choice = 'words'
@@ -105,6 +106,7 @@ pub async fn load_definitions(
                 blocked_words: row.get::<_, Option<Vec<String>>>(12).unwrap_or_default(),
                 identity: Identity::from_name(row.get(13)).unwrap_or_default(),
                 voter_code_hashes: row.get::<_, Option<Vec<String>>>(14).unwrap_or_default(),
+                passcode_hash: row.get(15),
             });
         }
         let option: (Option<String>, Option<String>) = (row.get(4), row.get(5));
@@ -142,6 +144,7 @@ pub async fn read_results(
             words: row.get(17),
             word_counts: row.get(18),
             word_limits: Words::from_columns(row.get(19), row.get(20)),
+            identity: row.get(21),
         }),
     ))
 }

@@ -77,7 +77,8 @@ pub async fn apply_question_change(
 ) -> Result<QuestionChange, tokio_postgres::Error> {
     let Some(row) = transaction
         .query_opt(
-            "SELECT owner_hash, results_visible, identity FROM events WHERE id = $1",
+            "SELECT owner_hash, results_visible, identity, passcode_hash
+               FROM events WHERE id = $1",
             &[&event],
         )
         .await?
@@ -89,6 +90,7 @@ pub async fn apply_question_change(
         hash: row.get(0),
         results_visible: row.get(1),
         identity: Identity::from_name(row.get(2)).unwrap_or_default(),
+        passcode_hash: row.get(3),
         entry,
     };
     let questions = questions(transaction, event).await?;
@@ -116,6 +118,8 @@ struct Owner<'a> {
     results_visible: bool,
     /// Who counts as a voter at this event: its new questions' identity too.
     identity: Identity,
+    /// Its room passcode's hash, when the identity is `passcode`.
+    passcode_hash: Option<String>,
     entry: EntryId,
 }
 
@@ -185,6 +189,7 @@ async fn insert_question(
         id: &question.poll,
         poll: &new_poll,
         admin_hash: &owner.hash,
+        passcode_hash: owner.passcode_hash.as_deref(),
         event: Some((owner.event, position)),
         entry: owner.entry,
     };

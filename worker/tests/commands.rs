@@ -48,6 +48,7 @@ fn create(ms: u64) -> StreamCreate {
             },
             admin_hash: hash_token("token"),
             code_hashes: Vec::new(),
+            passcode_hash: None,
             at_ms: ms,
         },
     }

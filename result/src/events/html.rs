@@ -8,7 +8,7 @@ use std::fmt::Write;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use tally_model::event::{spaced_join_code, EventView};
 
-use crate::page::html::{ballot, close_page, open_page, results, COOKIE_REQUIRED_NOTICE};
+use crate::page::html::{ballot, close_page, open_page, results};
 use crate::page::view::PageView;
 
 /// The script that makes the audience page follow the presenter.
@@ -78,7 +78,6 @@ fn question_block(out: &mut String, event: &EventView, shown: &ShownQuestion<'_>
       <p id="not-current" class="notice">The presenter had moved on, so that vote was not counted. This is the question now.</p>"#,
         text(&view.question)
     );
-    out.push_str(COOKIE_REQUIRED_NOTICE);
     if event.locked {
         out.push_str(
             "      <p id=\"locked\" class=\"banner\">The presenter has locked this event: it takes no more votes.</p>\n",
@@ -168,6 +167,7 @@ mod tests {
             words: None,
             scale: None,
             summary: None,
+            identity: tally_model::Identity::Open,
         }
     }
 

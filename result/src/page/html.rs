@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use tally_model::{Choice, Scale, ScaleSummary};
+use tally_model::{Choice, Identity, Scale, ScaleSummary};
 
 use super::ranking;
 use super::view::PageView;
@@ -17,6 +17,33 @@ use super::words;
 pub(crate) const COOKIE_REQUIRED_NOTICE: &str = "      <p id=\"cookie-required\" class=\"notice\">\
      Your vote was not counted: this poll takes one vote per browser, and this browser did not \
      send Tally's cookie. Allow cookies for this site, reload the page and vote again.</p>\n";
+
+/// Where a poll counts one ballot per voter code: the field for it, typed any way.
+const VOTER_CODE_FIELD: &str = r#"        <div class="field credential">
+          <label for="voter-code">Your voter code <span class="legend-hint">(on the slip you were given)</span></label>
+          <input id="voter-code" name="code" type="text" required maxlength="32" autocomplete="off" autocapitalize="characters" spellcheck="false" placeholder="K7P2Q-9XQ4B">
+        </div>
+"#;
+
+/// Where a poll sits behind a room passcode: the field for it.
+const PASSCODE_FIELD: &str = r#"        <div class="field credential">
+          <label for="passcode">Room passcode <span class="legend-hint">(the presenter shows it)</span></label>
+          <input id="passcode" name="passcode" type="text" required maxlength="80" autocomplete="off" autocapitalize="none" spellcheck="false">
+        </div>
+"#;
+
+/// The no-JavaScript notices of a voter code refused (`#code-required`, `#unknown-code`).
+const VOTER_CODE_NOTICES: &str =
+    "      <p id=\"code-required\" class=\"notice\">Your vote was not \
+     counted: type the voter code you were given.</p>\n      <p id=\"unknown-code\" \
+     class=\"notice\">Your vote was not counted: that is not one of this poll's voter codes. \
+     Check the code and vote again.</p>\n";
+
+/// The no-JavaScript notices of a passcode refused (`#passcode-required`, `#wrong-passcode`).
+const PASSCODE_NOTICES: &str = "      <p id=\"passcode-required\" class=\"notice\">Your vote was \
+     not counted: type the room's passcode, which the presenter shows.</p>\n      <p \
+     id=\"wrong-passcode\" class=\"notice\">Your vote was not counted: that is not the room's \
+     passcode. Check it and vote again.</p>\n";
 
 /// The script that enhances a poll's page (and the error pages, where it does nothing).
 const POLL_SCRIPT: &str = "/poll.js";
@@ -165,11 +192,16 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
         );
     }
     out.push_str(
-        "      <!-- Shown without JavaScript after the form post redirects to #voted, #closed or\n           #cookie-required. -->\n      \
+        "      <!-- Shown without JavaScript after the form post redirects to #voted, #closed,\n           #cookie-required, or a voter code's or passcode's refusal. -->\n      \
          <p id=\"voted\" class=\"notice\">Your vote was received — you can change it.</p>\n      \
          <p id=\"closed\" class=\"notice\">This poll is closed: your vote was not counted.</p>\n",
     );
     out.push_str(COOKIE_REQUIRED_NOTICE);
+    out.push_str(match view.identity {
+        Identity::Code => VOTER_CODE_NOTICES,
+        Identity::Passcode => PASSCODE_NOTICES,
+        Identity::Browser | Identity::Open => "",
+    });
     let _ = write!(
         out,
         r#"      <form id="ballot" class="ballot" method="post" action="/vote">
@@ -193,16 +225,12 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
     }
     if view.choice == Choice::Words {
         words::inputs(out, view);
-        out.push_str(
-            "        </fieldset>\n        <button class=\"button\" type=\"submit\">Send</button>\n      </form>\n",
-        );
+        close_ballot(out, view, "Send");
         return;
     }
     if view.choice == Choice::Ranking {
         ranking::places(out, view, chosen);
-        out.push_str(
-            "        </fieldset>\n        <button class=\"button\" type=\"submit\">Vote</button>\n      </form>\n",
-        );
+        close_ballot(out, view, "Vote");
         return;
     }
     for (index, option) in view.options.iter().enumerate() {
@@ -224,8 +252,21 @@ pub(crate) fn ballot(out: &mut String, view: &PageView, chosen: &[String]) {
             label = text(&option.label),
         );
     }
-    out.push_str(
-        "        </fieldset>\n        <button class=\"button\" type=\"submit\">Vote</button>\n      </form>\n",
+    close_ballot(out, view, "Vote");
+}
+
+/// The end of the form: the answers' fieldset closed, the voter code or room passcode
+/// field where the poll takes one, and the button.
+fn close_ballot(out: &mut String, view: &PageView, button: &str) {
+    out.push_str("        </fieldset>\n");
+    out.push_str(match view.identity {
+        Identity::Code => VOTER_CODE_FIELD,
+        Identity::Passcode => PASSCODE_FIELD,
+        Identity::Browser | Identity::Open => "",
+    });
+    let _ = write!(
+        out,
+        "        <button class=\"button\" type=\"submit\">{button}</button>\n      </form>\n"
     );
 }
 
@@ -361,6 +402,7 @@ mod tests {
             words: None,
             scale: None,
             summary: None,
+            identity: tally_model::Identity::Open,
         }
     }
 
@@ -388,6 +430,35 @@ mod tests {
             median: None,
         });
         assert!(!vote_page(&scale, &[]).contains("Mean"));
+    }
+
+    #[test]
+    fn a_poll_behind_codes_or_a_passcode_asks_for_it_in_its_form() {
+        let mut poll = view(false, true);
+        let page = vote_page(&poll, &[]);
+        assert!(!page.contains("name=\"code\"") && !page.contains("name=\"passcode\""));
+        poll.identity = Identity::Code;
+        let page = vote_page(&poll, &[]);
+        let field = page.find("name=\"code\"").expect("a code field");
+        assert!(
+            field < page.find("type=\"submit\"").expect("a button"),
+            "{page}"
+        );
+        assert!(
+            page.contains("id=\"unknown-code\" class=\"notice\""),
+            "{page}"
+        );
+        poll.identity = Identity::Passcode;
+        let page = vote_page(&poll, &[]);
+        assert!(
+            page.contains("name=\"passcode\" type=\"text\" required"),
+            "{page}"
+        );
+        assert!(
+            page.contains("id=\"wrong-passcode\" class=\"notice\""),
+            "{page}"
+        );
+        assert!(!page.contains("name=\"code\""));
     }
 
     #[test]

@@ -128,6 +128,7 @@ mod tests {
             words: None,
             scale: None,
             summary: None,
+            identity: tally_model::Identity::Open,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{header, HeaderMap};
 use serde::Deserialize;
 use tally_model::poll::is_valid_option_id;
-use tally_model::{Choice, Scale, ScaleSummary, WordCount, Words};
+use tally_model::{Choice, Identity, Scale, ScaleSummary, WordCount, Words};
 use tally_voter::CHOICE_COOKIE_PREFIX;
 
 /// One option as the page shows it.
@@ -57,6 +57,8 @@ struct Document {
     scale: Option<Scale>,
     #[serde(default)]
     summary: Option<ScaleSummary>,
+    #[serde(default)]
+    identity: Identity,
 }
 
 fn open_by_default() -> bool {
@@ -90,6 +92,9 @@ pub(crate) struct PageView {
     pub(crate) scale: Option<Scale>,
     /// A scale question's mean and median; `None` while hidden.
     pub(crate) summary: Option<ScaleSummary>,
+    /// Who counts as a voter: the form asks for a voter code or the room's passcode
+    /// where the poll takes one.
+    pub(crate) identity: Identity,
 }
 
 impl PageView {
@@ -134,6 +139,7 @@ impl PageView {
             word_limits: document.word_limits,
             scale: document.scale,
             summary: if hidden { None } else { document.summary },
+            identity: document.identity,
         })
     }
 }

@@ -66,6 +66,7 @@ pub(crate) fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> 
             at_ms: ms,
             blocked_words: Vec::new(),
             identity: tally_model::Identity::Browser,
+            passcode_hash: None,
         },
     }
 }
