@@ -65,6 +65,10 @@
         '<fieldset class="options"><legend id="choice-hint"></legend>' +
         '<p id="scale-ends" class="scale-ends" hidden></p></fieldset>' +
         '<p id="loading-options" class="note" hidden>Loading the answers…</p>' +
+        '<div id="passcode-field" class="field credential" hidden><label for="passcode">Room passcode ' +
+        '<span class="legend-hint">(the presenter shows it)</span></label>' +
+        '<input id="passcode" name="passcode" type="text" maxlength="80" autocomplete="off" ' +
+        'autocapitalize="none" spellcheck="false" disabled></div>' +
         '<button class="button" type="submit">Vote</button></form>' +
         '<p id="status" class="status" role="status" aria-live="polite"></p>' +
         '<section id="results-section" aria-labelledby="results-heading" hidden>' +
@@ -141,6 +145,24 @@
       paintResults(ready ? results : null);
     }
 
+    const PASSCODE_KEY = "tally-passcode:" + CODE;
+
+    function rememberedPasscode() {
+      try {
+        return sessionStorage.getItem(PASSCODE_KEY) || "";
+      } catch (e) {
+        return ""; // storage off: the person types it again
+      }
+    }
+
+    function rememberPasscode(passcode) {
+      try {
+        sessionStorage.setItem(PASSCODE_KEY, passcode);
+      } catch (e) {
+        // storage off: nothing to keep it in
+      }
+    }
+
     function chosen(poll) {
       return mine.get(poll) || Tally.readChoice(poll);
     }
@@ -149,6 +171,12 @@
     // the question or its options change, keeping what the person had ticked.
     function paintBallot(current, data) {
       const form = el.ballot;
+      // An event behind a room passcode asks for it once; this tab remembers it.
+      const wantsPasscode = !!data && data.identity === "passcode";
+      el["passcode-field"].hidden = !wantsPasscode;
+      el.passcode.disabled = !wantsPasscode;
+      el.passcode.required = wantsPasscode;
+      if (wantsPasscode && !el.passcode.value) el.passcode.value = rememberedPasscode();
       const choice = data && data.choice ? data.choice : current.choice;
       const multiple = choice === "multiple";
       const ranking = choice === "ranking";
@@ -348,15 +376,17 @@
       el.submit.disabled = true;
       form.setAttribute("aria-busy", "true");
       try {
-        const r = await Tally.sendBallot(words ? { poll: poll, words: options } : { poll: poll, options: options }, 10000);
+        const ballot = words ? { poll: poll, words: options } : { poll: poll, options: options };
+        const r = await Tally.sendBallot(Tally.withCredentials(ballot, form), 10000);
         if (r.ok) {
+          if (!el.passcode.disabled) rememberPasscode(el.passcode.value);
           mine.set(poll, options);
           Tally.announce(el.status, words ?
             "Your answers were received — you can change them while voting is open." :
             "Your vote was received — you can change it while voting is open.");
         } else {
           // Not the current question any more, locked, or closed: the server says which.
-          const why = r.status === 403 ? Tally.COOKIE_REQUIRED : TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : "");
+          const why = r.status === 403 ? Tally.refusalMessage(r) : TallyEvent.failure(r) + (r.status === 409 ? " Your vote was not counted." : "");
           Tally.announce(el.status, why, true);
           if (r.status === 409) feed.refresh();
         }

@@ -61,14 +61,14 @@
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {
-      const r = await Tally.sendBallot({ poll: POLL, options: options }, 10000);
+      const r = await Tally.sendBallot(Tally.withCredentials({ poll: POLL, options: options }, form), 10000);
       if (r.ok) {
         Tally.announce(status, "Your vote was received — you can change it while the poll is open.");
         markMine(options);
       } else if (r.status === 409) {
         Tally.announce(status, "This poll is closed: your vote was not counted.", true);
       } else if (r.status === 403) {
-        Tally.announce(status, Tally.COOKIE_REQUIRED, true);
+        Tally.announce(status, Tally.refusalMessage(r), true);
       } else {
         Tally.announce(status, Tally.errorMessage(r), true);
       }

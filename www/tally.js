@@ -55,13 +55,32 @@
       body: JSON.stringify(ballot),
     }, timeoutMs);
     const first = await post();
-    if (first.status !== 403) return first;
+    // Only a missing cookie is mended by the page; a code or passcode refusal is not.
+    const reason = first.data && first.data.reason;
+    if (first.status !== 403 || (reason && reason !== "voter_cookie_required")) return first;
     try {
       await fetch(location.pathname, { credentials: "same-origin", cache: "no-store" });
     } catch (e) {
       return first;
     }
     return post();
+  }
+
+  // The voter code or room passcode typed in `form`, added to `ballot` where the form
+  // asks for one (the server draws the field for polls that take it).
+  function withCredentials(ballot, form) {
+    for (const name of ["code", "passcode"]) {
+      const field = form && form.elements[name];
+      if (field && !field.disabled) ballot[name] = field.value;
+    }
+    return ballot;
+  }
+
+  // What a voter reads when a ballot was refused with 403: the cookie's sentence, or
+  // the server's own (a code or passcode that is missing or wrong).
+  function refusalMessage(result) {
+    const reason = result.data && result.data.reason;
+    return !reason || reason === "voter_cookie_required" ? COOKIE_REQUIRED : errorMessage(result);
   }
 
   // A sentence for a failed request, preferring the server's own {"error": "..."}.
@@ -443,7 +462,7 @@
   }
 
   window.Tally = {
-    readChoice, requestJSON, sendBallot, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
+    readChoice, requestJSON, sendBallot, withCredentials, refusalMessage, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
     answeredText, totalText,
   };
