@@ -328,7 +328,7 @@ async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
             "not one of this poll's voter codes",
         ),
         (Some("not-a-code"), "not one of this poll's voter codes"),
-        (Some(""), "not one of this poll's voter codes"),
+        (Some(""), "this poll takes one ballot per voter code"),
     ] {
         let reply = code_ballot(&stack, &poll, "a", code).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code:?}");
