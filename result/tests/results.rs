@@ -127,7 +127,7 @@ async fn a_miss_reads_postgres_and_fills_the_cache() {
             ],
             "total": 5, "updated_at": "2026-01-02T03:04:05.678Z", "version": 9,
             "open": true, "closes_at": null, "choice": "single",
-            "hide_results": false, "hidden": false
+            "hide_results": false, "hidden": false, "identity": "open"
         })
     );
 
