@@ -403,6 +403,17 @@ impl Stack {
             .collect()
     }
 
+    /// The ballots of `poll` once the stream is drained: one per voter.
+    pub async fn ballot_count(&self, poll: &str) -> i64 {
+        self.wait_drained().await;
+        self.postgres()
+            .await
+            .query_one("SELECT count(*) FROM ballots WHERE poll_id = $1", &[&poll])
+            .await
+            .expect("count")
+            .get(0)
+    }
+
     /// The poll's counts recounted from the ballots table (options with no vote absent).
     pub async fn recount(&self, poll: &str) -> BTreeMap<String, i64> {
         self.postgres()

@@ -95,17 +95,6 @@ async fn votes_for_a(stack: &Stack, poll: &str) -> i64 {
     stack.tallies(poll).await.get("a").copied().unwrap_or(0)
 }
 
-async fn ballots(stack: &Stack, poll: &str) -> i64 {
-    stack.wait_drained().await;
-    stack
-        .postgres()
-        .await
-        .query_one("SELECT count(*) FROM ballots WHERE poll_id = $1", &[&poll])
-        .await
-        .expect("count")
-        .get(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_cookieless_ballots_count_nothing_on_a_browser_poll_and_all_on_the_open_one() {
     let stack = Stack::builder().start().await;
@@ -123,7 +112,11 @@ async fn ten_thousand_cookieless_ballots_count_nothing_on_a_browser_poll_and_all
     }
     assert_eq!(refused.len(), FLOOD);
     assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
-    assert_eq!(ballots(&stack, &poll).await, 1, "only the person's ballot");
+    assert_eq!(
+        stack.ballot_count(&poll).await,
+        1,
+        "only the person's ballot"
+    );
 
     // The same script against the default poll: the classic app's seed tool still works.
     let counted_before = votes_for_a(&stack, "default").await;
@@ -198,7 +191,7 @@ async fn forged_and_tampered_cookies_count_as_none_and_a_page_without_script_say
         .send(Method::POST, "/vote", &[JSON, ACCEPT_JSON], again)
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
-    assert_eq!(ballots(&stack, &poll).await, 1);
+    assert_eq!(stack.ballot_count(&poll).await, 1);
     let tallies = stack.tallies(&poll).await;
     assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&0), Some(&1)));
 }
@@ -212,7 +205,7 @@ async fn polls_and_events_created_open_take_cookieless_ballots_and_unknown_ident
     for n in 0..3 {
         assert_eq!(ballot(&script, &open, n).await.status, StatusCode::ACCEPTED);
     }
-    assert_eq!(ballots(&stack, &open).await, 3, "three strangers");
+    assert_eq!(stack.ballot_count(&open).await, 3, "three strangers");
 
     let owner = Client::new(stack.edge());
     for identity in [json!("codes"), json!("Browser"), json!(1)] {
@@ -342,7 +335,7 @@ async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
     );
     assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
 
-    assert_eq!(ballots(&stack, &poll).await, 5, "one per code");
+    assert_eq!(stack.ballot_count(&poll).await, 5, "one per code");
     let tallies = stack.tallies(&poll).await;
     assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&3), Some(&2)));
     assert_eq!(stack.recount(&poll).await, tallies);

@@ -31,6 +31,15 @@ async fn ballot(client: &Client, poll: &str, option: &str, passcode: Option<&str
         .await
 }
 
+/// `POST /polls` as a browser without JavaScript posts the creation form.
+async fn create_poll_form(client: &Client, body: &str) -> Reply {
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let headers = [form, ("accept", "text/html")];
+    client
+        .send(Method::POST, "/polls", &headers, body.to_owned())
+        .await
+}
+
 /// Asserts a 403 whose `reason` is `reason`.
 fn assert_refused(reply: &Reply, reason: &str) {
     assert_eq!(
@@ -41,17 +50,6 @@ fn assert_refused(reply: &Reply, reason: &str) {
     );
     assert_eq!(reply.json()["reason"], reason, "{:?}", reply.body);
     assert!(!reply.error().is_empty());
-}
-
-async fn ballots(stack: &Stack, poll: &str) -> i64 {
-    stack.wait_drained().await;
-    stack
-        .postgres()
-        .await
-        .query_one("SELECT count(*) FROM ballots WHERE poll_id = $1", &[&poll])
-        .await
-        .expect("count")
-        .get(0)
 }
 
 /// Waits until `/results/<poll>` answers; returns the document.
@@ -133,7 +131,7 @@ async fn a_passcode_poll_counts_one_ballot_per_browser_that_knows_the_passcode()
         ballot(&other, &poll, "a", right).await.status,
         StatusCode::ACCEPTED
     );
-    assert_eq!(ballots(&stack, &poll).await, 2, "one per browser");
+    assert_eq!(stack.ballot_count(&poll).await, 2, "one per browser");
     let tallies = stack.tallies(&poll).await;
     assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&1), Some(&1)));
     assert_eq!(stack.recount(&poll).await, tallies);
@@ -187,34 +185,18 @@ async fn a_drawn_passcode_is_shown_to_its_creator_and_a_form_must_type_one() {
 
     // A page without JavaScript is redirected to the admin page and would never see a
     // drawn passcode: it must type one.
-    let form = owner
-        .send(
-            Method::POST,
-            "/polls",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("accept", "text/html"),
-            ],
-            "question=Q&option=a&option=b&identity=passcode".to_owned(),
-        )
-        .await;
+    let form = create_poll_form(&owner, "question=Q&option=a&option=b&identity=passcode").await;
     assert_eq!(form.status, StatusCode::BAD_REQUEST);
     assert!(
         form.error().contains("type the room's passcode"),
         "{}",
         form.error()
     );
-    let form = owner
-        .send(
-            Method::POST,
-            "/polls",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("accept", "text/html"),
-            ],
-            "question=Q&option=a&option=b&identity=passcode&passcode=aurora".to_owned(),
-        )
-        .await;
+    let form = create_poll_form(
+        &owner,
+        "question=Q&option=a&option=b&identity=passcode&passcode=aurora",
+    )
+    .await;
     assert_eq!(form.status, StatusCode::SEE_OTHER, "{:?}", form.body);
 }
 
@@ -272,8 +254,8 @@ async fn an_event_passcode_holds_on_every_question_also_one_added_later() {
         &ballot(&member, &added, "a", None).await,
         "passcode_required",
     );
-    assert_eq!(ballots(&stack, first).await, 1);
-    assert_eq!(ballots(&stack, &added).await, 1);
+    assert_eq!(stack.ballot_count(first).await, 1);
+    assert_eq!(stack.ballot_count(&added).await, 1);
 
     // Voter codes stay for polls of their own; a passcode only for a passcode event.
     for bad in [

@@ -27,11 +27,7 @@ pub trait HttpError: std::fmt::Display {
 
     /// The JSON error response.
     fn to_response(&self) -> Response<Body> {
-        let body = ErrorBody {
-            error: &self.to_string(),
-            reason: self.reason(),
-        };
-        let mut response = json(self.status(), &body);
+        let mut response = error_json(self.status(), &self.to_string(), self.reason());
         if let Some(wait) = self.retry_after() {
             // Retry-After takes whole seconds (RFC 9110 §10.2.3); never advertise 0.
             let seconds = wait.as_secs().max(1);
@@ -52,9 +48,15 @@ struct ErrorBody<'a> {
 
 /// A `{"error": message}` response with `status`.
 pub fn error_body(status: StatusCode, message: &str) -> Response<Body> {
-    let body = ErrorBody {
-        error: message,
-        reason: None,
-    };
-    json(status, &body)
+    error_json(status, message, None)
+}
+
+fn error_json(status: StatusCode, message: &str, reason: Option<&'static str>) -> Response<Body> {
+    json(
+        status,
+        &ErrorBody {
+            error: message,
+            reason,
+        },
+    )
 }

@@ -23,6 +23,7 @@ use tally_runtime::{drain, empty, json, Body, HttpError, Request};
 use crate::ballot::{decode_ballot, BallotRequest, BodyFormat};
 use crate::error::VoteError;
 use crate::events::BallotGate;
+use crate::metrics::reason_of;
 use crate::service::VoteService;
 use tally_voter::{choice_cookie, VoterSigner};
 
@@ -91,13 +92,13 @@ pub async fn accept(
     // A voter code is its voter; on other polls the cookie says who votes.
     let code_voter = match credential_voter(&service.signer, &definition, &ballot) {
         Ok(voter) => voter,
-        Err(refusal) => match credential_notice(&refusal).filter(|_| browser) {
+        Err(refusal) => match (credential_anchor(&refusal), reason_of(&refusal)) {
             // A page without JavaScript says what to type.
-            Some((reason, anchor)) => {
+            (Some(anchor), Some(reason)) if browser => {
                 service.metrics.rejected(reason);
                 return Ok(redirect_to(&page(anchor)));
             }
-            None => return Err(refusal),
+            _ => return Err(refusal),
         },
     };
     let known_voter = code_voter.or_else(|| {
@@ -175,13 +176,6 @@ fn credential_voter(
     definition: &PollDefinition,
     ballot: &BallotRequest,
 ) -> Result<Option<String>, VoteError> {
-    let typed = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|typed| !typed.is_empty())
-            .map(str::to_owned)
-    };
     let (code, passcode) = (typed(&ballot.code), typed(&ballot.passcode));
     let identity = definition.identity;
     if code.is_some() && identity != Identity::Code {
@@ -194,13 +188,13 @@ fn credential_voter(
         Identity::Code => {
             let typed = code.ok_or(VoteError::VoterCodeRequired)?;
             let code = definition
-                .voter_code(&typed)
+                .voter_code(typed)
                 .ok_or(VoteError::UnknownVoterCode)?;
             Ok(Some(signer.code_voter(&definition.id, &code)))
         }
         Identity::Passcode => {
             let typed = passcode.ok_or(VoteError::PasscodeRequired)?;
-            if !definition.passcode_matches(&typed) {
+            if !definition.passcode_matches(typed) {
                 return Err(VoteError::WrongPasscode);
             }
             Ok(None)
@@ -209,14 +203,20 @@ fn credential_voter(
     }
 }
 
-/// The `reason` and page anchor of a credential refusal that a page without JavaScript
-/// explains (CSS `:target`); `None` for the ones it does not.
-fn credential_notice(refusal: &VoteError) -> Option<(&'static str, &'static str)> {
+/// What was typed in a credential field, trimmed; `None` when nothing was.
+fn typed(value: &Option<String>) -> Option<&str> {
+    let typed = value.as_deref().map(str::trim);
+    typed.filter(|typed| !typed.is_empty())
+}
+
+/// The page anchor of a credential refusal that a page without JavaScript explains
+/// (CSS `:target`); `None` for the ones it does not.
+fn credential_anchor(refusal: &VoteError) -> Option<&'static str> {
     match refusal {
-        VoteError::VoterCodeRequired => Some(("voter_code_required", "code-required")),
-        VoteError::UnknownVoterCode => Some(("unknown_voter_code", "unknown-code")),
-        VoteError::PasscodeRequired => Some(("passcode_required", "passcode-required")),
-        VoteError::WrongPasscode => Some(("wrong_passcode", "wrong-passcode")),
+        VoteError::VoterCodeRequired => Some("code-required"),
+        VoteError::UnknownVoterCode => Some("unknown-code"),
+        VoteError::PasscodeRequired => Some("passcode-required"),
+        VoteError::WrongPasscode => Some("wrong-passcode"),
         _ => None,
     }
 }
