@@ -102,14 +102,8 @@
       const blob = await res.blob();
       const disposition = res.headers.get("Content-Disposition") || "";
       const named = /filename="?([^";]+)"?/.exec(disposition);
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = named ? named[1] : "tally-" + POLL + ".csv";
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      Tally.announce(status, "Results downloaded as " + link.download + ".");
+      const name = Tally.saveFile(named ? named[1] : "tally-" + POLL + ".csv", blob);
+      Tally.announce(status, "Results downloaded as " + name + ".");
     } catch (e) {
       Tally.announce(status, "Could not download the results. Try again.", true);
     } finally {

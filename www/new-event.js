@@ -184,11 +184,25 @@
     card.querySelector(".question-text").focus();
   });
 
+  // The passcode field shows with the passcode choice only.
+  const identities = form.querySelector(".identity-group");
+  function showIdentity() {
+    const chosen = form.elements.identity.value;
+    for (const detail of identities.querySelectorAll(".identity-detail")) {
+      detail.hidden = detail.dataset.identity !== chosen;
+    }
+  }
+  identities.addEventListener("change", showIdentity);
+  showIdentity();
+
   function body() {
     const blocked = form.elements.blocked_words ? form.elements.blocked_words.value : "";
+    const identity = form.elements.identity.value || "browser";
+    const passcode = form.elements.passcode.value.trim();
     return {
       title: form.elements.title.value.trim(),
-      identity: form.elements.identity.value || "browser",
+      identity: identity,
+      ...(identity === "passcode" && passcode ? { passcode } : {}),
       blocked_words: blocked.split(/[\n,]/).map((word) => word.trim()).filter(Boolean),
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();
@@ -237,6 +251,10 @@
     join.textContent = location.host + answer.join_path;
     $("created-qr").alt = "QR code that opens " + location.host + answer.join_path;
     showQr(code, 0);
+    if (answer.passcode) {
+      $("created-passcode").textContent = answer.passcode;
+      $("created-passcode-block").hidden = false;
+    }
     $("created-presenter").value = presenterUrl;
     $("created-screen").href = answer.screen_path;
     $("created-audience").href = answer.audience_path;

@@ -1,5 +1,7 @@
-/* Tally create page: sends the poll as JSON and opens its admin page. Without this
-   script the form posts and the server redirects to the same place. */
+/* Tally create page: sends the poll as JSON and opens its admin page. A poll behind
+   voter codes or a room passcode first shows them, once (the server keeps only their
+   fingerprints), with the codes to print or download as CSV. Without this script the
+   form posts and the server redirects to the admin page. */
 (function () {
   "use strict";
 
@@ -9,6 +11,7 @@
   const status = document.getElementById("status");
   const group = document.getElementById("options");
   const add = document.getElementById("add-option");
+  const identities = form.querySelector(".identity-group");
 
   function optionFields() {
     return Array.from(group.querySelectorAll(".option-field"));
@@ -30,6 +33,22 @@
     add.hidden = n >= MAX_OPTIONS;
   }
 
+  // Shows the detail field of the chosen identity only; `code` needs this script.
+  function showIdentity() {
+    const chosen = form.elements.identity.value;
+    for (const detail of identities.querySelectorAll(".identity-detail")) {
+      const shown = detail.dataset.identity === chosen;
+      detail.hidden = !shown;
+      for (const input of detail.querySelectorAll("input")) input.disabled = !shown;
+    }
+  }
+
+  function identityFields(body) {
+    if (body.identity === "code") body.voter_codes = Number(form.elements.voter_codes.value);
+    const passcode = form.elements.passcode.value.trim();
+    if (body.identity === "passcode" && passcode) body.passcode = passcode;
+  }
+
   async function create() {
     const options = optionFields().map((f) => f.querySelector("input").value.trim()).filter(Boolean);
     const closes = form.elements.closes_at.value;
@@ -40,6 +59,7 @@
       hide_results: form.elements.hide_results.checked,
       identity: form.elements.identity.value || "browser",
     };
+    identityFields(body);
     // The field holds local time; the server wants an instant.
     if (closes) body.closes_at = new Date(closes).toISOString();
     const button = form.querySelector("button[type=submit]");
@@ -52,7 +72,8 @@
         body: JSON.stringify(body),
       }, 10000);
       if (r.ok && r.data && typeof r.data.admin_path === "string") {
-        location.assign(r.data.admin_path);
+        if (r.data.voter_codes && r.data.voter_codes.length || r.data.passcode) showCreated(r.data, body.question);
+        else location.assign(r.data.admin_path);
         return;
       }
       Tally.announce(status, Tally.errorMessage(r), true);
@@ -62,6 +83,52 @@
     button.disabled = false;
   }
 
+  // What only this once can be shown: the drawn or typed passcode and the voter codes.
+  function showCreated(answer, question) {
+    const share = document.getElementById("created-share");
+    const shareUrl = location.origin + answer.share_path;
+    share.href = answer.share_path;
+    share.textContent = location.host + answer.share_path;
+    document.getElementById("open-admin").href = answer.admin_path;
+    if (answer.passcode) {
+      document.getElementById("created-passcode").textContent = answer.passcode;
+      document.getElementById("created-passcode-block").hidden = false;
+    }
+    const codes = answer.voter_codes || [];
+    if (codes.length) {
+      const list = document.getElementById("created-codes");
+      for (const code of codes) {
+        const item = document.createElement("li");
+        item.className = "voter-code";
+        const text = document.createElement("span");
+        text.className = "join-code";
+        text.textContent = code;
+        const where = document.createElement("span");
+        where.className = "voter-code-where";
+        where.textContent = question + " · " + location.host + answer.share_path;
+        item.append(text, where);
+        list.appendChild(item);
+      }
+      document.getElementById("print-codes").addEventListener("click", () => window.print());
+      document.getElementById("download-codes").addEventListener("click", () => {
+        const rows = codes.map((code) => Tally.csvRow([code, shareUrl]));
+        const csv = Tally.csvRow(["code", "poll"]) + rows.join("");
+        const name = Tally.saveFile("tally-" + answer.poll + "-codes.csv",
+          new Blob([csv], { type: "text/csv;charset=utf-8" }));
+        Tally.announce(status, "Voter codes downloaded as " + name + ".");
+      });
+      document.getElementById("created-codes-block").hidden = false;
+    }
+    form.hidden = true;
+    Tally.announce(status, "");
+    const created = document.getElementById("created");
+    created.hidden = false;
+    created.focus();
+  }
+
+  identities.addEventListener("change", showIdentity);
+  for (const input of identities.querySelectorAll("input[disabled]")) input.disabled = false;
+  showIdentity();
   add.addEventListener("click", addOption);
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -461,9 +461,29 @@
     return ends.join(" · ");
   }
 
+  // One CSV line (RFC 4180): fields quoted where they hold a comma, quote or line break.
+  function csvRow(fields) {
+    return fields.map((field) => {
+      const text = String(field);
+      return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+    }).join(",") + "\r\n";
+  }
+
+  // Saves `blob` as a download called `name` through a temporary object URL; returns the name.
+  function saveFile(name, blob) {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    return name;
+  }
+
   window.Tally = {
     readChoice, requestJSON, sendBallot, withCredentials, refusalMessage, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
-    answeredText, totalText,
+    answeredText, totalText, csvRow, saveFile,
   };
 })();

@@ -286,6 +286,24 @@ impl Browser {
             .is_empty()
     }
 
+    /// Whether the element matching `selector` is displayed now (it must exist).
+    pub async fn displayed(&self, selector: &str) -> bool {
+        self.find(selector)
+            .await
+            .is_displayed()
+            .await
+            .expect("element display")
+    }
+
+    /// Waits until the element matching `selector` is displayed; panics naming `what`.
+    pub async fn until_displayed(&self, selector: &str, what: &str) {
+        self.until(PAGE_WAIT, what, || async {
+            let displayed = self.exists(selector).await && self.displayed(selector).await;
+            displayed.then_some(())
+        })
+        .await;
+    }
+
     /// Clicks the element matching `selector`.
     pub async fn click(&self, selector: &str) {
         self.find(selector).await.click().await.expect("click");

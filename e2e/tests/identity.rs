@@ -333,6 +333,21 @@ async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
         ballot(&visitor, &poll, 0).await.status,
         StatusCode::FORBIDDEN
     );
+    // A creation form without JavaScript is redirected and would never see its codes.
+    let form = owner
+        .send(
+            Method::POST,
+            "/polls",
+            &[FORM, ("accept", "text/html")],
+            "question=Q&option=a&option=b&identity=code&voter_codes=3".to_owned(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::BAD_REQUEST, "{:?}", form.body);
+    assert!(
+        form.error().contains("cannot show the voter codes"),
+        "{}",
+        form.error()
+    );
     assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
 
     assert_eq!(stack.ballot_count(&poll).await, 5, "one per code");

@@ -17,7 +17,7 @@ use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
 use tally_model::voter_code::{code_from_random, display_code, hash_code, VOTER_CODE_CHARS};
-use tally_model::CreateEntry;
+use tally_model::{CreateEntry, Identity};
 use tally_runtime::{json, Body, Request};
 
 use crate::accept::{read_request, redirect_to};
@@ -48,6 +48,11 @@ struct Created {
     passcode: Option<String>,
 }
 
+/// Why a redirected form cannot create a `code` poll: the codes are shown once, in the
+/// answer, and a redirect has none to show.
+const CODES_NEED_AN_ANSWER: &str = "a page without JavaScript cannot show the voter codes: \
+     create a code poll with JavaScript on, or ask for JSON (Accept: application/json)";
+
 /// Handles `POST /polls`.
 pub async fn create(
     service: Arc<VoteService>,
@@ -63,6 +68,9 @@ pub async fn create(
     new_poll.check_at(now)?;
     let redirected = format == BodyFormat::Form && !wants_json(&parts.headers);
     let passcode = room_passcode("poll", new_poll.identity, passcode.as_deref(), !redirected)?;
+    if redirected && new_poll.identity == Identity::Code {
+        return Err(VoteError::Malformed(CODES_NEED_AN_ANSWER.into()));
+    }
 
     let poll = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
     let token = new_admin_token();

@@ -30,9 +30,11 @@ pub(crate) fn room_passcode(
             rand::rng().fill_bytes(&mut random);
             Ok(Some(passcode_from_random(random)))
         }
-        (_, Some(_)) => Err(VoteError::Malformed(format!(
-            "a passcode is for a {what} whose identity is passcode"
-        ))),
+        (_, Some(_)) => Err(VoteError::Malformed(
+            "a passcode is taken only with identity passcode: choose that identity or leave \
+             the passcode empty"
+                .into(),
+        )),
         (_, None) => Ok(None),
     }
 }

@@ -123,6 +123,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
     let mut hide_results = false;
     let mut identity = None;
     let mut passcode = None;
+    let mut voter_codes = None;
     for (name, value) in pairs {
         let once = |slot: &Option<String>| {
             if slot.is_some() {
@@ -137,6 +138,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
             "closes_at" => closes_at = once(&closes_at)?,
             "identity" => identity = once(&identity)?,
             "passcode" => passcode = once(&passcode)?,
+            "voter_codes" => voter_codes = once(&voter_codes)?,
             "hide_results" => hide_results = matches!(value.as_str(), "on" | "true" | "1"),
             "option" | "options" => {
                 if value.trim().is_empty() {
@@ -162,8 +164,22 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
         closes_at,
         hide_results,
         identity,
-        voter_codes: 0,
+        voter_codes: voter_codes.as_deref().map_or(Ok(0), count_of_codes)?,
         passcode,
+    })
+}
+
+/// A form's `voter_codes` field: a whole number (empty reads as none).
+fn count_of_codes(text: &str) -> Result<usize, VoteError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.parse().map_err(|_| {
+        VoteError::Malformed(format!(
+            "voter_codes must be a whole number, not {:?}",
+            text.chars().take(40).collect::<String>()
+        ))
     })
 }
 
@@ -251,8 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn reads_how_many_codes_a_form_asks_for() {
+        let form = decode_poll(
+            BodyFormat::Form,
+            b"question=Q&option=a&option=b&identity=code&voter_codes=+30+",
+        )
+        .unwrap();
+        assert_eq!(form.poll.identity, Identity::Code);
+        assert_eq!(form.poll.voter_codes, 30);
+        let empty = decode_poll(
+            BodyFormat::Form,
+            b"question=Q&option=a&option=b&voter_codes=",
+        );
+        assert_eq!(empty.unwrap().poll.voter_codes, 0);
+    }
+
+    #[test]
     fn refuses_malformed_bodies() {
-        let cases: [(BodyFormat, &[u8]); 14] = [
+        let cases: [(BodyFormat, &[u8]); 16] = [
             (BodyFormat::Json, b"{"),
             (BodyFormat::Json, b"[]"),
             (BodyFormat::Json, br#"{"options":["a","b"]}"#),
@@ -290,6 +322,14 @@ mod tests {
             (
                 BodyFormat::Form,
                 b"question=Q&option=a&option=b&poll=default",
+            ),
+            (
+                BodyFormat::Form,
+                b"question=Q&option=a&option=b&identity=code&voter_codes=ten",
+            ),
+            (
+                BodyFormat::Form,
+                b"question=Q&option=a&option=b&voter_codes=-3",
             ),
         ];
         for (format, body) in cases {
