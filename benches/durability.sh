@@ -14,11 +14,7 @@ cd "$(dirname "$0")/.."
 . benches/lib/local-stack.sh
 duration=${1:-10s}; connections=${2:-50}; rounds=${3:-1}
 
-if ! command -v oha >/dev/null; then
-  echo "installing oha (cargo install oha --locked)"
-  cargo install oha --locked >/dev/null
-fi
-export PATH="$HOME/.cargo/bin:$PATH"
+ensure_oha
 case "$(df --output=fstype /tmp | tail -1)" in
   tmpfs) echo "/tmp is a tmpfs: fsync would cost nothing there" >&2; exit 2;;
 esac
@@ -50,15 +46,8 @@ measure() {
     local report; report=$(mktemp)
     oha --no-tui --output-format json -w -z "$duration" -c "$connections" -m POST \
       "${form[@]}" -d 'vote=a' "$base/vote" > "$report"
-    python3 - "$name" "$report" >> "$results" <<'PY'
-import json, sys
-name, path = sys.argv[1], sys.argv[2]
-r = json.load(open(path))
-s = r["summary"]; p = r["latencyPercentiles"]; codes = r.get("statusCodeDistribution", {})
-accepted = int(codes.get("202", 0)) / max(s["total"], 1e-9)
-print(json.dumps({"name": name, "votes": accepted, "p50": p["p50"] * 1000,
-                  "p99": p["p99"] * 1000, "codes": codes}))
-PY
+    python3 benches/lib/oha_table.py row "$name" "written, appendfsync everysec" "$report" \
+      >> "$results"
     rm -f "$report"
   )
 }
@@ -71,18 +60,4 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$results" <<'PY'
-import json, sys
-from collections import defaultdict
-rows = defaultdict(list)
-for line in open(sys.argv[1]):
-    row = json.loads(line); rows[row["name"]].append(row)
-def median(values):
-    values = sorted(values); return values[len(values) // 2]
-base = median([r["votes"] for r in rows["written, appendfsync everysec"]])
-print(f"\n{'setting':36} {'votes/s':>9} {'vs everysec':>11} {'p50 ms':>8} {'p99 ms':>8}  statuses")
-for name, runs in rows.items():
-    votes = median([r["votes"] for r in runs])
-    print(f"{name:36} {votes:9.0f} {votes / base:10.2f}x {median([r['p50'] for r in runs]):8.2f}"
-          f" {median([r['p99'] for r in runs]):8.2f}  {runs[-1]['codes']}")
-PY
+python3 benches/lib/oha_table.py table "$results"

@@ -1,10 +1,14 @@
 //! The vote service's accept path without the network: decode the body, check it
-//! against the poll, verify (or issue) the voter cookie, and encode the `XADD`.
+//! against the poll, verify (or issue) the voter cookie, and encode the `XADD`; and,
+//! beside the cookie's parts, what a `code` poll (a thousand codes) and a `passcode`
+//! poll add to it.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tally_model::{Choice, Keys, PollDefinition, PollOption, VoteEntry};
+use tally_model::passcode::hash_passcode;
+use tally_model::voter_code::{code_from_random, hash_code, VOTER_CODE_CHARS};
+use tally_model::{Choice, Identity, Keys, PollDefinition, PollOption, VoteEntry};
 use tally_vote::ballot::{decode_ballot, BodyFormat};
 use tally_vote::queue::xadd_command;
 use tally_voter::VoterSigner;
@@ -67,6 +71,24 @@ fn accept(
     xadd_command(keys, &entry).get_packed_command().len()
 }
 
+/// `poll` behind a thousand voter codes (the most a poll takes), and the last of them
+/// as a voter would type it.
+fn code_poll(poll: &PollDefinition) -> (PollDefinition, String) {
+    let codes: Vec<String> = (0..1000u32)
+        .map(|n| {
+            let mut random = [0u8; VOTER_CODE_CHARS];
+            random[..4].copy_from_slice(&n.to_le_bytes());
+            code_from_random(random)
+        })
+        .collect();
+    let mut hashes: Vec<String> = codes.iter().map(|code| hash_code(&poll.id, code)).collect();
+    hashes.sort();
+    let mut code_poll = poll.clone();
+    code_poll.identity = Identity::Code;
+    code_poll.voter_code_hashes = hashes;
+    (code_poll, codes[999].to_lowercase())
+}
+
 fn bench_accept(c: &mut Criterion) {
     let signer = VoterSigner::new(b"bench-cookie-key-0123456789abcdefghij");
     let poll = poll();
@@ -116,6 +138,19 @@ fn bench_accept(c: &mut Criterion) {
     });
     parts.bench_function("sign_cookie", |b| {
         b.iter(|| signer.sign(black_box("AAAAAAAAAAAAAAAAAAAAAA")))
+    });
+    let (code_poll, code) = code_poll(&poll);
+    parts.bench_function("check_voter_code_of_1000", |b| {
+        b.iter(|| {
+            let code = code_poll.voter_code(black_box(&code)).expect("known code");
+            signer.code_voter(&code_poll.id, &code)
+        })
+    });
+    let mut passcode_poll = poll.clone();
+    passcode_poll.identity = Identity::Passcode;
+    passcode_poll.passcode_hash = Some(hash_passcode(&poll.id, "tiger lake"));
+    parts.bench_function("check_passcode", |b| {
+        b.iter(|| passcode_poll.passcode_matches(black_box("Tiger Lake")))
     });
     parts.finish();
 }

@@ -1,7 +1,7 @@
 # Installs, on Debian, what Tally's dev and test scripts run: redis-server, the
 # PostgreSQL server binaries, headless Chromium with chromedriver for the browser
-# tests, and fusermount3 for the test kit's power-cut directory. Sourced by scripts/test
-# and scripts/dev.
+# tests, fusermount3 for the test kit's power-cut directory, and for the load scripts
+# oha. Sourced by scripts/test, scripts/dev and the benches.
 
 # as_root CMD...: runs CMD as root (directly, or through sudo).
 as_root() {
@@ -62,5 +62,15 @@ ensure_fuse() {
   fi
   if [ ! -c /dev/fuse ]; then
     echo "no /dev/fuse: the power-cut tests (testkit/tests/power_cut.rs) will fail" >&2
+  fi
+}
+
+# ensure_oha: the HTTP load generator the benches drive, built from crates.io if
+# missing, and ~/.cargo/bin on the PATH where cargo puts it.
+ensure_oha() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v oha >/dev/null; then
+    echo "installing oha (cargo install oha --locked)"
+    cargo install oha --locked >/dev/null
   fi
 }
