@@ -1,5 +1,6 @@
 /* Tally events: what the audience page, the presenter view and the projector view
-   share. The join code in the address, the presenter's key, and the event's live feed
+   share. The join code in the address, the presenter's key and the room passcode this
+   browser keeps, and the event's live feed
    (/live/e/<code>, on Tally.LiveSocket: it reconnects with back-off and, when no
    WebSocket can be opened at all, falls back to asking over HTTP every few seconds),
    which drops stale frames. */
@@ -7,6 +8,7 @@
   "use strict";
 
   const KEY_PREFIX = "tally_presenter_"; // localStorage name of a presenter key, per code
+  const PASSCODE_PREFIX = "tally_room_passcode_"; // the room passcode its creator was shown
 
   // The 8-digit join code in /e/<code>, /e/<code>/present or /e/<code>/screen, or "".
   function codeFromPath() {
@@ -57,6 +59,20 @@
     }
     const stored = store ? store.getItem(name) || "" : "";
     return { token: stored, fromHash: false, kept: !!stored };
+  }
+
+  // The room passcode of event `code` as this browser's creation page was shown it (the
+  // server keeps only a fingerprint), for the presenter and projector views to show; ""
+  // where it is not known here. With `passcode`, keeps it first.
+  function roomPasscode(code, passcode) {
+    const store = storage();
+    if (!store) return passcode || "";
+    try {
+      if (passcode) store.setItem(PASSCODE_PREFIX + code, passcode);
+      return store.getItem(PASSCODE_PREFIX + code) || "";
+    } catch (e) {
+      return passcode || "";
+    }
   }
 
   // Forgets the stored key for `code` (the fragment, if any, is the caller's business).
@@ -149,5 +165,5 @@
     conn.textContent = texts[state] || "";
   }
 
-  window.TallyEvent = { codeFromPath, spaced, failure, ownerToken, forgetToken, showConn, Feed };
+  window.TallyEvent = { codeFromPath, spaced, failure, ownerToken, forgetToken, roomPasscode, showConn, Feed };
 })();

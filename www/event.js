@@ -69,6 +69,10 @@
         '<span class="legend-hint">(the presenter shows it)</span></label>' +
         '<input id="passcode" name="passcode" type="text" maxlength="80" autocomplete="off" ' +
         'autocapitalize="none" spellcheck="false" disabled></div>' +
+        '<div id="voter-code-field" class="field credential" hidden><label for="voter-code">Your voter code ' +
+        '<span class="legend-hint">(on the slip you were given)</span></label>' +
+        '<input id="voter-code" name="code" type="text" maxlength="32" autocomplete="off" ' +
+        'autocapitalize="characters" spellcheck="false" placeholder="K7P2Q-9XQ4B" disabled></div>' +
         '<button class="button" type="submit">Vote</button></form>' +
         '<p id="status" class="status" role="status" aria-live="polite"></p>' +
         '<section id="results-section" aria-labelledby="results-heading" hidden>' +
@@ -145,21 +149,46 @@
       paintResults(ready ? results : null);
     }
 
-    const PASSCODE_KEY = "tally-passcode:" + CODE;
+    // What a voter types once per event, for this tab: the field, by the identity that
+    // asks for it, and where the tab keeps it.
+    const CREDENTIALS = {
+      passcode: { field: "passcode-field", input: "passcode", key: "tally-passcode:" + CODE },
+      code: { field: "voter-code-field", input: "voter-code", key: "tally-voter-code:" + CODE },
+    };
 
-    function rememberedPasscode() {
+    function remembered(key) {
       try {
-        return sessionStorage.getItem(PASSCODE_KEY) || "";
+        return sessionStorage.getItem(key) || "";
       } catch (e) {
         return ""; // storage off: the person types it again
       }
     }
 
-    function rememberPasscode(passcode) {
+    function remember(key, value) {
       try {
-        sessionStorage.setItem(PASSCODE_KEY, passcode);
+        sessionStorage.setItem(key, value);
       } catch (e) {
         // storage off: nothing to keep it in
+      }
+    }
+
+    // Shows the one field the question's identity asks for (none for browser or open),
+    // filled from this tab's memory.
+    function paintCredentials(identity) {
+      for (const [name, credential] of Object.entries(CREDENTIALS)) {
+        const wanted = identity === name;
+        const input = el[credential.input];
+        el[credential.field].hidden = !wanted;
+        input.disabled = !wanted;
+        input.required = wanted;
+        if (wanted && !input.value) input.value = remembered(credential.key);
+      }
+    }
+
+    function rememberCredentials() {
+      for (const credential of Object.values(CREDENTIALS)) {
+        const input = el[credential.input];
+        if (!input.disabled) remember(credential.key, input.value);
       }
     }
 
@@ -171,12 +200,8 @@
     // the question or its options change, keeping what the person had ticked.
     function paintBallot(current, data) {
       const form = el.ballot;
-      // An event behind a room passcode asks for it once; this tab remembers it.
-      const wantsPasscode = !!data && data.identity === "passcode";
-      el["passcode-field"].hidden = !wantsPasscode;
-      el.passcode.disabled = !wantsPasscode;
-      el.passcode.required = wantsPasscode;
-      if (wantsPasscode && !el.passcode.value) el.passcode.value = rememberedPasscode();
+      // An event behind a room passcode or voter codes asks once; this tab remembers it.
+      paintCredentials(data ? data.identity : null);
       const choice = data && data.choice ? data.choice : current.choice;
       const multiple = choice === "multiple";
       const ranking = choice === "ranking";
@@ -379,7 +404,7 @@
         const ballot = words ? { poll: poll, words: options } : { poll: poll, options: options };
         const r = await Tally.sendBallot(Tally.withCredentials(ballot, form), 10000);
         if (r.ok) {
-          if (!el.passcode.disabled) rememberPasscode(el.passcode.value);
+          rememberCredentials();
           mine.set(poll, options);
           Tally.announce(el.status, words ?
             "Your answers were received — you can change them while voting is open." :

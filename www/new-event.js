@@ -184,15 +184,18 @@
     card.querySelector(".question-text").focus();
   });
 
-  // The passcode field shows with the passcode choice only.
+  // The passcode and code fields show with their choice only; `code` needs this script.
   const identities = form.querySelector(".identity-group");
   function showIdentity() {
     const chosen = form.elements.identity.value;
     for (const detail of identities.querySelectorAll(".identity-detail")) {
-      detail.hidden = detail.dataset.identity !== chosen;
+      const shown = detail.dataset.identity === chosen;
+      detail.hidden = !shown;
+      for (const input of detail.querySelectorAll("input")) input.disabled = !shown;
     }
   }
   identities.addEventListener("change", showIdentity);
+  for (const input of identities.querySelectorAll("input[disabled]")) input.disabled = false;
   showIdentity();
 
   function body() {
@@ -203,6 +206,7 @@
       title: form.elements.title.value.trim(),
       identity: identity,
       ...(identity === "passcode" && passcode ? { passcode } : {}),
+      ...(identity === "code" ? { voter_codes: Number(form.elements.voter_codes.value) } : {}),
       blocked_words: blocked.split(/[\n,]/).map((word) => word.trim()).filter(Boolean),
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();
@@ -251,7 +255,10 @@
     join.textContent = location.host + answer.join_path;
     $("created-qr").alt = "QR code that opens " + location.host + answer.join_path;
     showQr(code, 0);
+    Tally.showVoterCodes(answer.voter_codes || [], form.elements.title.value.trim(),
+      location.origin + answer.join_path, "tally-event-" + code + "-codes.csv", status);
     if (answer.passcode) {
+      TallyEvent.roomPasscode(code, answer.passcode);
       $("created-passcode").textContent = answer.passcode;
       $("created-passcode-block").hidden = false;
     }

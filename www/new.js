@@ -94,31 +94,8 @@
       document.getElementById("created-passcode").textContent = answer.passcode;
       document.getElementById("created-passcode-block").hidden = false;
     }
-    const codes = answer.voter_codes || [];
-    if (codes.length) {
-      const list = document.getElementById("created-codes");
-      for (const code of codes) {
-        const item = document.createElement("li");
-        item.className = "voter-code";
-        const text = document.createElement("span");
-        text.className = "join-code";
-        text.textContent = code;
-        const where = document.createElement("span");
-        where.className = "voter-code-where";
-        where.textContent = question + " · " + location.host + answer.share_path;
-        item.append(text, where);
-        list.appendChild(item);
-      }
-      document.getElementById("print-codes").addEventListener("click", () => window.print());
-      document.getElementById("download-codes").addEventListener("click", () => {
-        const rows = codes.map((code) => Tally.csvRow([code, shareUrl]));
-        const csv = Tally.csvRow(["code", "poll"]) + rows.join("");
-        const name = Tally.saveFile("tally-" + answer.poll + "-codes.csv",
-          new Blob([csv], { type: "text/csv;charset=utf-8" }));
-        Tally.announce(status, "Voter codes downloaded as " + name + ".");
-      });
-      document.getElementById("created-codes-block").hidden = false;
-    }
+    Tally.showVoterCodes(answer.voter_codes || [], question, shareUrl,
+      "tally-" + answer.poll + "-codes.csv", status);
     form.hidden = true;
     Tally.announce(status, "");
     const created = document.getElementById("created");

@@ -116,6 +116,9 @@
     document.title = "Present: " + view.title + " — Tally";
     $("code").textContent = TallyEvent.spaced(view.code);
     $("join-code").textContent = TallyEvent.spaced(view.code);
+    const passcode = TallyEvent.roomPasscode(view.code);
+    $("room-passcode").textContent = passcode;
+    $("room-passcode-line").hidden = !passcode;
     $("now-position").textContent = current ?
       "Question " + (current.position + 1) + " of " + total : "No question shown yet";
     $("now-question").textContent = current ? current.question : "The room is waiting for the first question.";

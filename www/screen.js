@@ -100,6 +100,9 @@
   link.href = joinPath;
   link.textContent = location.host + joinPath;
   $("join-code").textContent = TallyEvent.spaced(CODE);
+  const passcode = TallyEvent.roomPasscode(CODE);
+  $("room-passcode").textContent = passcode;
+  $("room-passcode").hidden = $("room-passcode-label").hidden = !passcode;
   const qr = $("qr");
   qr.src = "/e/" + CODE + "/qr.svg";
   qr.alt = "QR code that opens " + location.host + joinPath;

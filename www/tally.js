@@ -481,9 +481,37 @@
     return name;
   }
 
+  // The voter codes a creation answered with, shown the one time they can be: slips in
+  // #created-codes naming `caption` and `link` (the page prints as a sheet of them), and
+  // #download-codes saving them as a CSV (code, link) called `name`. Nothing when none.
+  function showVoterCodes(codes, caption, link, name, status) {
+    if (!codes.length) return;
+    const list = document.getElementById("created-codes");
+    const where = caption + " · " + link.replace(/^https?:\/\//, "");
+    for (const code of codes) {
+      const item = document.createElement("li");
+      item.className = "voter-code";
+      const text = document.createElement("span");
+      text.className = "join-code";
+      text.textContent = code;
+      const note = document.createElement("span");
+      note.className = "voter-code-where";
+      note.textContent = where;
+      item.append(text, note);
+      list.appendChild(item);
+    }
+    document.getElementById("print-codes").addEventListener("click", () => window.print());
+    document.getElementById("download-codes").addEventListener("click", () => {
+      const csv = csvRow(["code", "link"]) + codes.map((code) => csvRow([code, link])).join("");
+      saveFile(name, new Blob([csv], { type: "text/csv;charset=utf-8" }));
+      announce(status, "Voter codes downloaded as " + name + ".");
+    });
+    document.getElementById("created-codes-block").hidden = false;
+  }
+
   window.Tally = {
     readChoice, requestJSON, sendBallot, withCredentials, refusalMessage, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
-    answeredText, totalText, csvRow, saveFile,
+    answeredText, totalText, csvRow, saveFile, showVoterCodes,
   };
 })();

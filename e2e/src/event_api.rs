@@ -24,6 +24,8 @@ pub struct OwnedEvent {
     pub token: String,
     /// The questions' poll ids, in order.
     pub questions: Vec<String>,
+    /// A `code` event's voter codes, as the creation answer listed them.
+    pub voter_codes: Vec<String>,
 }
 
 impl OwnedEvent {
@@ -104,6 +106,10 @@ pub async fn create_event_ready(client: &Client, body: &Value) -> OwnedEvent {
             .iter()
             .map(text)
             .collect(),
+        voter_codes: answer["voter_codes"]
+            .as_array()
+            .map(|codes| codes.iter().map(text).collect())
+            .unwrap_or_default(),
     };
     // The owner's view comes from the Redis copy only (the read-only role cannot see
     // the owner's hash), which is also what the vote service checks commands against;

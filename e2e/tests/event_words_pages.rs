@@ -105,6 +105,7 @@ async fn a_phone_writes_answers_the_projector_draws_the_cloud_and_the_presenter_
         code,
         token: token.to_owned(),
         questions: Vec::new(),
+        voter_codes: Vec::new(),
     };
     let owner = eventually(WAIT, "the event appears", || async {
         let reply = api

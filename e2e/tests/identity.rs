@@ -4,7 +4,8 @@
 //! error, while the same 10,000 against the default poll (`open`, the classic app's
 //! habit) count as 10,000 new voters. Forged and tampered cookies count as none; a poll
 //! or an event created `open` takes cookieless ballots; an event's questions follow it.
-//! A `code` poll counts one ballot per voter code, whoever sends it.
+//! A `code` poll counts one ballot per voter code, whoever sends it; a `code` event's
+//! codes take one ballot on each of its questions.
 
 use futures_util::{stream, StreamExt};
 use http::{Method, StatusCode};
@@ -244,6 +245,30 @@ async fn polls_and_events_created_open_take_cookieless_ballots_and_unknown_ident
     }
 }
 
+/// Posts the creation form `body` to `path` as a browser without JavaScript does, and
+/// checks it is refused: the redirect that follows could never show the codes.
+async fn assert_form_cannot_get_codes(owner: &Client, path: &str, body: &str) {
+    let form = owner
+        .send(
+            Method::POST,
+            path,
+            &[FORM, ("accept", "text/html")],
+            body.to_owned(),
+        )
+        .await;
+    assert_eq!(
+        form.status,
+        StatusCode::BAD_REQUEST,
+        "{path}: {:?}",
+        form.body
+    );
+    let error = form.error();
+    assert!(
+        error.contains("cannot show the voter codes"),
+        "{path}: {error}"
+    );
+}
+
 /// A ballot for `option` on `poll` with voter `code`, from a client of its own.
 async fn code_ballot(stack: &Stack, poll: &str, option: &str, code: Option<&str>) -> Reply {
     let mut body = json!({"poll": poll, "option": option});
@@ -334,20 +359,8 @@ async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
         StatusCode::FORBIDDEN
     );
     // A creation form without JavaScript is redirected and would never see its codes.
-    let form = owner
-        .send(
-            Method::POST,
-            "/polls",
-            &[FORM, ("accept", "text/html")],
-            "question=Q&option=a&option=b&identity=code&voter_codes=3".to_owned(),
-        )
-        .await;
-    assert_eq!(form.status, StatusCode::BAD_REQUEST, "{:?}", form.body);
-    assert!(
-        form.error().contains("cannot show the voter codes"),
-        "{}",
-        form.error()
-    );
+    let form = "question=Q&option=a&option=b&identity=code&voter_codes=3";
+    assert_form_cannot_get_codes(&owner, "/polls", form).await;
     assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
 
     assert_eq!(stack.ballot_count(&poll).await, 5, "one per code");
@@ -364,4 +377,72 @@ async fn each_voter_code_casts_one_ballot_that_the_same_code_replaces() {
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert!(reply.error().contains("voter_codes"), "{}", reply.error());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_code_casts_one_ballot_on_each_question() {
+    let stack = Stack::builder().start().await;
+    let owner = Client::new(stack.edge());
+    let questions = json!([
+        {"question": "Lunch?", "options": ["Pizza", "Salad"]},
+        {"question": "Dessert?", "options": ["Cake", "Fruit"]},
+    ]);
+    let body = json!({"title": "Board meeting", "identity": "code", "voter_codes": 3,
+                      "questions": questions});
+    let event = create_event_ready(&owner, &body).await;
+    assert_eq!(event.voter_codes.len(), 3, "the codes, shown once");
+    let other = create_event_ready(&owner, &body).await;
+    show_first_question(&owner, &event).await;
+    let (first, second) = (&event.questions[0], &event.questions[1]);
+
+    for code in &event.voter_codes {
+        let reply = code_ballot(&stack, first, "a", Some(code)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::ACCEPTED,
+            "{code}: {:?}",
+            reply.body
+        );
+    }
+    let again = code_ballot(&stack, first, "b", Some(&event.voter_codes[0])).await;
+    assert_eq!(
+        again.status,
+        StatusCode::ACCEPTED,
+        "the same code changes its ballot"
+    );
+    let before = last_entry_id(&stack).await;
+    for (code, why) in [
+        (None, "this poll takes one ballot per voter code"),
+        (
+            Some(other.voter_codes[0].as_str()),
+            "not one of this poll's voter codes",
+        ),
+    ] {
+        let reply = code_ballot(&stack, first, "a", code).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code:?}");
+        assert!(reply.error().contains(why), "{code:?}: {}", reply.error());
+    }
+    assert_eq!(last_entry_id(&stack).await, before, "nothing was queued");
+    eventually(WAIT, "the first question's ballots are counted", || async {
+        (stack.ballot_count(first).await == 3).then_some(())
+    })
+    .await;
+    let tallies = stack.tallies(first).await;
+    assert_eq!((tallies.get("a"), tallies.get("b")), (Some(&2), Some(&1)));
+
+    // The next question takes the same codes, each once more.
+    tally_e2e::event_api::event_command(&owner, &event, "next").await;
+    eventually(WAIT, "the second question takes the codes", || async {
+        let reply = code_ballot(&stack, second, "b", Some(&event.voter_codes[1])).await;
+        (reply.status == StatusCode::ACCEPTED).then_some(())
+    })
+    .await;
+    eventually(WAIT, "the second question's ballot is counted", || async {
+        (stack.ballot_count(second).await == 1).then_some(())
+    })
+    .await;
+
+    // A form without JavaScript is redirected and would never see the codes.
+    let form = "title=T&identity=code&voter_codes=3&question=Q&option=a&option=b";
+    assert_form_cannot_get_codes(&owner, "/events", form).await;
 }

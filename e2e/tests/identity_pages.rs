@@ -3,8 +3,11 @@
 //! creator asks /new for a poll behind voter codes, sees the codes once, downloads them
 //! as CSV, and voters type them on the poll's page, where a code again replaces its
 //! ballot and a made-up one is refused; a poll behind a typed passcode and an event
-//! behind a drawn one show the passcode to their creator and take ballots from pages
-//! that type it. The page of codes is photographed for CI's artifacts.
+//! behind a drawn one show the passcode to their creator (and the event's presenter and
+//! projector views in that browser) and take ballots from pages that type it; an event
+//! behind voter codes lists them, and its audience page takes one and keeps it for the
+//! tab. The page
+//! of codes is photographed for CI's artifacts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -115,6 +118,81 @@ async fn vote_with(browser: &Browser, field: &str, credential: &str, option: &st
         .await
 }
 
+/// Creates a one-question event on /new-event with `identity`; returns its join code
+/// once the page shows what it holds (the passcode or the codes).
+async fn create_event_on_page(creator: &Browser, identity: &str) -> String {
+    creator.goto("/new-event").await;
+    assert!(!creator.displayed("#passcode").await);
+    assert!(!creator.displayed("#voter_codes").await);
+    creator.type_into("#title", "Town hall").await;
+    creator.type_into("#q1-text", "Move the office?").await;
+    creator.type_into("#q1-option-1", "Yes").await;
+    creator.type_into("#q1-option-2", "No").await;
+    creator
+        .click(&format!("input[name=identity][value={identity}]"))
+        .await;
+    let (detail, block) = match identity {
+        "passcode" => ("#passcode", "#created-passcode-block"),
+        "code" => ("#voter_codes", "#created-codes-block"),
+        other => panic!("no detail for {other}"),
+    };
+    assert!(creator.displayed(detail).await);
+    if identity == "code" {
+        creator.type_into(detail, &CODES.to_string()).await;
+    }
+    creator.click("#create-event button[type=submit]").await;
+    creator
+        .until_displayed(block, "the page shows what the event holds")
+        .await;
+    let spaced = creator.text("#created-code").await;
+    spaced.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Opens the presenter view from the creation page and shows the first question.
+async fn present_first_question(creator: &Browser) {
+    creator.click("#open-presenter").await;
+    creator
+        .until(PAGE_WAIT, "the presenter can show the question", || async {
+            let next = creator.find("#next").await;
+            (next.is_enabled().await.unwrap() && next.is_displayed().await.unwrap()).then_some(())
+        })
+        .await;
+    creator.click("#next").await;
+}
+
+async fn open_phone(driver: &Chromedriver, base: &str) -> Browser {
+    let options = BrowserOptions {
+        window: PHONE,
+        ..BrowserOptions::default()
+    };
+    Browser::open(driver, base, options).await
+}
+
+/// Opens the event's audience page, types `credential` into `field` once the question
+/// asks for it, votes the first answer; returns what the page says.
+async fn vote_on_event_page(phone: &Browser, code: &str, field: &str, credential: &str) -> String {
+    phone.goto(&format!("/e/{code}")).await;
+    phone
+        .until_displayed(field, "the phone asks for the credential")
+        .await;
+    phone.type_into(field, credential).await;
+    phone.click("#ballot label.option:nth-of-type(1)").await;
+    phone
+        .eval("document.getElementById('status').textContent = ''")
+        .await;
+    phone.click("#ballot button[type=submit]").await;
+    phone
+        .until(
+            PAGE_WAIT,
+            "the phone hears what became of its vote",
+            || async {
+                let status = phone.text("#status").await;
+                (!status.is_empty()).then_some(status)
+            },
+        )
+        .await
+}
+
 fn downloads_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tally-identity-pages-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -159,7 +237,7 @@ async fn a_code_poll_made_on_the_page_hands_out_codes_that_voters_type() {
         })
         .await;
     let link = format!("{base}/p/{}", shown.poll);
-    let expected: String = std::iter::once("code,poll\r\n".to_owned())
+    let expected: String = std::iter::once("code,link\r\n".to_owned())
         .chain(codes.iter().map(|code| format!("{code},{link}\r\n")))
         .collect();
     assert_eq!(csv, expected);
@@ -240,65 +318,72 @@ async fn a_passcode_poll_and_event_show_their_passcode_and_take_ballots_that_typ
     assert!(said.contains("received"), "{said}");
 
     // An event whose passcode Tally draws: its creator sees it, a phone types it.
-    creator.goto("/new-event").await;
-    assert!(!creator.displayed("#passcode").await);
-    creator.type_into("#title", "Town hall").await;
-    creator.type_into("#q1-text", "Move the office?").await;
-    creator.type_into("#q1-option-1", "Yes").await;
-    creator.type_into("#q1-option-2", "No").await;
-    creator.click("input[name=identity][value=passcode]").await;
-    assert!(creator.displayed("#passcode").await);
-    creator.click("#create-event button[type=submit]").await;
-    let passcode = creator
-        .until(PAGE_WAIT, "the page shows the drawn passcode", || async {
-            if !creator.displayed("#created-passcode-block").await {
-                return None;
-            }
-            Some(creator.text("#created-passcode").await)
-        })
-        .await;
+    let code = create_event_on_page(&creator, "passcode").await;
+    let passcode = creator.text("#created-passcode").await;
     eprintln!("saw: the event's drawn passcode {passcode:?}");
     assert_eq!(passcode.chars().count(), 6, "{passcode}");
-    let spaced = creator.text("#created-code").await;
-    let code: String = spaced.chars().filter(char::is_ascii_digit).collect();
-    creator.click("#open-presenter").await;
+    present_first_question(&creator).await;
+    // This browser was shown the passcode: its presenter and projector views show it.
     creator
-        .until(PAGE_WAIT, "the presenter can show the question", || async {
-            let next = creator.find("#next").await;
-            (next.is_enabled().await.unwrap() && next.is_displayed().await.unwrap()).then_some(())
-        })
+        .until_displayed("#room-passcode-line", "the presenter shows the passcode")
         .await;
-    creator.click("#next").await;
+    assert_eq!(creator.text("#room-passcode").await, passcode);
+    let projector = Browser::open(&driver, &base, BrowserOptions::default()).await;
+    projector.goto(&format!("/e/{code}/screen")).await;
+    assert!(
+        !projector.displayed("#room-passcode").await,
+        "another browser does not know it"
+    );
+    creator.goto(&format!("/e/{code}/screen")).await;
+    creator
+        .until_displayed("#room-passcode", "the projector view shows the passcode")
+        .await;
+    assert_eq!(creator.text("#room-passcode").await, passcode);
 
-    let phone = Browser::open(
-        &driver,
-        &base,
-        BrowserOptions {
-            window: PHONE,
-            ..BrowserOptions::default()
-        },
-    )
-    .await;
+    let phone = open_phone(&driver, &base).await;
+    let said = vote_on_event_page(&phone, &code, "#passcode", &passcode.to_uppercase()).await;
+    assert!(said.contains("received"), "{said}");
+
+    for browser in [creator, voter, phone, projector] {
+        browser.close().await;
+    }
+    driver.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_behind_voter_codes_hands_them_out_and_a_phone_types_one() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::builder().start().await;
+    let driver = Chromedriver::start().await;
+    let base = format!("http://{}", stack.edge());
+    let creator = Browser::open(&driver, &base, BrowserOptions::default()).await;
+    let code = create_event_on_page(&creator, "code").await;
+    let codes = creator
+        .eval("return Array.from(document.querySelectorAll('#created-codes .join-code')).map((e) => e.textContent);")
+        .await;
+    let codes: Vec<String> = serde_json::from_value(codes).unwrap();
+    assert_eq!(codes.len(), CODES, "{codes:?}");
+    present_first_question(&creator).await;
+
+    let phone = open_phone(&driver, &base).await;
+    let said = vote_on_event_page(&phone, &code, "#voter-code", "AAAAA-AAAAA").await;
+    assert!(
+        said.contains("not one of this poll's voter codes"),
+        "{said}"
+    );
+    let said = vote_on_event_page(&phone, &code, "#voter-code", &codes[1]).await;
+    assert!(said.contains("received"), "{said}");
+    // The tab keeps the code for the next question: a reload finds it typed.
     phone.goto(&format!("/e/{code}")).await;
     phone
-        .until_displayed("#passcode-field", "the phone asks for the room's passcode")
+        .until_displayed("#voter-code", "the phone asks for the code again")
         .await;
-    phone.type_into("#passcode", &passcode.to_uppercase()).await;
-    phone.click("#ballot label.option:nth-of-type(1)").await;
-    phone.click("#ballot button[type=submit]").await;
-    let said = phone
-        .until(
-            PAGE_WAIT,
-            "the phone hears its vote was received",
-            || async {
-                let status = phone.text("#status").await;
-                status.contains("received").then_some(status)
-            },
-        )
+    let kept = phone
+        .eval("return document.getElementById('voter-code').value;")
         .await;
-    eprintln!("saw: the phone says {said:?}");
+    assert_eq!(kept.as_str(), Some(codes[1].as_str()));
 
-    for browser in [creator, voter, phone] {
+    for browser in [creator, phone] {
         browser.close().await;
     }
     driver.stop().await;

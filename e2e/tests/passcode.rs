@@ -257,17 +257,19 @@ async fn an_event_passcode_holds_on_every_question_also_one_added_later() {
     assert_eq!(stack.ballot_count(first).await, 1);
     assert_eq!(stack.ballot_count(&added).await, 1);
 
-    // Voter codes stay for polls of their own; a passcode only for a passcode event.
-    for bad in [
-        json!({"title": "T", "identity": "code", "questions": [{"question": "Q", "options": ["a", "b"]}]}),
-        json!({"title": "T", "passcode": "aurora", "questions": [{"question": "Q", "options": ["a", "b"]}]}),
+    // A code event names how many codes; a passcode is only for a passcode event.
+    let question = json!([{"question": "Q", "options": ["a", "b"]}]);
+    for (bad, status) in [
+        (
+            json!({"title": "T", "identity": "code", "questions": question}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"title": "T", "passcode": "aurora", "questions": question}),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let reply = tally_e2e::event_api::create_event(&owner, &bad).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{bad}: {:?}",
-            reply.body
-        );
+        assert_eq!(reply.status, status, "{bad}: {:?}", reply.body);
     }
 }

@@ -15,6 +15,7 @@ use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll, PollRuleError};
 use crate::poll::Choice;
 use crate::scale::Scale;
+use crate::voter_code::MAX_VOTER_CODES;
 use crate::words::{is_normal_word, Words, WordsRuleError, MAX_BLOCKED_WORDS};
 
 /// Digits in a join code: 10^8 codes, so random codes rarely meet even with thousands
@@ -199,6 +200,9 @@ pub struct NewEvent {
     pub blocked_words: Vec<String>,
     /// Who counts as a voter, on every question.
     pub identity: Identity,
+    /// How many voter codes the event has: 1 to [`MAX_VOTER_CODES`] when its identity is
+    /// `code` (every question takes each of them), otherwise 0. Its questions say the same.
+    pub voter_codes: usize,
 }
 
 /// Which rule a new event breaks.
@@ -219,6 +223,11 @@ pub enum EventRuleError {
     /// A block list too long or with entries that are no answers.
     #[error(transparent)]
     BlockList(#[from] WordsRuleError),
+    /// A `code` event without codes or with too many, or codes on another event.
+    #[error(
+        "an event whose identity is code takes 1 to {MAX_VOTER_CODES} voter_codes; other events none"
+    )]
+    VoterCodes,
 }
 
 impl NewEvent {
@@ -232,6 +241,13 @@ impl NewEvent {
         }
         if self.questions.len() > MAX_EVENT_QUESTIONS {
             return Err(EventRuleError::TooManyQuestions);
+        }
+        let codes_fit = match self.identity {
+            Identity::Code => (1..=MAX_VOTER_CODES).contains(&self.voter_codes),
+            Identity::Browser | Identity::Open | Identity::Passcode => self.voter_codes == 0,
+        };
+        if !codes_fit {
+            return Err(EventRuleError::VoterCodes);
         }
         let listed = self.blocked_words.len() <= MAX_BLOCKED_WORDS
             && self.blocked_words.iter().all(|word| is_normal_word(word));
@@ -396,6 +412,7 @@ mod tests {
             questions: (0..count).map(|i| question(&format!("Q{i}?"))).collect(),
             blocked_words: Vec::new(),
             identity: Identity::Browser,
+            voter_codes: 0,
         };
         assert_eq!(event("Town hall", 3).check(), Ok(()));
         assert_eq!(event("", 3).check(), Err(EventRuleError::Title));
@@ -413,5 +430,23 @@ mod tests {
         let mut timed = event("T", 1);
         timed.questions[0].closes_at = Some(5);
         assert!(matches!(timed.check(), Err(EventRuleError::Question(1, _))));
+
+        // A code event takes 1 to 1000 codes, and each question takes the same ones.
+        let with_codes = |count: usize| {
+            let mut event = event("T", 2);
+            event.identity = Identity::Code;
+            event.voter_codes = count;
+            for question in &mut event.questions {
+                question.identity = Identity::Code;
+                question.voter_codes = count;
+            }
+            event
+        };
+        assert_eq!(with_codes(40).check(), Ok(()));
+        assert_eq!(with_codes(0).check(), Err(EventRuleError::VoterCodes));
+        assert_eq!(with_codes(1001).check(), Err(EventRuleError::VoterCodes));
+        let mut stray = event("T", 1);
+        stray.voter_codes = 3;
+        assert_eq!(stray.check(), Err(EventRuleError::VoterCodes));
     }
 }

@@ -18,7 +18,7 @@ use crate::event::{is_event_id, is_join_code, EventQuestion, NewEvent, MAX_EVENT
 use crate::identity::Identity;
 use crate::new_poll::{is_created_poll_id, NewPoll};
 use crate::poll::{Choice, PollDefinition};
-use crate::poll_entry::{bad, identity_of, passcode_hash_of, Fields};
+use crate::poll_entry::{bad, code_hashes_of, identity_of, passcode_hash_of, Fields};
 use crate::scale::Scale;
 use crate::vote_entry::EntryError;
 use crate::words::{is_normal_word, Words, MAX_BLOCKED_WORDS};
@@ -57,6 +57,9 @@ pub struct EventCreateEntry {
     /// The hash of the room passcode (bound to the event), when the identity is
     /// `passcode`: every question takes it.
     pub passcode_hash: Option<String>,
+    /// The hashes of the voter codes (bound to the event), when the identity is `code`:
+    /// every question takes each of them.
+    pub code_hashes: Vec<String>,
     /// When the vote service accepted it (ms since the epoch).
     pub at_ms: u64,
 }
@@ -146,8 +149,9 @@ impl WireQuestion {
     }
 
     /// The question it spells, if its poll id has a created poll's shape. The identity
-    /// is its event's, which a question added later learns from the worker's record.
-    fn into_question(self, identity: Identity) -> Option<NewQuestion> {
+    /// (and the number of voter codes) is its event's, which a question added later
+    /// learns from the worker's record.
+    fn into_question(self, identity: Identity, voter_codes: usize) -> Option<NewQuestion> {
         is_created_poll_id(&self.poll).then_some(NewQuestion {
             poll: self.poll,
             new_poll: NewPoll {
@@ -159,7 +163,7 @@ impl WireQuestion {
                 scale: self.scale,
                 words: self.words,
                 identity,
-                voter_codes: 0,
+                voter_codes,
             },
         })
     }
@@ -189,6 +193,10 @@ impl EventCreateEntry {
         if let Some(hash) = &self.passcode_hash {
             fields.push(("passcode_hash", hash.clone()));
         }
+        if !self.code_hashes.is_empty() {
+            let hashes = serde_json::to_string(&self.code_hashes).unwrap_or_default();
+            fields.push(("code_hashes", hashes));
+        }
         fields
     }
 
@@ -211,6 +219,7 @@ impl EventCreateEntry {
         }
         let identity = identity_of(fields)?;
         let passcode_hash = passcode_hash_of(fields, identity)?;
+        let code_hashes = code_hashes_of(fields, identity)?;
         let text = fields.get("questions")?;
         let wire: Vec<WireQuestion> =
             serde_json::from_str(text).map_err(|_| bad("questions", text))?;
@@ -220,7 +229,7 @@ impl EventCreateEntry {
         let mut questions = Vec::with_capacity(wire.len());
         for question in wire {
             let poll = question.poll.clone();
-            match question.into_question(identity) {
+            match question.into_question(identity, code_hashes.len()) {
                 Some(question) if !questions_name(&questions, &poll) => questions.push(question),
                 _ => return Err(bad("questions", &poll)),
             }
@@ -234,6 +243,7 @@ impl EventCreateEntry {
             blocked_words,
             identity,
             passcode_hash,
+            code_hashes,
             at_ms: fields.at()?,
         };
         entry
@@ -250,6 +260,7 @@ impl EventCreateEntry {
             questions: self.questions.iter().map(|q| q.new_poll.clone()).collect(),
             blocked_words: self.blocked_words.clone(),
             identity: self.identity,
+            voter_codes: self.code_hashes.len(),
         }
     }
 
@@ -285,6 +296,8 @@ impl EventCreateEntry {
     /// The definition each question's poll starts with: open, administered with the
     /// owner token, marked with the event.
     pub fn poll_definitions(&self) -> Vec<PollDefinition> {
+        let mut code_hashes = self.code_hashes.clone();
+        code_hashes.sort();
         self.questions
             .iter()
             .map(|q| PollDefinition {
@@ -304,7 +317,7 @@ impl EventCreateEntry {
                     Vec::new()
                 },
                 identity: self.identity,
-                voter_code_hashes: Vec::new(),
+                voter_code_hashes: code_hashes.clone(),
                 passcode_hash: self.passcode_hash.clone(),
             })
             .collect()
@@ -466,7 +479,7 @@ where
     let text = fields.get("question")?;
     let question = serde_json::from_str::<WireQuestion>(text)
         .ok()
-        .and_then(|wire| wire.into_question(Identity::default()))
+        .and_then(|wire| wire.into_question(Identity::default(), 0))
         .ok_or_else(|| bad("question", text))?;
     question
         .new_poll
@@ -533,6 +546,7 @@ mod tests {
             blocked_words: Vec::new(),
             identity: Identity::Browser,
             passcode_hash: None,
+            code_hashes: Vec::new(),
         }
     }
 
@@ -594,6 +608,43 @@ mod tests {
         assert!(decode(&without).is_err(), "a passcode event without one");
         let browser = replaced(&fields, "identity", "browser");
         assert!(decode(&browser).is_err(), "a passcode on a browser event");
+    }
+
+    #[test]
+    fn a_code_event_hands_its_codes_to_every_question() {
+        let mut entry = create();
+        entry.identity = Identity::Code;
+        entry.code_hashes = ["K7P2Q9XQ4B", "M3N8R1T6VW"]
+            .iter()
+            .map(|code| crate::voter_code::hash_code(&entry.event, code))
+            .collect();
+        for question in &mut entry.questions {
+            question.new_poll.identity = Identity::Code;
+            question.new_poll.voter_codes = 2;
+        }
+        assert_eq!(
+            decode(&entry.to_fields()),
+            Ok(StreamEntry::EventCreate(entry.clone()))
+        );
+        for definition in entry.poll_definitions() {
+            assert!(definition.voter_code_hashes.is_sorted());
+            assert_eq!(
+                definition.voter_code("m3n8r-1t6vw").as_deref(),
+                Some("M3N8R1T6VW"),
+                "{}: the event's code, bound to the event",
+                definition.id
+            );
+            assert_eq!(definition.voter_code("K7P2Q9XQ4C"), None);
+        }
+        let fields = entry.to_fields();
+        let without: Vec<_> = fields
+            .iter()
+            .filter(|(k, _)| *k != "code_hashes")
+            .cloned()
+            .collect();
+        assert!(decode(&without).is_err(), "a code event without codes");
+        let browser = replaced(&fields, "identity", "browser");
+        assert!(decode(&browser).is_err(), "codes on a browser event");
     }
 
     #[test]

@@ -154,14 +154,20 @@ pub enum BallotError {
 }
 
 impl PollDefinition {
-    /// Whether `code` (as typed) is one of this poll's voter codes; returns it normalised.
+    /// Whether `code` (as typed) is one of this poll's voter codes (its event's, for an
+    /// event's question); returns it normalised.
     pub fn voter_code(&self, typed: &str) -> Option<String> {
         let code = crate::voter_code::normalise_code(typed)?;
-        let hash = crate::voter_code::hash_code(&self.id, &code);
+        let hash = crate::voter_code::hash_code(self.code_owner(), &code);
         self.voter_code_hashes
             .binary_search(&hash)
             .is_ok()
             .then_some(code)
+    }
+
+    /// What its voter codes and passcode are bound to: its event, or the poll itself.
+    fn code_owner(&self) -> &str {
+        self.event.as_deref().unwrap_or(&self.id)
     }
 
     /// Whether `typed` is the room passcode this poll takes.
@@ -169,8 +175,7 @@ impl PollDefinition {
         let Ok(passcode) = crate::passcode::normalise_passcode(typed) else {
             return false;
         };
-        let owner = self.event.as_deref().unwrap_or(&self.id);
-        let hash = crate::passcode::hash_passcode(owner, &passcode);
+        let hash = crate::passcode::hash_passcode(self.code_owner(), &passcode);
         self.passcode_hash.as_deref() == Some(hash.as_str())
     }
 

@@ -233,9 +233,13 @@ where
     }
 }
 
-/// The `code_hashes` field: 1 to [`MAX_VOTER_CODES`] distinct hashes for a poll whose
-/// identity is `code`, none for any other (an entry queued before codes has none).
-fn code_hashes_of<'a, I>(fields: &Fields<I>, identity: Identity) -> Result<Vec<String>, EntryError>
+/// The `code_hashes` field: 1 to [`MAX_VOTER_CODES`] distinct hashes for a poll (or
+/// event) whose identity is `code`, none for any other (an entry queued before codes has
+/// none).
+pub(crate) fn code_hashes_of<'a, I>(
+    fields: &Fields<I>,
+    identity: Identity,
+) -> Result<Vec<String>, EntryError>
 where
     I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
 {

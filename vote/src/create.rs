@@ -48,10 +48,11 @@ struct Created {
     passcode: Option<String>,
 }
 
-/// Why a redirected form cannot create a `code` poll: the codes are shown once, in the
-/// answer, and a redirect has none to show.
-const CODES_NEED_AN_ANSWER: &str = "a page without JavaScript cannot show the voter codes: \
-     create a code poll with JavaScript on, or ask for JSON (Accept: application/json)";
+/// Why a redirected form cannot create a `code` poll or event: the codes are shown
+/// once, in the answer, and a redirect has none to show.
+pub(crate) const CODES_NEED_AN_ANSWER: &str =
+    "a page without JavaScript cannot show the voter codes: \
+     create it with JavaScript on, or ask for JSON (Accept: application/json)";
 
 /// Handles `POST /polls`.
 pub async fn create(
@@ -117,7 +118,7 @@ pub(crate) fn new_admin_token() -> String {
 }
 
 /// `count` distinct fresh voter codes.
-fn new_voter_codes(count: usize) -> Vec<String> {
+pub(crate) fn new_voter_codes(count: usize) -> Vec<String> {
     let mut codes: Vec<String> = Vec::with_capacity(count);
     while codes.len() < count {
         let mut random = [0u8; VOTER_CODE_CHARS];

@@ -3,7 +3,8 @@
 //! reserved in Redis first (`SET eventcode:<code> <id> NX`), so two events never hand
 //! out the same code; the worker later writes the same value there. The creator gets
 //! the event's paths and its owner token, shown once: only its SHA-256 travels on; an
-//! event whose identity is `passcode` also gets its room passcode back.
+//! event whose identity is `passcode` also gets its room passcode back, and one whose
+//! identity is `code` its voter codes (each good on every question).
 
 use std::sync::Arc;
 
@@ -17,12 +18,13 @@ use tally_model::event_entry::NewQuestion;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
-use tally_model::EventCreateEntry;
+use tally_model::voter_code::{display_code, hash_code};
+use tally_model::{EventCreateEntry, Identity};
 use tally_runtime::{json, Body, Request};
 
 use crate::accept::{read_request, redirect_to};
 use crate::ballot::BodyFormat;
-use crate::create::{new_admin_token, wants_json, NO_STORE};
+use crate::create::{new_admin_token, new_voter_codes, wants_json, CODES_NEED_AN_ANSWER, NO_STORE};
 use crate::error::VoteError;
 use crate::event_request::{decode_event, EventRequest};
 use crate::passcode::room_passcode;
@@ -63,6 +65,9 @@ struct Created {
     /// A `passcode` event's room passcode, as the room may type it.
     #[serde(skip_serializing_if = "Option::is_none")]
     passcode: Option<String>,
+    /// A `code` event's voter codes, shown once: only their hashes are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    voter_codes: Vec<String>,
 }
 
 /// The largest body read for a new event, given the poll body limit.
@@ -89,6 +94,9 @@ pub async fn create_event(
         passcode.as_deref(),
         !redirected,
     )?;
+    if redirected && new_event.identity == Identity::Code {
+        return Err(VoteError::Malformed(CODES_NEED_AN_ANSWER.into()));
+    }
 
     let event = new_id();
     let mut polls: Vec<String> = Vec::with_capacity(new_event.questions.len());
@@ -99,6 +107,7 @@ pub async fn create_event(
         }
     }
     let token = new_admin_token();
+    let voter_codes = new_voter_codes(new_event.voter_codes);
     let code = reserve_code(&service, &event).await?;
     let entry = EventCreateEntry {
         event: event.clone(),
@@ -119,6 +128,10 @@ pub async fn create_event(
         passcode_hash: passcode
             .as_deref()
             .map(|typed| hash_passcode(&event, typed)),
+        code_hashes: voter_codes
+            .iter()
+            .map(|voter_code| hash_code(&event, voter_code))
+            .collect(),
     };
     if let Err(error) = service.queue.append_fields(&entry.to_fields()).await {
         release_code(&service, &code, &event).await;
@@ -140,6 +153,7 @@ pub async fn create_event(
                 owner_token: token,
                 questions: polls,
                 passcode,
+                voter_codes: voter_codes.iter().map(|c| display_code(c)).collect(),
                 event,
                 code,
             },

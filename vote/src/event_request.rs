@@ -5,8 +5,9 @@
 //! cloud `"words":{"max_words","max_chars"}` or just `"choice":"words"`) or as a
 //! browser's form (`title`, then per question a `question` field followed by its
 //! `option` fields and an optional `choice`, and a `blocked_words` text of lines or
-//! commas), both with an optional `identity` (`browser`, the default, `passcode` with
-//! an optional `passcode`, or `open`) for every question; the position a presenter's `show` names, and the answer a
+//! commas), both with an optional `identity` (`browser`, the default, `code` with
+//! `voter_codes` (how many), `passcode` with an optional `passcode`, or `open`) for
+//! every question; the position a presenter's `show` names, and the answer a
 //! moderation names. Shapes are checked here (400); the event's rules by the caller
 //! (422).
 
@@ -18,7 +19,7 @@ use tally_model::{Choice, Identity, NewEvent, NewPoll, PollRuleError, Scale, Wor
 
 use crate::ballot::BodyFormat;
 use crate::error::VoteError;
-use crate::poll_request::{choice_of, identity_of, MAX_FORM_OPTIONS};
+use crate::poll_request::{choice_of, count_of_codes, identity_of, MAX_FORM_OPTIONS};
 
 /// What an event's question may ask for.
 const QUESTION_CHOICES: &[Choice] = &Choice::ALL;
@@ -42,6 +43,8 @@ struct JsonEvent {
     identity: Option<String>,
     #[serde(default)]
     passcode: Option<String>,
+    #[serde(default)]
+    voter_codes: usize,
 }
 
 /// A new event as its creator asked for it, and the room passcode they typed (if any):
@@ -137,23 +140,24 @@ pub fn decode_event(format: BodyFormat, body: &[u8]) -> Result<EventRequest, Vot
         ));
     }
     let identity = identity_of(raw.identity.as_deref())?;
-    if identity == Identity::Code {
-        return Err(VoteError::Malformed(
-            "an event's identity is browser, passcode or open: voter codes are for polls of \
-             their own"
-                .into(),
-        ));
-    }
+    let voter_codes = raw.voter_codes;
     let questions = raw
         .questions
         .into_iter()
-        .map(|question| new_poll_of(question).map(|poll| NewPoll { identity, ..poll }))
+        .map(|question| {
+            new_poll_of(question).map(|poll| NewPoll {
+                identity,
+                voter_codes,
+                ..poll
+            })
+        })
         .collect::<Result<Vec<_>, VoteError>>()?;
     let event = NewEvent {
         title: raw.title.trim().to_owned(),
         questions,
         blocked_words: normalise_block_list(&raw.blocked_words).map_err(EventRuleError::from)?,
         identity,
+        voter_codes,
     };
     Ok(EventRequest {
         event,
@@ -219,6 +223,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
     let mut blocked_words: Vec<String> = Vec::new();
     let mut identity = None;
     let mut passcode = None;
+    let mut voter_codes = None;
     for (name, value) in pairs {
         let position = questions.len();
         let current = || {
@@ -234,6 +239,8 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
             "identity" => return Err(VoteError::Malformed("identity is given twice".into())),
             "passcode" if passcode.is_none() => passcode = Some(value),
             "passcode" => return Err(VoteError::Malformed("passcode is given twice".into())),
+            "voter_codes" if voter_codes.is_none() => voter_codes = Some(count_of_codes(&value)?),
+            "voter_codes" => return Err(VoteError::Malformed("voter_codes is given twice".into())),
             "question" => {
                 if position == MAX_FORM_QUESTIONS {
                     return Err(EventRuleError::TooManyQuestions.into());
@@ -281,6 +288,7 @@ fn decode_form(body: &[u8]) -> Result<JsonEvent, VoteError> {
         blocked_words,
         identity,
         passcode,
+        voter_codes: voter_codes.unwrap_or(0),
     })
 }
 
@@ -479,6 +487,30 @@ mod tests {
                 "{hostile}"
             );
         }
+    }
+
+    #[test]
+    fn a_code_event_gives_its_count_of_codes_to_every_question() {
+        let json = br#"{"title":"T","identity":"code","voter_codes":40,"questions":[
+            {"question":"Q","options":["a","b"]},{"question":"R","choice":"words"}]}"#;
+        let form = b"title=T&identity=code&voter_codes=40&question=Q&option=a&option=b\
+                     &question=R&option=c&option=d";
+        for (format, body) in [(BodyFormat::Json, &json[..]), (BodyFormat::Form, &form[..])] {
+            let event = decode_event(format, body).unwrap().event;
+            assert_eq!((event.identity, event.voter_codes), (Identity::Code, 40));
+            assert!(event
+                .questions
+                .iter()
+                .all(|q| q.identity == Identity::Code && q.voter_codes == 40));
+            assert_eq!(event.check(), Ok(()));
+        }
+        let none = decode_event(BodyFormat::Json, br#"{"title":"T","identity":"code","questions":[{"question":"Q","options":["a","b"]}]}"#);
+        assert_eq!(none.unwrap().event.check(), Err(EventRuleError::VoterCodes));
+        let twice = decode_event(
+            BodyFormat::Form,
+            b"title=T&voter_codes=1&voter_codes=2&question=Q&option=a&option=b",
+        );
+        assert!(matches!(twice, Err(VoteError::Malformed(_))));
     }
 
     #[test]

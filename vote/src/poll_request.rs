@@ -170,7 +170,7 @@ fn decode_form(body: &[u8]) -> Result<JsonPoll, VoteError> {
 }
 
 /// A form's `voter_codes` field: a whole number (empty reads as none).
-fn count_of_codes(text: &str) -> Result<usize, VoteError> {
+pub(crate) fn count_of_codes(text: &str) -> Result<usize, VoteError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(0);

@@ -123,6 +123,15 @@ pub async fn create_events(
             ));
             continue;
         }
+        if !entry.code_hashes.is_empty() {
+            transaction
+                .execute(
+                    "INSERT INTO event_voter_codes (event_id, code_hash)
+                     SELECT $1, unnest($2::text[])",
+                    &[&entry.event, &entry.code_hashes],
+                )
+                .await?;
+        }
         for (position, question) in entry.questions.iter().enumerate() {
             let row = NewPollRow {
                 id: &question.poll,

@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "room_passcodes",
         include_str!("../migrations/0014_room_passcodes.sql"),
     ),
+    (
+        15,
+        "event_voter_codes",
+        include_str!("../migrations/0015_event_voter_codes.sql"),
+    ),
 ];
 
 /// Applies the migrations this database lacks; returns how many were applied.

@@ -76,7 +76,10 @@ pub async fn load_definitions(
                     (extract(epoch FROM p.closes_at) * 1000)::int8, p.hide_results, p.admin_hash,
                     p.event_id, p.words_max, p.word_max_chars, e.blocked_words, p.identity,
                     (SELECT array_agg(c.code_hash ORDER BY c.code_hash)
-                       FROM poll_voter_codes c WHERE c.poll_id = p.id),
+                       FROM (SELECT code_hash FROM poll_voter_codes WHERE poll_id = p.id
+                             UNION ALL
+                             SELECT code_hash FROM event_voter_codes
+                              WHERE event_id = p.event_id) c),
                     p.passcode_hash
                FROM polls p
                LEFT JOIN poll_options o ON o.poll_id = p.id

@@ -1,7 +1,8 @@
 //! Changes to an event's questions in the batch transaction, against a real Postgres:
 //! added, replaced, removed and reordered questions keep positions 0, 1, 2…, the
 //! question shown stays shown wherever it moves, a question the room has seen never
-//! changes, and every change is applied once whatever the delivery order.
+//! changes, every change is applied once whatever the delivery order, and a code
+//! event's codes hold on each of its questions.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +11,8 @@ mod support;
 use support::*;
 use tally_model::event::MAX_EVENT_QUESTIONS;
 use tally_model::event_entry::NewQuestion;
-use tally_model::{Choice, EventAction, NewPoll};
+use tally_model::voter_code::hash_code;
+use tally_model::{Choice, EventAction, Identity, NewPoll};
 use tally_worker::apply::Batch;
 use tally_worker::polls::load_definitions;
 
@@ -99,6 +101,48 @@ async fn an_added_question_comes_last_once_and_takes_the_events_state() {
     assert_eq!(order(&client).await.len(), MAX_EVENT_QUESTIONS);
     assert_eq!(outcome.rejected.len(), 1, "the 31st is refused");
     assert!(outcome.rejected[0].1.contains("the most it may have"));
+}
+
+#[tokio::test]
+async fn a_code_events_questions_take_its_codes_also_one_added_later() {
+    let (mut client, _database) = database().await;
+    let mut create = create_event(1, EVENT, CODE, &QUESTIONS);
+    create.entry.identity = Identity::Code;
+    create.entry.code_hashes = ["K7P2Q9XQ4B", "M3N8R1T6VW"]
+        .iter()
+        .map(|code| hash_code(EVENT, code))
+        .collect();
+    for question in &mut create.entry.questions {
+        question.new_poll.identity = Identity::Code;
+        question.new_poll.voter_codes = 2;
+    }
+    let outcome = apply(
+        &mut client,
+        Batch {
+            event_creates: vec![create],
+            ..Batch::default()
+        },
+    )
+    .await;
+    assert_eq!(outcome.events_created, 1);
+    let add = command(
+        10,
+        EventAction::AddQuestion(new_question("Add3d00001", "Tea?")),
+    );
+    commands(&mut client, vec![add]).await;
+    let polls: Vec<&str> = QUESTIONS.iter().copied().chain(["Add3d00001"]).collect();
+    let definitions = load_definitions(&client, Some(&polls)).await.unwrap();
+    assert_eq!(definitions.len(), polls.len());
+    for definition in definitions {
+        assert_eq!(definition.identity, Identity::Code, "{}", definition.id);
+        assert_eq!(definition.voter_code_hashes.len(), 2, "{}", definition.id);
+        assert!(
+            definition.voter_code("m3n8r-1t6vw").is_some(),
+            "{}",
+            definition.id
+        );
+        assert!(definition.voter_code("K7P2Q9XQ4C").is_none());
+    }
 }
 
 #[tokio::test]

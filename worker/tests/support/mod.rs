@@ -67,6 +67,7 @@ pub(crate) fn create_event(ms: u64, event: &str, code: &str, polls: &[&str]) -> 
             blocked_words: Vec::new(),
             identity: tally_model::Identity::Browser,
             passcode_hash: None,
+            code_hashes: Vec::new(),
         },
     }
 }
