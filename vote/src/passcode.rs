@@ -30,11 +30,10 @@ pub(crate) fn room_passcode(
             rand::rng().fill_bytes(&mut random);
             Ok(Some(passcode_from_random(random)))
         }
-        (_, Some(_)) => Err(VoteError::Malformed(
-            "a passcode is taken only with identity passcode: choose that identity or leave \
-             the passcode empty"
-                .into(),
-        )),
+        (_, Some(_)) => Err(VoteError::Malformed(format!(
+            "a passcode is taken only when the {what}'s identity is passcode: choose that \
+             identity or leave the passcode empty"
+        ))),
         (_, None) => Ok(None),
     }
 }
