@@ -500,7 +500,12 @@
       item.append(text, note);
       list.appendChild(item);
     }
-    document.getElementById("print-codes").addEventListener("click", () => window.print());
+    // Printed, the sheet holds the slips alone: never a passcode or a presenter's link.
+    window.addEventListener("afterprint", () => document.body.classList.remove("printing-codes"));
+    document.getElementById("print-codes").addEventListener("click", () => {
+      document.body.classList.add("printing-codes");
+      window.print();
+    });
     document.getElementById("download-codes").addEventListener("click", () => {
       const csv = csvRow(["code", "link"]) + codes.map((code) => csvRow([code, link])).join("");
       saveFile(name, new Blob([csv], { type: "text/csv;charset=utf-8" }));
