@@ -72,6 +72,17 @@ impl TrustedProxies {
         client
     }
 
+    /// Whether the client reached us over HTTPS: this connection is TLS, or a trusted
+    /// proxy in front (which ended the client's TLS) says `X-Forwarded-Proto: https`.
+    pub fn client_used_https(&self, peer: IpAddr, tls: bool, headers: &HeaderMap) -> bool {
+        tls || (self.contains(peer)
+            && headers
+                .get(&FORWARDING_FIELDS[2])
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(',').next())
+                .is_some_and(|scheme| scheme.trim().eq_ignore_ascii_case("https")))
+    }
+
     /// Removes the forwarding fields unless `peer` is a trusted proxy.
     pub fn drop_untrusted(&self, peer: IpAddr, headers: &mut HeaderMap) {
         // One pass over the names finds the usual case (none sent) without hashing.

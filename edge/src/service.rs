@@ -71,12 +71,13 @@ impl Handler for EdgeService {
             });
             let shared = &self.shared;
             let refused = shared.admission.refuse(&mut request, &context, route);
-            // Decided now: the response no longer knows the request's cookie.
+            // Decided now: the response no longer knows the request's cookie. The cookie is
+            // HTTPS-only when the client's own connection was, here or at a trusted proxy.
             let new_voter = shared.voters.wanted(&request).then(|| {
-                shared
-                    .admission
-                    .trusted
-                    .client_ip(context.peer.ip(), request.headers())
+                let trusted = &shared.admission.trusted;
+                let (peer, headers) = (context.peer.ip(), request.headers());
+                let secure = trusted.client_used_https(peer, context.tls, headers);
+                (trusted.client_ip(peer, headers), secure)
             });
             let pool = match route {
                 Route::Vote => Some(&shared.vote),
@@ -99,8 +100,8 @@ impl Handler for EdgeService {
                 }
             };
             let mut response = answer.unwrap_or_else(|error| error.to_response());
-            if let Some(client) = new_voter {
-                shared.voters.issue(&mut response, client, context.tls);
+            if let Some((client, secure)) = new_voter {
+                shared.voters.issue(&mut response, client, secure);
             }
             if let Some((started, method, uri)) = &logged {
                 AccessEntry {

@@ -1,7 +1,8 @@
 //! Limits through a real socket: 431 for oversized heads (JSON below hyper's hard
 //! ceiling, bare above it), 429 + Retry-After per client on the vote routes, and
 //! forwarding fields believed only from trusted proxies; voter cookies handed out with
-//! voting pages at the address's issuance rate.
+//! voting pages at the address's issuance rate, HTTPS-only where the client's connection
+//! was (also through a trusted proxy that ended TLS).
 
 mod client_side;
 
@@ -234,6 +235,23 @@ async fn voting_pages_hand_out_voter_cookies_at_the_address_rate() {
     );
     let missing = raw(edge.plain, "GET /missing.css HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(header_of(&missing, "set-cookie"), None);
+}
+
+/// Behind a proxy that ends TLS, the cookie is still HTTPS-only: when that proxy is
+/// trusted and says so. Anyone else claiming HTTPS changes nothing.
+#[tokio::test]
+async fn a_trusted_proxys_https_marks_the_voter_cookie_secure() {
+    let page = "GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\n\r\n";
+    for (trusted, secure) in [("127.0.0.0/8", true), ("10.0.0.0/8", false)] {
+        let (edge, _www) = edge(&[&format!("--trusted-proxies={trusted}")]).await;
+        let answer = raw(edge.plain, page).await;
+        let set = header_of(&answer, "set-cookie").expect("a voter cookie");
+        assert_eq!(set.contains("Secure"), secure, "proxies {trusted}: {set}");
+    }
+    let (edge, _www) = edge(&["--trusted-proxies=127.0.0.0/8"]).await;
+    let plain = raw(edge.plain, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let set = header_of(&plain, "set-cookie").expect("a voter cookie");
+    assert!(!set.contains("Secure"), "plain HTTP all the way: {set}");
 }
 
 #[tokio::test]
