@@ -184,29 +184,13 @@
     card.querySelector(".question-text").focus();
   });
 
-  // The passcode and code fields show with their choice only; `code` needs this script.
-  const identities = form.querySelector(".identity-group");
-  function showIdentity() {
-    const chosen = form.elements.identity.value;
-    for (const detail of identities.querySelectorAll(".identity-detail")) {
-      const shown = detail.dataset.identity === chosen;
-      detail.hidden = !shown;
-      for (const input of detail.querySelectorAll("input")) input.disabled = !shown;
-    }
-  }
-  identities.addEventListener("change", showIdentity);
-  for (const input of identities.querySelectorAll("input[disabled]")) input.disabled = false;
-  showIdentity();
+  const identityFields = Tally.identityChoice(form);
 
   function body() {
     const blocked = form.elements.blocked_words ? form.elements.blocked_words.value : "";
-    const identity = form.elements.identity.value || "browser";
-    const passcode = form.elements.passcode.value.trim();
     return {
       title: form.elements.title.value.trim(),
-      identity: identity,
-      ...(identity === "passcode" && passcode ? { passcode } : {}),
-      ...(identity === "code" ? { voter_codes: Number(form.elements.voter_codes.value) } : {}),
+      ...identityFields(),
       blocked_words: blocked.split(/[\n,]/).map((word) => word.trim()).filter(Boolean),
       questions: cards().map((card) => {
         const question = card.querySelector(".question-text").value.trim();
@@ -257,11 +241,8 @@
     showQr(code, 0);
     Tally.showVoterCodes(answer.voter_codes || [], form.elements.title.value.trim(),
       location.origin + answer.join_path, "tally-event-" + code + "-codes.csv", status);
-    if (answer.passcode) {
-      TallyEvent.roomPasscode(code, answer.passcode);
-      $("created-passcode").textContent = answer.passcode;
-      $("created-passcode-block").hidden = false;
-    }
+    if (answer.passcode) TallyEvent.roomPasscode(code, answer.passcode);
+    Tally.showPasscode(answer.passcode);
     $("created-presenter").value = presenterUrl;
     $("created-screen").href = answer.screen_path;
     $("created-audience").href = answer.audience_path;

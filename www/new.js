@@ -11,7 +11,7 @@
   const status = document.getElementById("status");
   const group = document.getElementById("options");
   const add = document.getElementById("add-option");
-  const identities = form.querySelector(".identity-group");
+  const identityFields = Tally.identityChoice(form);
 
   function optionFields() {
     return Array.from(group.querySelectorAll(".option-field"));
@@ -33,22 +33,6 @@
     add.hidden = n >= MAX_OPTIONS;
   }
 
-  // Shows the detail field of the chosen identity only; `code` needs this script.
-  function showIdentity() {
-    const chosen = form.elements.identity.value;
-    for (const detail of identities.querySelectorAll(".identity-detail")) {
-      const shown = detail.dataset.identity === chosen;
-      detail.hidden = !shown;
-      for (const input of detail.querySelectorAll("input")) input.disabled = !shown;
-    }
-  }
-
-  function identityFields(body) {
-    if (body.identity === "code") body.voter_codes = Number(form.elements.voter_codes.value);
-    const passcode = form.elements.passcode.value.trim();
-    if (body.identity === "passcode" && passcode) body.passcode = passcode;
-  }
-
   async function create() {
     const options = optionFields().map((f) => f.querySelector("input").value.trim()).filter(Boolean);
     const closes = form.elements.closes_at.value;
@@ -57,9 +41,8 @@
       options: options,
       choice: form.elements.choice.value || "single",
       hide_results: form.elements.hide_results.checked,
-      identity: form.elements.identity.value || "browser",
+      ...identityFields(),
     };
-    identityFields(body);
     // The field holds local time; the server wants an instant.
     if (closes) body.closes_at = new Date(closes).toISOString();
     const button = form.querySelector("button[type=submit]");
@@ -90,10 +73,7 @@
     share.href = answer.share_path;
     share.textContent = location.host + answer.share_path;
     document.getElementById("open-admin").href = answer.admin_path;
-    if (answer.passcode) {
-      document.getElementById("created-passcode").textContent = answer.passcode;
-      document.getElementById("created-passcode-block").hidden = false;
-    }
+    Tally.showPasscode(answer.passcode);
     Tally.showVoterCodes(answer.voter_codes || [], question, shareUrl,
       "tally-" + answer.poll + "-codes.csv", status);
     form.hidden = true;
@@ -103,9 +83,6 @@
     created.focus();
   }
 
-  identities.addEventListener("change", showIdentity);
-  for (const input of identities.querySelectorAll("input[disabled]")) input.disabled = false;
-  showIdentity();
   add.addEventListener("click", addOption);
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -481,6 +481,38 @@
     return name;
   }
 
+  // A creation form's "Who may vote" group (.identity-group): shows the detail field of
+  // the chosen identity only (`code` needs this script, so its fields start disabled), and
+  // returns what to add to the request: the identity, with its passcode or code count.
+  function identityChoice(form) {
+    const group = form.querySelector(".identity-group");
+    function show() {
+      const chosen = form.elements.identity.value;
+      for (const detail of group.querySelectorAll(".identity-detail")) {
+        const shown = detail.dataset.identity === chosen;
+        detail.hidden = !shown;
+        for (const input of detail.querySelectorAll("input")) input.disabled = !shown;
+      }
+    }
+    group.addEventListener("change", show);
+    for (const input of group.querySelectorAll("input[disabled]")) input.disabled = false;
+    show();
+    return () => {
+      const fields = { identity: form.elements.identity.value || "browser" };
+      const passcode = form.elements.passcode.value.trim();
+      if (fields.identity === "passcode" && passcode) fields.passcode = passcode;
+      if (fields.identity === "code") fields.voter_codes = Number(form.elements.voter_codes.value);
+      return fields;
+    };
+  }
+
+  // The room passcode a creation answered with, in #created-passcode-block; nothing when none.
+  function showPasscode(passcode) {
+    if (!passcode) return;
+    document.getElementById("created-passcode").textContent = passcode;
+    document.getElementById("created-passcode-block").hidden = false;
+  }
+
   // The voter codes a creation answered with, shown the one time they can be: slips in
   // #created-codes naming `caption` and `link` (the page prints as a sheet of them), and
   // #download-codes saving them as a CSV (code, link) called `name`. Nothing when none.
@@ -517,6 +549,6 @@
   window.Tally = {
     readChoice, requestJSON, sendBallot, withCredentials, refusalMessage, COOKIE_REQUIRED, errorMessage, isResults, votesText, percentText,
     pollFromPath, reducedMotion, announce, Bars, LiveSocket, PollFeed, scaleSummaryText, scaleEndsText,
-    answeredText, totalText, csvRow, saveFile, showVoterCodes,
+    answeredText, totalText, csvRow, saveFile, identityChoice, showPasscode, showVoterCodes,
   };
 })();

@@ -16,8 +16,8 @@ use tally_model::admin_token::hash_token;
 use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
-use tally_model::voter_code::{code_from_random, display_code, hash_code, VOTER_CODE_CHARS};
-use tally_model::{CreateEntry, Identity};
+use tally_model::voter_code::{display_code, hash_code};
+use tally_model::CreateEntry;
 use tally_runtime::{json, Body, Request};
 
 use crate::accept::{read_request, redirect_to};
@@ -26,6 +26,7 @@ use crate::error::VoteError;
 use crate::passcode::room_passcode;
 use crate::poll_request::{decode_poll, PollRequest};
 use crate::service::VoteService;
+use crate::voter_codes::new_voter_codes;
 
 /// Random bytes in an admin token: 256 bits, 43 characters of URL-safe base64.
 const ADMIN_TOKEN_BYTES: usize = 32;
@@ -48,12 +49,6 @@ struct Created {
     passcode: Option<String>,
 }
 
-/// Why a redirected form cannot create a `code` poll or event: the codes are shown
-/// once, in the answer, and a redirect has none to show.
-pub(crate) const CODES_NEED_AN_ANSWER: &str =
-    "a page without JavaScript cannot show the voter codes: \
-     create it with JavaScript on, or ask for JSON (Accept: application/json)";
-
 /// Handles `POST /polls`.
 pub async fn create(
     service: Arc<VoteService>,
@@ -69,13 +64,10 @@ pub async fn create(
     new_poll.check_at(now)?;
     let redirected = format == BodyFormat::Form && !wants_json(&parts.headers);
     let passcode = room_passcode("poll", new_poll.identity, passcode.as_deref(), !redirected)?;
-    if redirected && new_poll.identity == Identity::Code {
-        return Err(VoteError::Malformed(CODES_NEED_AN_ANSWER.into()));
-    }
 
     let poll = Alphanumeric.sample_string(&mut rand::rng(), CREATED_POLL_ID_LEN);
     let token = new_admin_token();
-    let codes = new_voter_codes(new_poll.voter_codes);
+    let codes = new_voter_codes(new_poll.identity, new_poll.voter_codes, !redirected)?;
     let entry = CreateEntry {
         code_hashes: codes.iter().map(|code| hash_code(&poll, code)).collect(),
         passcode_hash: passcode.as_deref().map(|typed| hash_passcode(&poll, typed)),
@@ -117,21 +109,6 @@ pub(crate) fn new_admin_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `count` distinct fresh voter codes.
-pub(crate) fn new_voter_codes(count: usize) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::with_capacity(count);
-    while codes.len() < count {
-        let mut random = [0u8; VOTER_CODE_CHARS];
-        rand::rng().fill_bytes(&mut random);
-        let code = code_from_random(random);
-        // Two alike among a thousand happen about once in 2^31 polls; drawn again.
-        if !codes.contains(&code) {
-            codes.push(code);
-        }
-    }
-    codes
-}
-
 /// Whether the client asked for JSON; a browser's form post asks for HTML or anything.
 pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     headers
@@ -152,23 +129,6 @@ mod tests {
         assert!(a
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-    }
-
-    #[test]
-    fn voter_codes_are_distinct_and_typeable() {
-        let codes = new_voter_codes(1000);
-        let mut distinct = codes.clone();
-        distinct.sort();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 1000);
-        for code in &codes {
-            let typed = display_code(code).to_lowercase();
-            assert_eq!(
-                tally_model::voter_code::normalise_code(&typed).as_ref(),
-                Some(code)
-            );
-        }
-        assert!(new_voter_codes(0).is_empty());
     }
 
     #[test]

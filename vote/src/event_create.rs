@@ -19,16 +19,17 @@ use tally_model::new_poll::CREATED_POLL_ID_LEN;
 use tally_model::passcode::hash_passcode;
 use tally_model::timestamp::now_ms;
 use tally_model::voter_code::{display_code, hash_code};
-use tally_model::{EventCreateEntry, Identity};
+use tally_model::EventCreateEntry;
 use tally_runtime::{json, Body, Request};
 
 use crate::accept::{read_request, redirect_to};
 use crate::ballot::BodyFormat;
-use crate::create::{new_admin_token, new_voter_codes, wants_json, CODES_NEED_AN_ANSWER, NO_STORE};
+use crate::create::{new_admin_token, wants_json, NO_STORE};
 use crate::error::VoteError;
 use crate::event_request::{decode_event, EventRequest};
 use crate::passcode::room_passcode;
 use crate::service::VoteService;
+use crate::voter_codes::new_voter_codes;
 
 /// Codes tried before giving up: with a million events open, five random codes are all
 /// taken once in 10^10 creations.
@@ -94,9 +95,6 @@ pub async fn create_event(
         passcode.as_deref(),
         !redirected,
     )?;
-    if redirected && new_event.identity == Identity::Code {
-        return Err(VoteError::Malformed(CODES_NEED_AN_ANSWER.into()));
-    }
 
     let event = new_id();
     let mut polls: Vec<String> = Vec::with_capacity(new_event.questions.len());
@@ -107,7 +105,7 @@ pub async fn create_event(
         }
     }
     let token = new_admin_token();
-    let voter_codes = new_voter_codes(new_event.voter_codes);
+    let voter_codes = new_voter_codes(new_event.identity, new_event.voter_codes, !redirected)?;
     let code = reserve_code(&service, &event).await?;
     let entry = EventCreateEntry {
         event: event.clone(),

@@ -22,6 +22,7 @@ pub mod question_command;
 pub mod queue;
 pub mod replicated;
 pub mod service;
+pub mod voter_codes;
 
 use std::future::Future;
 use std::sync::Arc;
